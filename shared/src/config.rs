@@ -1,0 +1,187 @@
+//! Configuration from the environment, checked once at start-up so that a
+//! bad deployment fails loudly, naming the variable, before any request.
+
+use crate::ids::{arn_account, is_bucket_name, is_iam_path, is_organization_id};
+
+/// Everything both functions read from their environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `TRAIL_BUCKET`: the central log bucket.
+    pub trail_bucket: String,
+    /// `TRAIL_PREFIX`: the trail's key prefix, without leading or trailing `/`.
+    pub trail_prefix: Option<String>,
+    /// `ORGANIZATION_ID`: grants then also cover `AWSLogs/<org>/<acct>/`.
+    pub organization_id: Option<String>,
+    /// `KMS_KEY_ARN`: the trail's SSE-KMS key.
+    pub kms_key_arn: Option<String>,
+    /// `SHARE_ROLE_PATH`: the IAM path that fences every share role.
+    pub share_role_path: String,
+    /// `PERMISSIONS_BOUNDARY_ARN`: set as every share role's boundary.
+    pub permissions_boundary_arn: Option<String>,
+    /// `SHARE_CACHE_SECONDS`: how long the forwarder trusts its share list.
+    pub share_cache_seconds: u64,
+    /// `FORWARDER_ROLE_ARN`: the forwarder's role, named in the destination
+    /// bucket policy that copy-mode grantees are told to add.
+    pub forwarder_role_arn: Option<String>,
+}
+
+/// A missing or malformed variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`; an empty value counts as unset, so a
+    /// template can pass an empty parameter straight through.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        let fail = |variable: &'static str, problem: &str| ConfigError { variable, problem: problem.to_string() };
+
+        let trail_bucket = get("TRAIL_BUCKET").ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
+        if !is_bucket_name(&trail_bucket) {
+            return Err(fail("TRAIL_BUCKET", "is not a valid S3 bucket name"));
+        }
+        let trail_prefix = get("TRAIL_PREFIX");
+        if let Some(prefix) = &trail_prefix {
+            if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
+                return Err(fail("TRAIL_PREFIX", "must not start or end with '/' or contain '//'"));
+            }
+            if prefix.chars().any(|c| c.is_control() || "*?$".contains(c)) {
+                return Err(fail("TRAIL_PREFIX", "must not contain control characters, '*', '?' or '$' (they are wildcards or variables in policies)"));
+            }
+        }
+        let organization_id = get("ORGANIZATION_ID");
+        if organization_id.as_deref().is_some_and(|org| !is_organization_id(org)) {
+            return Err(fail("ORGANIZATION_ID", "must be o- followed by 10-32 lowercase letters or digits"));
+        }
+        let kms_key_arn = get("KMS_KEY_ARN");
+        if kms_key_arn.as_deref().is_some_and(|arn| !is_kms_key_arn(arn)) {
+            return Err(fail("KMS_KEY_ARN", "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"));
+        }
+        let share_role_path = get("SHARE_ROLE_PATH").unwrap_or_else(|| "/trailshare/".to_string());
+        if !is_iam_path(&share_role_path) || share_role_path == "/" {
+            return Err(fail("SHARE_ROLE_PATH", "must be an IAM path like /trailshare/ (not /)"));
+        }
+        let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
+        if permissions_boundary_arn
+            .as_deref()
+            .is_some_and(|arn| !(arn.starts_with("arn:aws:iam::") && arn.contains(":policy/") && arn_account(arn).is_some()))
+        {
+            return Err(fail("PERMISSIONS_BOUNDARY_ARN", "must be a managed policy ARN (arn:aws:iam::<account>:policy/<name>)"));
+        }
+        let share_cache_seconds = match get("SHARE_CACHE_SECONDS") {
+            None => 60,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|seconds| *seconds <= 3600)
+                .ok_or_else(|| fail("SHARE_CACHE_SECONDS", "must be a whole number of seconds from 0 to 3600"))?,
+        };
+        let forwarder_role_arn = get("FORWARDER_ROLE_ARN");
+        if forwarder_role_arn.as_deref().is_some_and(|arn| crate::ids::role_account(arn).is_none()) {
+            return Err(fail("FORWARDER_ROLE_ARN", "must be an IAM role ARN"));
+        }
+        Ok(Config {
+            trail_bucket,
+            trail_prefix,
+            organization_id,
+            kms_key_arn,
+            share_role_path,
+            permissions_boundary_arn,
+            share_cache_seconds,
+            forwarder_role_arn,
+        })
+    }
+
+    /// The key prefix under which the trail writes, ending in `AWSLogs/`.
+    pub fn logs_root(&self) -> String {
+        match &self.trail_prefix {
+            Some(prefix) => format!("{prefix}/AWSLogs/"),
+            None => "AWSLogs/".to_string(),
+        }
+    }
+}
+
+fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", "aws", "kms", region, account, resource]
+        if !region.is_empty()
+            && crate::ids::is_account_id(account)
+            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('*')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_and_empty_means_unset() {
+        let c = config(&[("TRAIL_BUCKET", "trail-bucket"), ("TRAIL_PREFIX", ""), ("KMS_KEY_ARN", "")]).unwrap();
+        assert_eq!(c.share_role_path, "/trailshare/");
+        assert_eq!(c.share_cache_seconds, 60);
+        assert_eq!(c.trail_prefix, None);
+        assert_eq!(c.kms_key_arn, None);
+        assert_eq!(c.logs_root(), "AWSLogs/");
+    }
+
+    #[test]
+    fn everything_set() {
+        let c = config(&[
+            ("TRAIL_BUCKET", "trail-bucket"),
+            ("TRAIL_PREFIX", "my logs/org"),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+            ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            ("SHARE_ROLE_PATH", "/shares/cloudtrail/"),
+            ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::111111111111:policy/trailshare-boundary"),
+            ("SHARE_CACHE_SECONDS", "0"),
+            ("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:role/forwarder"),
+        ])
+        .unwrap();
+        assert_eq!(c.logs_root(), "my logs/org/AWSLogs/");
+        assert_eq!(c.share_cache_seconds, 0);
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (&[], "TRAIL_BUCKET"),
+            (&[("TRAIL_BUCKET", "Not_A_Bucket")], "TRAIL_BUCKET"),
+            (&[("TRAIL_PREFIX", "/logs")], "TRAIL_PREFIX"),
+            (&[("TRAIL_PREFIX", "logs/")], "TRAIL_PREFIX"),
+            (&[("TRAIL_PREFIX", "lo*gs")], "TRAIL_PREFIX"),
+            (&[("ORGANIZATION_ID", "o-short")], "ORGANIZATION_ID"),
+            (&[("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:alias/trail")], "KMS_KEY_ARN"),
+            (&[("SHARE_ROLE_PATH", "trailshare")], "SHARE_ROLE_PATH"),
+            (&[("SHARE_ROLE_PATH", "/")], "SHARE_ROLE_PATH"),
+            (&[("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::111111111111:role/x")], "PERMISSIONS_BOUNDARY_ARN"),
+            (&[("SHARE_CACHE_SECONDS", "-1")], "SHARE_CACHE_SECONDS"),
+            (&[("SHARE_CACHE_SECONDS", "soon")], "SHARE_CACHE_SECONDS"),
+            (&[("SHARE_CACHE_SECONDS", "3601")], "SHARE_CACHE_SECONDS"),
+            (&[("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:user/x")], "FORWARDER_ROLE_ARN"),
+        ];
+        for (vars, variable) in table {
+            let mut all = vec![("TRAIL_BUCKET", "trail-bucket")];
+            if *variable == "TRAIL_BUCKET" {
+                all.clear();
+            }
+            all.extend_from_slice(vars);
+            let err = config(&all).expect_err(variable);
+            assert_eq!(err.variable, *variable);
+            assert!(err.to_string().contains(variable));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Decoding the forwarder's input: the three shapes S3 "object created"
+//! news arrives in, told apart by their shape alone.
+//!
+//! - an S3 event notification (`Records[].eventSource = "aws:s3"`), keys URL-encoded;
+//! - an EventBridge `Object Created` event from `aws.s3`, keys not encoded;
+//! - an SQS batch whose bodies are either of those, or an SNS envelope around
+//!   an S3 notification.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::key::decode_notification_key;
+
+/// One object the forwarder should look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedObject {
+    pub bucket: String,
+    /// The real (decoded) key.
+    pub key: String,
+    /// The ETag the event reported, without quotes, if it did.
+    pub etag: Option<String>,
+}
+
+/// What a single notification (not an SQS batch) holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    Objects(Vec<CreatedObject>),
+    /// `s3:TestEvent`, sent when a notification is configured: nothing to do.
+    Test,
+}
+
+/// One SQS message's body, decoded, or why it cannot be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub message_id: String,
+    pub content: Result<Notification, String>,
+}
+
+/// What invoked the forwarder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Invoked directly by S3 or EventBridge.
+    Direct(Notification),
+    /// Invoked by SQS: answer per message.
+    Queue(Vec<QueuedMessage>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognised event: {0}")]
+pub struct UnknownEvent(pub String);
+
+#[derive(Deserialize)]
+struct S3Record {
+    #[serde(rename = "eventSource")]
+    event_source: String,
+    #[serde(rename = "eventName", default)]
+    event_name: String,
+    s3: S3Entity,
+}
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: NamedBucket,
+    object: S3Object,
+}
+#[derive(Deserialize)]
+struct NamedBucket {
+    name: String,
+}
+#[derive(Deserialize)]
+struct S3Object {
+    key: String,
+    #[serde(rename = "eTag", default)]
+    etag: Option<String>,
+}
+#[derive(Deserialize)]
+struct BridgeDetail {
+    bucket: NamedBucket,
+    object: BridgeObject,
+}
+#[derive(Deserialize)]
+struct BridgeObject {
+    key: String,
+    #[serde(default)]
+    etag: Option<String>,
+}
+#[derive(Deserialize)]
+struct SqsRecord {
+    #[serde(rename = "messageId")]
+    message_id: String,
+    body: String,
+}
+
+/// Tells the shape of an invocation payload and decodes it.
+pub fn decode(event: &Value) -> Result<Trigger, UnknownEvent> {
+    let records = event.get("Records").and_then(Value::as_array);
+    let first_source = records
+        .and_then(|r| r.first())
+        .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
+        .and_then(Value::as_str);
+    if first_source == Some("aws:sqs") {
+        let records: Vec<SqsRecord> = serde_json::from_value(event["Records"].clone())
+            .map_err(|e| UnknownEvent(format!("SQS batch: {e}")))?;
+        return Ok(Trigger::Queue(
+            records
+                .into_iter()
+                .map(|r| QueuedMessage { message_id: r.message_id, content: decode_body(&r.body) })
+                .collect(),
+        ));
+    }
+    decode_notification(event).map(Trigger::Direct).map_err(UnknownEvent)
+}
+
+/// An SQS body: an S3 notification, an EventBridge event, or an SNS envelope.
+fn decode_body(body: &str) -> Result<Notification, String> {
+    let value: Value = serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
+    if value.get("Type").and_then(Value::as_str) == Some("Notification") {
+        let message = value
+            .get("Message")
+            .and_then(Value::as_str)
+            .ok_or("SNS envelope without a Message string")?;
+        let inner: Value = serde_json::from_str(message).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
+        return decode_notification(&inner);
+    }
+    decode_notification(&value)
+}
+
+fn decode_notification(event: &Value) -> Result<Notification, String> {
+    if event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(Notification::Test);
+    }
+    if let Some(records) = event.get("Records") {
+        let records: Vec<S3Record> =
+            serde_json::from_value(records.clone()).map_err(|e| format!("S3 notification: {e}"))?;
+        let mut objects = Vec::new();
+        for record in records {
+            if record.event_source != "aws:s3" {
+                return Err(format!("record from {} in an S3 notification", record.event_source));
+            }
+            if !record.event_name.starts_with("ObjectCreated:") {
+                continue;
+            }
+            let key = decode_notification_key(&record.s3.object.key).map_err(|e| e.to_string())?;
+            objects.push(CreatedObject { bucket: record.s3.bucket.name, key, etag: unquote(record.s3.object.etag) });
+        }
+        return Ok(Notification::Objects(objects));
+    }
+    let source = event.get("source").and_then(Value::as_str);
+    let detail_type = event.get("detail-type").and_then(Value::as_str);
+    if source == Some("aws.s3") && detail_type == Some("Object Created") {
+        let detail: BridgeDetail =
+            serde_json::from_value(event["detail"].clone()).map_err(|e| format!("EventBridge detail: {e}"))?;
+        return Ok(Notification::Objects(vec![CreatedObject {
+            bucket: detail.bucket.name,
+            key: detail.object.key,
+            etag: unquote(detail.object.etag),
+        }]));
+    }
+    Err("neither an S3 notification, an EventBridge Object Created event, nor an SQS batch".to_string())
+}
+
+fn unquote(etag: Option<String>) -> Option<String> {
+    etag.map(|e| e.trim_matches('"').to_string()).filter(|e| !e.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s3_notification(key: &str) -> Value {
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key, "size": 10, "eTag": "abc", "sequencer": "00"}}}]})
+    }
+
+    fn bridge(key: &str) -> Value {
+        json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3", "account": "111111111111",
+            "detail": {"version": "0", "bucket": {"name": "trail-bucket"}, "object": {"key": key, "size": 10, "etag": "\"abc\""}}})
+    }
+
+    fn object(key: &str) -> CreatedObject {
+        CreatedObject { bucket: "trail-bucket".into(), key: key.into(), etag: Some("abc".into()) }
+    }
+
+    #[test]
+    fn s3_notification_keys_are_decoded() {
+        let trigger = decode(&s3_notification("my+logs%2Barchive/AWSLogs/x")).unwrap();
+        assert_eq!(trigger, Trigger::Direct(Notification::Objects(vec![object("my logs+archive/AWSLogs/x")])));
+    }
+
+    #[test]
+    fn eventbridge_keys_are_taken_as_they_are() {
+        let trigger = decode(&bridge("my logs+archive/AWSLogs/a%2Bb")).unwrap();
+        assert_eq!(trigger, Trigger::Direct(Notification::Objects(vec![object("my logs+archive/AWSLogs/a%2Bb")])));
+    }
+
+    #[test]
+    fn non_create_records_are_passed_over() {
+        let mut event = s3_notification("k");
+        event["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
+        assert_eq!(decode(&event).unwrap(), Trigger::Direct(Notification::Objects(vec![])));
+    }
+
+    #[test]
+    fn test_events_are_recognised() {
+        let test = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "trail-bucket"});
+        assert_eq!(decode(&test).unwrap(), Trigger::Direct(Notification::Test));
+    }
+
+    #[test]
+    fn sqs_batches_decode_every_body_shape() {
+        let sns = json!({"Type": "Notification", "MessageId": "m", "Message": s3_notification("a+b").to_string()});
+        let test = json!({"Service": "Amazon S3", "Event": "s3:TestEvent"});
+        let batch = json!({"Records": [
+            {"messageId": "1", "body": s3_notification("k1").to_string(), "eventSource": "aws:sqs"},
+            {"messageId": "2", "body": bridge("k 2").to_string(), "eventSource": "aws:sqs"},
+            {"messageId": "3", "body": sns.to_string(), "eventSource": "aws:sqs"},
+            {"messageId": "4", "body": "not json", "eventSource": "aws:sqs"},
+            {"messageId": "5", "body": test.to_string(), "eventSource": "aws:sqs"},
+            {"messageId": "6", "body": "{\"hello\": 1}", "eventSource": "aws:sqs"},
+            {"messageId": "7", "body": json!({"Type": "Notification", "Message": "nope"}).to_string(), "eventSource": "aws:sqs"}
+        ]});
+        let Trigger::Queue(messages) = decode(&batch).unwrap() else { panic!("not a queue") };
+        let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7"]);
+        assert_eq!(messages[0].content, Ok(Notification::Objects(vec![object("k1")])));
+        assert_eq!(messages[1].content, Ok(Notification::Objects(vec![object("k 2")])));
+        assert_eq!(messages[2].content, Ok(Notification::Objects(vec![object("a b")])));
+        assert!(messages[3].content.as_ref().unwrap_err().contains("not JSON"));
+        assert_eq!(messages[4].content, Ok(Notification::Test));
+        assert!(messages[5].content.is_err());
+        assert!(messages[6].content.is_err());
+    }
+
+    #[test]
+    fn unknown_shapes_are_errors() {
+        for event in [json!({}), json!({"Records": [{"eventSource": "aws:dynamodb"}]}), json!({"source": "aws.ec2", "detail-type": "x"}), json!([1])] {
+            assert!(decode(&event).is_err(), "{event}");
+        }
+    }
+}

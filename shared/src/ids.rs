@@ -1,0 +1,149 @@
+//! Shapes of AWS identifiers, checked without calling AWS.
+
+/// Exactly 12 ASCII digits: no sign, no padding, no whitespace.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `o-` followed by 10 to 32 lowercase letters or digits.
+pub fn is_organization_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// S3's general-purpose bucket naming rules (3–63 chars of `a-z0-9.-`,
+/// starting and ending with a letter or digit, no `..`, not an IP address).
+pub fn is_bucket_name(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !text.contains("..")
+        && text.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+/// Characters IAM allows in role, user and session names.
+pub fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+
+/// An IAM path: `/`, or `/segment/…/` of name characters.
+pub fn is_iam_path(text: &str) -> bool {
+    text.len() <= 512
+        && text.starts_with('/')
+        && text.ends_with('/')
+        && !text.contains("//")
+        && text.chars().all(|c| c == '/' || is_iam_name_char(c))
+}
+
+/// The account of an ARN (`arn:aws:<service>:<region>:<account>:…`), if any.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, partition) = (parts.next()?, parts.next()?);
+    let (_service, _region, account) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    (arn_ == "arn" && partition == "aws").then_some(account)
+}
+
+/// An IAM principal ARN that a trust policy may name: the account root, a
+/// user or a role, with no wildcards. Returns its account.
+pub fn principal_account(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    if !is_account_id(account) {
+        return None;
+    }
+    let valid = resource == "root"
+        || ["user/", "role/"].iter().any(|kind| {
+            resource.strip_prefix(kind).is_some_and(|path_and_name| {
+                let name = path_and_name.rsplit('/').next().unwrap_or_default();
+                !name.is_empty()
+                    && name.len() <= 64
+                    && path_and_name.chars().all(|c| c == '/' || is_iam_name_char(c))
+                    && !path_and_name.starts_with('/')
+                    && !path_and_name.contains("//")
+            })
+        });
+    valid.then_some(account)
+}
+
+/// A role ARN (`arn:aws:iam::<account>:role/[path/]name`). Returns its account.
+pub fn role_account(arn: &str) -> Option<&str> {
+    principal_account(arn).filter(|_| arn.split(':').nth(5).is_some_and(|r| r.starts_with("role/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_exactly_twelve_digits() {
+        assert!(is_account_id("222222222222"));
+        for bad in ["", "22222222222", "2222222222222", " 22222222222", "22222222222 ", "+22222222222", "22222222222a", "２２２２２２２２２２２２"] {
+            assert!(!is_account_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn organization_ids() {
+        assert!(is_organization_id("o-a1b2c3d4e5"));
+        assert!(is_organization_id(&format!("o-{}", "a".repeat(32))));
+        for bad in ["o-a1b2c3d4e", "o-A1B2C3D4E5", "a1b2c3d4e5", &format!("o-{}", "a".repeat(33)), "o-a1b2c3d4e5/"] {
+            assert!(!is_organization_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bucket_names() {
+        for good in ["trail-bucket", "a.b.c", "abc", "0bucket9"] {
+            assert!(is_bucket_name(good), "{good}");
+        }
+        for bad in ["ab", "Trail", "-abc", "abc-", "a..b", "192.168.1.1", "a_b", &"a".repeat(64)] {
+            assert!(!is_bucket_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iam_paths() {
+        for good in ["/", "/trailshare/", "/a/b-c/"] {
+            assert!(is_iam_path(good), "{good}");
+        }
+        for bad in ["", "trailshare/", "/trailshare", "//", "/a b/", "/a*/"] {
+            assert!(!is_iam_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn principals() {
+        assert_eq!(principal_account("arn:aws:iam::222222222222:root"), Some("222222222222"));
+        assert_eq!(principal_account("arn:aws:iam::222222222222:role/LogReaders"), Some("222222222222"));
+        assert_eq!(principal_account("arn:aws:iam::222222222222:user/ops/alice"), Some("222222222222"));
+        for bad in [
+            "arn:aws:iam::222222222222:role/*",
+            "arn:aws:iam::222222222222:role/",
+            "arn:aws:iam::222222222222:group/admins",
+            "arn:aws:iam::22222222222:root",
+            "arn:aws:sts::222222222222:assumed-role/x/y",
+            "arn:aws-cn:iam::222222222222:root",
+            "222222222222",
+            "*",
+        ] {
+            assert_eq!(principal_account(bad), None, "{bad}");
+        }
+        assert_eq!(role_account("arn:aws:iam::222222222222:role/w"), Some("222222222222"));
+        assert_eq!(role_account("arn:aws:iam::222222222222:user/w"), None);
+    }
+
+    #[test]
+    fn arn_accounts() {
+        assert_eq!(arn_account("arn:aws:kms:us-east-1:111111111111:key/abc"), Some("111111111111"));
+        assert_eq!(arn_account("arn:aws:iam::111111111111:policy/p"), Some("111111111111"));
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), Some(""));
+        assert_eq!(arn_account("nope"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! trailshare's shared crate. The domain modules (`key`, `ids`, `share`,
+//! `record`, `policy`, `events`, `config`) make no AWS calls and are tested on
+//! their own; `aws` (feature `aws`) holds the thin SDK adapters.
+
+pub mod config;
+pub mod events;
+pub mod ids;
+pub mod key;
+pub mod policy;
+pub mod record;
+pub mod share;
+pub mod store;
+
+#[cfg(feature = "aws")]
+pub mod aws;

@@ -1,0 +1,367 @@
+//! The IAM policy documents a share is made of, and the ones its grantee
+//! needs on their side. Tighter than the CloudTrail user guide's example
+//! (`s3:Get*`/`s3:List*` on the whole bucket): one action per need, on the
+//! requested accounts' prefixes only.
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::share::{Delivery, ShareSpec};
+
+const VERSION: &str = "2012-10-17";
+/// The name of the one inline policy on every share role.
+pub const READ_POLICY_NAME: &str = "trailshare-read";
+
+/// Who may assume the share role: the grantee principals, and only with the
+/// external id when one is set (condition values are strings, never booleans).
+pub fn trust_policy(spec: &ShareSpec) -> Value {
+    let mut statement = json!({
+        "Sid": "GranteeAssumesRole",
+        "Effect": "Allow",
+        "Principal": {"AWS": spec.grantee_principals},
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(external_id) = &spec.external_id {
+        statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": external_id}});
+    }
+    json!({"Version": VERSION, "Statement": [statement]})
+}
+
+/// The key prefixes (ending in `/`) that hold the share's log files.
+pub fn log_prefixes(spec: &ShareSpec, config: &Config) -> Vec<String> {
+    let root = config.logs_root();
+    if spec.reads_all_accounts() {
+        return vec![root];
+    }
+    let mut prefixes = Vec::new();
+    for account in &spec.log_accounts {
+        prefixes.push(format!("{root}{account}/"));
+        if let Some(org) = &config.organization_id {
+            prefixes.push(format!("{root}{org}/{account}/"));
+        }
+    }
+    prefixes
+}
+
+/// The role's one inline policy: read the share's log files, list only their
+/// prefixes, locate the bucket, and decrypt only those accounts' trail data.
+pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
+    let bucket_arn = format!("arn:aws:s3:::{}", config.trail_bucket);
+    let prefixes = log_prefixes(spec, config);
+    let objects: Vec<String> = prefixes.iter().map(|p| format!("{bucket_arn}/{p}*")).collect();
+    let listable: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
+    let mut statements = vec![
+        json!({"Sid": "ReadLogFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}),
+        json!({"Sid": "ListLogFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+               "Condition": {"StringLike": {"s3:prefix": listable}}}),
+        json!({"Sid": "LocateBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": bucket_arn}),
+    ];
+    if let Some(key_arn) = &config.kms_key_arn {
+        statements.push(json!({"Sid": "DecryptLogFiles", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn,
+            "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn_patterns(spec)}}}));
+    }
+    json!({"Version": VERSION, "Statement": statements})
+}
+
+/// CloudTrail encrypts each file with its trail's ARN as encryption context,
+/// so the key can only decrypt the log accounts' trails' files.
+fn trail_arn_patterns(spec: &ShareSpec) -> Vec<String> {
+    if spec.reads_all_accounts() {
+        return vec!["arn:aws:cloudtrail:*:*:trail/*".to_string()];
+    }
+    spec.log_accounts.iter().map(|a| format!("arn:aws:cloudtrail:*:{a}:trail/*")).collect()
+}
+
+/// The permissions boundary the deployment attaches to every share role:
+/// reading the trail bucket (and decrypting its key), nothing else. The
+/// template declares the same document; tests create it from here.
+pub fn boundary_policy(config: &Config) -> Value {
+    let bucket_arn = format!("arn:aws:s3:::{}", config.trail_bucket);
+    let mut statements = vec![
+        json!({"Sid": "ReadTrailBucketObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("{bucket_arn}/*")}),
+        json!({"Sid": "ListTrailBucket", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket_arn}),
+    ];
+    if let Some(key_arn) = &config.kms_key_arn {
+        statements.push(json!({"Sid": "DecryptTrailKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}));
+    }
+    json!({"Version": VERSION, "Statement": statements})
+}
+
+/// What the grantee's administrator attaches to their own principals.
+pub fn grantee_identity_policy(role_arn: &str) -> Value {
+    json!({"Version": VERSION, "Statement": [
+        {"Sid": "AssumeTrailshareRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+    ]})
+}
+
+/// The exact AWS CLI call a grantee runs to get credentials for the share.
+pub fn assume_role_command(spec: &ShareSpec, role_arn: &str) -> String {
+    let mut command = format!(
+        "aws sts assume-role --role-arn {role_arn} --role-session-name trailshare-{}",
+        spec.name
+    );
+    if let Some(external_id) = &spec.external_id {
+        command.push_str(&format!(" --external-id {external_id}"));
+    }
+    command
+}
+
+/// Who writes copies: the share's writer role when set, else the forwarder.
+/// `owner_account` is the trail bucket's account (from the share role's ARN).
+pub fn copy_writer(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<String> {
+    let Delivery::Copy { role_arn, .. } = &spec.delivery else {
+        return None;
+    };
+    Some(role_arn.clone().unwrap_or_else(|| forwarder_principal(config, owner_account)))
+}
+
+fn forwarder_principal(config: &Config, owner_account: &str) -> String {
+    config
+        .forwarder_role_arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:aws:iam::{owner_account}:root"))
+}
+
+/// Copy mode: the statements the destination bucket's owner adds, letting the
+/// writer put copies (owner gets full control) and check for existing ones.
+pub fn destination_bucket_policy(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
+    let Delivery::Copy { bucket, prefix, .. } = &spec.delivery else {
+        return None;
+    };
+    let writer = copy_writer(spec, config, owner_account)?;
+    let objects = format!("arn:aws:s3:::{bucket}/{prefix}*");
+    Some(json!({"Version": VERSION, "Statement": [
+        {"Sid": "TrailshareWritesCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:PutObject",
+         "Resource": objects, "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+        {"Sid": "TrailshareSkipsExistingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:GetObject",
+         "Resource": objects}
+    ]}))
+}
+
+/// Copy mode with `role_arn`: how the destination account sets up the role
+/// the forwarder assumes to write (its trust, then its permissions).
+pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
+    let Delivery::Copy { bucket, prefix, role_arn: Some(role_arn) } = &spec.delivery else {
+        return None;
+    };
+    let mut trust = json!({"Sid": "TrailshareForwarderAssumesRole", "Effect": "Allow",
+        "Principal": {"AWS": forwarder_principal(config, owner_account)}, "Action": "sts:AssumeRole"});
+    if let Some(external_id) = &spec.external_id {
+        trust["Condition"] = json!({"StringEquals": {"sts:ExternalId": external_id}});
+    }
+    let objects = format!("arn:aws:s3:::{bucket}/{prefix}*");
+    Some(json!({
+        "role_arn": role_arn,
+        "trust_policy": {"Version": VERSION, "Statement": [trust]},
+        "identity_policy": {"Version": VERSION, "Statement": [
+            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": objects}
+        ]}
+    }))
+}
+
+/// Everything the grantee needs on their side, as returned with each share.
+pub fn grantee_setup(spec: &ShareSpec, config: &Config, role_arn: &str) -> Value {
+    let owner_account = crate::ids::arn_account(role_arn).unwrap_or_default();
+    let mut setup = json!({
+        "identity_policy": grantee_identity_policy(role_arn),
+        "assume_role_command": assume_role_command(spec, role_arn),
+    });
+    if let Some(policy) = destination_bucket_policy(spec, config, owner_account) {
+        setup["destination_bucket_policy"] = policy;
+    }
+    if let Some(writer) = writer_role_setup(spec, config, owner_account) {
+        setup["writer_role"] = writer;
+    }
+    setup
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::share::validate;
+    use proptest::prelude::*;
+
+    fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
+        Config {
+            trail_bucket: "trail-bucket".into(),
+            trail_prefix: prefix.map(str::to_string),
+            organization_id: org.map(str::to_string),
+            kms_key_arn: kms.then(|| "arn:aws:kms:us-east-1:111111111111:key/k1".to_string()),
+            share_role_path: "/trailshare/".into(),
+            permissions_boundary_arn: None,
+            share_cache_seconds: 60,
+            forwarder_role_arn: None,
+        }
+    }
+
+    fn spec(body: Value) -> ShareSpec {
+        validate(&body, None, "trail-bucket").unwrap()
+    }
+
+    #[test]
+    fn scenario_one_read_policy_is_exact() {
+        let s = spec(json!({"grantee_account": "222222222222"}));
+        assert_eq!(
+            read_policy(&s, &config(None, None, false)),
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "ReadLogFiles", "Effect": "Allow", "Action": "s3:GetObject",
+                 "Resource": ["arn:aws:s3:::trail-bucket/AWSLogs/222222222222/*"]},
+                {"Sid": "ListLogFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::trail-bucket",
+                 "Condition": {"StringLike": {"s3:prefix": ["AWSLogs/222222222222/*"]}}},
+                {"Sid": "LocateBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": "arn:aws:s3:::trail-bucket"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn organization_prefix_and_kms() {
+        let s = spec(json!({"grantee_account": "222222222222"}));
+        let policy = read_policy(&s, &config(Some("my logs"), Some("o-a1b2c3d4e5"), true));
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            json!([
+                "arn:aws:s3:::trail-bucket/my logs/AWSLogs/222222222222/*",
+                "arn:aws:s3:::trail-bucket/my logs/AWSLogs/o-a1b2c3d4e5/222222222222/*"
+            ])
+        );
+        assert_eq!(
+            policy["Statement"][3],
+            json!({"Sid": "DecryptLogFiles", "Effect": "Allow", "Action": "kms:Decrypt",
+                   "Resource": "arn:aws:kms:us-east-1:111111111111:key/k1",
+                   "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": ["arn:aws:cloudtrail:*:222222222222:trail/*"]}}})
+        );
+    }
+
+    #[test]
+    fn scenario_two_reads_everything_under_awslogs() {
+        let s = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}));
+        let policy = read_policy(&s, &config(None, Some("o-a1b2c3d4e5"), true));
+        assert_eq!(policy["Statement"][0]["Resource"], json!(["arn:aws:s3:::trail-bucket/AWSLogs/*"]));
+        assert_eq!(policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"], json!(["AWSLogs/*"]));
+        assert_eq!(
+            policy["Statement"][3]["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"],
+            json!(["arn:aws:cloudtrail:*:*:trail/*"])
+        );
+    }
+
+    #[test]
+    fn trust_policy_with_and_without_external_id() {
+        let s1 = spec(json!({"grantee_account": "222222222222", "grantee_principals": ["arn:aws:iam::222222222222:role/LogReaders"]}));
+        assert_eq!(
+            trust_policy(&s1),
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": "GranteeAssumesRole", "Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::222222222222:role/LogReaders"]}, "Action": "sts:AssumeRole"}]})
+        );
+        let s2 = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}));
+        let trust = trust_policy(&s2);
+        assert_eq!(trust["Statement"][0]["Principal"], json!({"AWS": ["arn:aws:iam::444444444444:root"]}));
+        assert_eq!(trust["Statement"][0]["Condition"], json!({"StringEquals": {"sts:ExternalId": "ext-123"}}));
+    }
+
+    #[test]
+    fn grantee_setup_for_copy_mode() {
+        let s = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123",
+            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "central/"}}));
+        let role = "arn:aws:iam::111111111111:role/trailshare/trailshare-z";
+        let setup = grantee_setup(&s, &config(None, None, false), role);
+        assert_eq!(setup["identity_policy"]["Statement"][0]["Resource"], role);
+        assert_eq!(
+            setup["assume_role_command"],
+            "aws sts assume-role --role-arn arn:aws:iam::111111111111:role/trailshare/trailshare-z --role-session-name trailshare-z --external-id ext-123"
+        );
+        let bucket_policy = &setup["destination_bucket_policy"]["Statement"];
+        assert_eq!(bucket_policy[0]["Principal"]["AWS"], "arn:aws:iam::111111111111:root");
+        assert_eq!(bucket_policy[0]["Resource"], "arn:aws:s3:::z-logs/central/*");
+        assert_eq!(bucket_policy[0]["Condition"]["StringEquals"]["s3:x-amz-acl"], "bucket-owner-full-control");
+        assert!(setup.get("writer_role").is_none());
+
+        let with_writer = spec(json!({"grantee_account": "222222222222", "delivery": {"mode": "copy", "bucket": "b-logs",
+            "role_arn": "arn:aws:iam::222222222222:role/writer"}}));
+        let mut cfg = config(None, None, false);
+        cfg.forwarder_role_arn = Some("arn:aws:iam::111111111111:role/fwd".into());
+        let setup = grantee_setup(&with_writer, &cfg, role);
+        assert_eq!(setup["destination_bucket_policy"]["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::222222222222:role/writer");
+        assert_eq!(setup["writer_role"]["trust_policy"]["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111111111111:role/fwd");
+        assert!(setup["writer_role"]["trust_policy"]["Statement"][0].get("Condition").is_none());
+        assert!(grantee_setup(&spec(json!({"grantee_account": "222222222222"})), &cfg, role).get("destination_bucket_policy").is_none());
+    }
+
+    /// IAM's `*`/`?` wildcard match, enough to ask "does this grant reach that key?".
+    fn wildcard_match(pattern: &str, text: &str) -> bool {
+        let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+        let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            } else if let Some(s) = star {
+                pi = s + 1;
+                mark += 1;
+                ti = mark;
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == '*')
+    }
+
+    fn strings(value: &Value) -> Vec<String> {
+        match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().flat_map(strings).collect(),
+            _ => vec![],
+        }
+    }
+
+    proptest! {
+        /// No generated policy grants a key, a listing prefix or a trail
+        /// outside the requested accounts.
+        #[test]
+        fn grants_never_reach_other_accounts(
+            requested in proptest::collection::btree_set("[0-9]{12}", 1..4),
+            other in "[0-9]{12}",
+            prefix in proptest::option::of("[a-z0-9 ]{1,8}"),
+            org in proptest::option::of("o-[a-z0-9]{10}"),
+            kms in any::<bool>(),
+        ) {
+            prop_assume!(!requested.contains(&other));
+            let accounts: Vec<&String> = requested.iter().collect();
+            let s = spec(json!({"name": "p", "grantee_account": accounts[0], "log_accounts": accounts, "external_id": "ext"}));
+            let cfg = config(prefix.as_deref(), org.as_deref(), kms);
+            let policy = read_policy(&s, &cfg);
+            let root = cfg.logs_root();
+            let layouts = |account: &str| {
+                let mut keys = vec![format!("{root}{account}/CloudTrail/us-east-1/2024/01/01/{account}_CloudTrail_x.json.gz")];
+                keys.push(format!("{root}o-zzzzzzzzzz/{account}/CloudTrail/us-east-1/2024/01/01/f.json.gz"));
+                if let Some(org) = &org {
+                    keys.push(format!("{root}{org}/{account}/CloudTrail/us-east-1/2024/01/01/f.json.gz"));
+                }
+                keys
+            };
+            for statement in policy["Statement"].as_array().unwrap() {
+                let resources = strings(&statement["Resource"]);
+                let prefixes = strings(&statement["Condition"]["StringLike"]["s3:prefix"]);
+                let trails = strings(&statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]);
+                for key in layouts(&other) {
+                    let arn = format!("arn:aws:s3:::trail-bucket/{key}");
+                    prop_assert!(!resources.iter().any(|r| wildcard_match(r, &arn)), "{arn} granted by {resources:?}");
+                    prop_assert!(!prefixes.iter().any(|p| wildcard_match(p, &key)), "{key} listable by {prefixes:?}");
+                }
+                let foreign_trail = format!("arn:aws:cloudtrail:us-east-1:{other}:trail/main");
+                prop_assert!(!trails.iter().any(|t| wildcard_match(t, &foreign_trail)));
+                for resource in &resources {
+                    prop_assert!(resource == "arn:aws:s3:::trail-bucket" || resource.starts_with("arn:aws:s3:::trail-bucket/") || resource.starts_with("arn:aws:kms:"));
+                }
+            }
+            // …and it does reach each requested account's own files.
+            for account in &requested {
+                let key = format!("arn:aws:s3:::trail-bucket/{root}{account}/CloudTrail/us-east-1/2024/01/01/f.json.gz");
+                prop_assert!(strings(&policy["Statement"][0]["Resource"]).iter().any(|r| wildcard_match(r, &key)));
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! How a share is stored: IAM is the only store, so a share is recorded in
+//! its role's tags, and `GET` rebuilds every field from them.
+//!
+//! Tag values allow only `\p{L}\p{Z}\p{N}_.:/=+-@` and 256 characters, which
+//! rules out JSON (and the `,` that ARNs and external ids may hold), so the
+//! record is canonical JSON in base64, split over numbered tags.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::share::ShareSpec;
+
+/// Every share role is named `trailshare-<share name>`.
+pub const ROLE_NAME_PREFIX: &str = "trailshare-";
+/// Marks a role as a trailshare share and the record format's version.
+pub const FORMAT_TAG: &str = "trailshare:format";
+const FORMAT_VERSION: &str = "1";
+/// Readable for people looking at the role in the console; not read back.
+const GRANTEE_TAG: &str = "trailshare:grantee-account";
+const CHUNK_TAG: &str = "trailshare:record:";
+const CHUNK_LEN: usize = 256;
+/// IAM allows 50 tags per role; leave room for the others and the owner's own.
+const MAX_CHUNKS: usize = 40;
+
+/// A share as stored: the spec plus who created it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRecord {
+    pub spec: ShareSpec,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// A role's tags could not be read as a share.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("the role is not a trailshare share (no {FORMAT_TAG} tag)")]
+    NotAShare,
+    #[error("the share record is damaged: {0}")]
+    Damaged(String),
+    #[error("the share is too large to record in the role's tags")]
+    TooLarge,
+}
+
+pub fn role_name(share_name: &str) -> String {
+    format!("{ROLE_NAME_PREFIX}{share_name}")
+}
+
+/// The share name of a trailshare role name, if it is one.
+pub fn share_name(role_name: &str) -> Option<&str> {
+    role_name.strip_prefix(ROLE_NAME_PREFIX).filter(|name| !name.is_empty())
+}
+
+impl ShareRecord {
+    /// The tags that record this share, in a stable order.
+    pub fn to_tags(&self) -> Result<Vec<(String, String)>, RecordError> {
+        let json = serde_json::to_vec(self).map_err(|e| RecordError::Damaged(e.to_string()))?;
+        let encoded = STANDARD.encode(json);
+        let chunks: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(CHUNK_LEN)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        if chunks.len() > MAX_CHUNKS {
+            return Err(RecordError::TooLarge);
+        }
+        let mut tags = vec![
+            (FORMAT_TAG.to_string(), FORMAT_VERSION.to_string()),
+            (GRANTEE_TAG.to_string(), self.spec.grantee_account.clone()),
+        ];
+        tags.extend(chunks.iter().enumerate().map(|(i, chunk)| (format!("{CHUNK_TAG}{i:02}"), chunk.to_string())));
+        Ok(tags)
+    }
+
+    /// Rebuilds a share from its role's tags; `role_name` must agree.
+    pub fn from_tags<'a>(
+        role_name: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ShareRecord, RecordError> {
+        let mut format = None;
+        let mut chunks: Vec<(usize, &str)> = Vec::new();
+        for (key, value) in tags {
+            if key == FORMAT_TAG {
+                format = Some(value);
+            } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
+                let index = index.parse().map_err(|_| RecordError::Damaged(format!("bad tag {key}")))?;
+                chunks.push((index, value));
+            }
+        }
+        match format {
+            None => return Err(RecordError::NotAShare),
+            Some(FORMAT_VERSION) => {}
+            Some(other) => return Err(RecordError::Damaged(format!("unknown record format {other}"))),
+        }
+        chunks.sort_unstable();
+        if chunks.is_empty() || chunks.iter().enumerate().any(|(i, (index, _))| i != *index) {
+            return Err(RecordError::Damaged("record tags are missing".into()));
+        }
+        let encoded: String = chunks.iter().map(|(_, chunk)| *chunk).collect();
+        let json = STANDARD.decode(encoded).map_err(|e| RecordError::Damaged(e.to_string()))?;
+        let record: ShareRecord = serde_json::from_slice(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
+        if share_name(role_name) != Some(record.spec.name.as_str()) {
+            return Err(RecordError::Damaged(format!("role {role_name} records share {}", record.spec.name)));
+        }
+        Ok(record)
+    }
+
+    /// The tag keys this record does not use any more (after a replace).
+    pub fn stale_tag_keys<'a>(current: impl IntoIterator<Item = &'a str>, wanted: &[(String, String)]) -> Vec<String> {
+        current
+            .into_iter()
+            .filter(|key| key.starts_with("trailshare:") && !wanted.iter().any(|(k, _)| k == key))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::share::validate;
+    use serde_json::json;
+
+    fn record(body: serde_json::Value) -> ShareRecord {
+        ShareRecord {
+            spec: validate(&body, None, "trail-bucket").unwrap(),
+            created_by: "arn:aws:iam::111111111111:user/ops,team".into(),
+            created_at: "2026-11-24T03:00:00Z".into(),
+        }
+    }
+
+    fn pairs(tags: &[(String, String)]) -> Vec<(&str, &str)> {
+        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    fn is_valid_tag_value(value: &str) -> bool {
+        value.chars().count() <= 256
+            && value.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    }
+
+    #[test]
+    fn a_record_round_trips_through_valid_tags() {
+        let rec = record(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"],
+            "external_id": "a,b=c", "grantee_principals": ["arn:aws:iam::444444444444:role/a,b"],
+            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "x/"}}));
+        let tags = rec.to_tags().unwrap();
+        assert!(tags.iter().all(|(k, v)| k.len() <= 128 && is_valid_tag_value(v)), "{tags:?}");
+        assert_eq!(ShareRecord::from_tags("trailshare-z", pairs(&tags)), Ok(rec));
+    }
+
+    #[test]
+    fn large_records_span_several_tags_and_too_large_ones_are_refused() {
+        let principals: Vec<String> = (0..20).map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}")).collect();
+        let rec = record(json!({"name": "big", "grantee_account": "222222222222", "grantee_principals": principals}));
+        let tags = rec.to_tags().unwrap();
+        assert!(tags.len() > 4);
+        assert_eq!(ShareRecord::from_tags("trailshare-big", pairs(&tags)).unwrap(), rec);
+
+        let huge: Vec<String> = (0..400).map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:05}")).collect();
+        let rec = record(json!({"name": "huge", "grantee_account": "222222222222", "grantee_principals": huge}));
+        assert_eq!(rec.to_tags(), Err(RecordError::TooLarge));
+    }
+
+    #[test]
+    fn foreign_or_damaged_tags_are_not_shares() {
+        let rec = record(json!({"name": "b", "grantee_account": "222222222222"}));
+        let tags = rec.to_tags().unwrap();
+        assert_eq!(ShareRecord::from_tags("trailshare-b", vec![("owner", "me")]), Err(RecordError::NotAShare));
+        assert!(matches!(ShareRecord::from_tags("trailshare-other", pairs(&tags)), Err(RecordError::Damaged(_))));
+        let missing_chunk: Vec<(&str, &str)> = pairs(&tags).into_iter().filter(|(k, _)| !k.ends_with(":00")).collect();
+        assert!(matches!(ShareRecord::from_tags("trailshare-b", missing_chunk), Err(RecordError::Damaged(_))));
+        let mut corrupt = pairs(&tags);
+        corrupt.iter_mut().find(|(k, _)| k.ends_with(":00")).unwrap().1 = "!!!";
+        assert!(matches!(ShareRecord::from_tags("trailshare-b", corrupt), Err(RecordError::Damaged(_))));
+    }
+
+    #[test]
+    fn names_and_stale_keys() {
+        assert_eq!(role_name("bu-b"), "trailshare-bu-b");
+        assert_eq!(share_name("trailshare-bu-b"), Some("bu-b"));
+        assert_eq!(share_name("trailshare-"), None);
+        assert_eq!(share_name("other-role"), None);
+        let wanted = vec![("trailshare:record:00".to_string(), "x".to_string())];
+        assert_eq!(
+            ShareRecord::stale_tag_keys(["trailshare:record:00", "trailshare:record:01", "team"], &wanted),
+            vec!["trailshare:record:01".to_string()]
+        );
+    }
+}
