@@ -1,1 +1,279 @@
-pub fn x(){}
+//! The forwarder: for each new CloudTrail log file, find the owning account
+//! and the shares that deliver its logs, then tag the file in place or copy
+//! it to the share's bucket. Idempotent, because S3 delivers at least once.
+
+mod shares;
+
+use std::collections::BTreeSet;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use trailshare::config::Config;
+use trailshare::events::{decode, CreatedObject, Notification, Trigger};
+use trailshare::key::LogKey;
+use trailshare::share::{Delivery, ShareSpec};
+use trailshare::store::{LogObjects, RoleStore, StoreError, StoredObject, Writer};
+
+pub use crate::shares::ShareCache;
+
+/// The tag every delivered log file carries, valued with its owning account.
+pub const ACCOUNT_TAG: &str = "trailshare:account";
+/// S3 allows at most 10 tags per object.
+const MAX_OBJECT_TAGS: usize = 10;
+/// Objects processed at once within one invocation.
+pub const CONCURRENCY: usize = 16;
+
+/// Why an invocation as a whole failed (so Lambda retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error(transparent)]
+    UnknownEvent(#[from] trailshare::events::UnknownEvent),
+    #[error("{failed} of {total} objects failed; see the log lines above")]
+    ObjectsFailed { failed: usize, total: usize },
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything the shares ask for is done (`actions` says what it took).
+    Processed { account: String, actions: Vec<String> },
+    /// Nothing to do, and never will be (not a log file, no share, gone).
+    Skipped { reason: String },
+    /// Could not finish now; the event must be retried.
+    Failed { error: String },
+}
+
+/// The forwarder over its ports. Built once per process.
+pub struct Forwarder<S, O> {
+    shares: ShareCache<S>,
+    objects: O,
+    config: Config,
+}
+
+impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
+    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O> {
+        Forwarder { shares: ShareCache::new(roles, &config), objects, config }
+    }
+
+    /// Handles one invocation. SQS batches answer with the failed message
+    /// ids; direct invocations fail as a whole if any object failed.
+    pub async fn handle_event(&self, event: Value) -> Result<Value, ForwardError> {
+        match decode(&event)? {
+            Trigger::Direct(notification) => {
+                let objects = self.objects_of(&notification, None);
+                let outcomes = self.process_all(&objects).await;
+                let summary = summary(&outcomes, None);
+                log(&summary);
+                match count_failed(&outcomes) {
+                    0 => Ok(summary),
+                    failed => Err(ForwardError::ObjectsFailed { failed, total: outcomes.len() }),
+                }
+            }
+            Trigger::Queue(messages) => {
+                let mut failed_ids = BTreeSet::new();
+                let mut work: Vec<(usize, CreatedObject)> = Vec::new();
+                for (index, message) in messages.iter().enumerate() {
+                    match &message.content {
+                        Ok(notification) => {
+                            work.extend(self.objects_of(notification, Some(&message.message_id)).into_iter().map(|o| (index, o)))
+                        }
+                        Err(error) => {
+                            log(&json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}));
+                            failed_ids.insert(index);
+                        }
+                    }
+                }
+                let objects: Vec<CreatedObject> = work.iter().map(|(_, o)| o.clone()).collect();
+                let outcomes = self.process_all(&objects).await;
+                for ((index, _), outcome) in work.iter().zip(&outcomes) {
+                    if matches!(outcome, Outcome::Failed { .. }) {
+                        failed_ids.insert(*index);
+                    }
+                }
+                let mut response = SqsBatchResponse::default();
+                for index in &failed_ids {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = messages[*index].message_id.clone();
+                    response.batch_item_failures.push(failure);
+                }
+                log(&summary(&outcomes, Some((messages.len(), failed_ids.len()))));
+                Ok(serde_json::to_value(response).expect("a batch response serialises"))
+            }
+        }
+    }
+
+    fn objects_of(&self, notification: &Notification, message_id: Option<&str>) -> Vec<CreatedObject> {
+        match notification {
+            Notification::Test => {
+                log(&json!({"event": "test_event", "message_id": message_id, "outcome": "ignored"}));
+                Vec::new()
+            }
+            Notification::Objects(objects) => objects.clone(),
+        }
+    }
+
+    /// Processes objects concurrently (bounded), outcomes in input order.
+    async fn process_all(&self, objects: &[CreatedObject]) -> Vec<Outcome> {
+        stream::iter(objects)
+            .map(|object| async move {
+                let outcome = self.process(object).await;
+                log_outcome(object, &outcome);
+                outcome
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Does what the shares ask for one object.
+    pub async fn process(&self, object: &CreatedObject) -> Outcome {
+        if object.bucket != self.config.trail_bucket {
+            return skipped(format!("bucket {} is not the trail bucket", object.bucket));
+        }
+        let key = match LogKey::parse(&object.key) {
+            Ok(key) => key,
+            Err(error) => return skipped(error.to_string()),
+        };
+        if key.prefix != self.config.trail_prefix {
+            return skipped("outside the trail prefix".to_string());
+        }
+        if key.organization_id.is_some() && key.organization_id != self.config.organization_id {
+            return skipped("organization layout of another organization".to_string());
+        }
+        let shares = match self.shares.get().await {
+            Ok(shares) => shares,
+            Err(error) => return Outcome::Failed { error: error.to_string() },
+        };
+        let delivering: Vec<&ShareSpec> =
+            shares.iter().filter(|s| s.covers(&key.account) && s.delivery != Delivery::None).collect();
+        if delivering.is_empty() {
+            return skipped(format!("no share delivers account {}'s log files", key.account));
+        }
+        match self.deliver(object, &key, &delivering).await {
+            Ok(actions) => Outcome::Processed { account: key.account, actions },
+            Err(StoreError::NotFound { call }) => skipped(format!("the object no longer exists ({call})")),
+            Err(error) => Outcome::Failed { error: error.to_string() },
+        }
+    }
+
+    async fn deliver(&self, object: &CreatedObject, key: &LogKey, shares: &[&ShareSpec]) -> Result<Vec<String>, StoreError> {
+        let mut actions = Vec::new();
+        if shares.iter().any(|s| s.delivery == Delivery::Tag) {
+            actions.push(self.ensure_tagged(object, &key.account).await?);
+        }
+        let mut targets: Vec<(String, String, Option<Writer>)> = Vec::new();
+        for share in shares {
+            if let Delivery::Copy { bucket, prefix, role_arn } = &share.delivery {
+                let writer = role_arn.as_ref().map(|arn| Writer { role_arn: arn.clone(), external_id: share.external_id.clone() });
+                let target = (bucket.clone(), format!("{prefix}{}", object.key), writer);
+                if !targets.contains(&target) {
+                    targets.push(target);
+                }
+            }
+        }
+        let mut source: Option<StoredObject> = None;
+        for (bucket, dest_key, writer) in &targets {
+            actions.push(self.ensure_copied(object, &mut source, bucket, dest_key, writer.as_ref()).await?);
+        }
+        Ok(actions)
+    }
+
+    /// One read when already tagged; otherwise one read and one write that
+    /// keeps the object's other tags.
+    async fn ensure_tagged(&self, object: &CreatedObject, account: &str) -> Result<String, StoreError> {
+        let mut tags = self
+            .objects
+            .tags(&object.bucket, &object.key)
+            .await?
+            .ok_or(StoreError::NotFound { call: "s3:GetObjectTagging" })?;
+        if tags.iter().any(|(k, v)| k == ACCOUNT_TAG && v == account) {
+            return Ok("already tagged".to_string());
+        }
+        tags.retain(|(k, _)| k != ACCOUNT_TAG);
+        if tags.len() >= MAX_OBJECT_TAGS {
+            return Err(StoreError::Failed {
+                call: "s3:PutObjectTagging",
+                message: format!("the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"),
+            });
+        }
+        tags.push((ACCOUNT_TAG.to_string(), account.to_string()));
+        self.objects.put_tags(&object.bucket, &object.key, &tags).await?;
+        Ok(format!("tagged {ACCOUNT_TAG}={account}"))
+    }
+
+    /// A copy whose ETag equals the source's is already there: one HEAD.
+    async fn ensure_copied(
+        &self,
+        object: &CreatedObject,
+        source: &mut Option<StoredObject>,
+        bucket: &str,
+        dest_key: &str,
+        writer: Option<&Writer>,
+    ) -> Result<String, StoreError> {
+        let existing = self.objects.copy_etag(writer, bucket, dest_key).await?;
+        let target = format!("s3://{bucket}/{dest_key}");
+        if existing.is_some() && existing == object.etag {
+            return Ok(format!("already copied to {target}"));
+        }
+        if source.is_none() {
+            *source = Some(
+                self.objects
+                    .get(&object.bucket, &object.key)
+                    .await?
+                    .ok_or(StoreError::NotFound { call: "s3:GetObject" })?,
+            );
+        }
+        let source = source.as_ref().expect("loaded above");
+        if existing.is_some() && existing == source.etag {
+            return Ok(format!("already copied to {target}"));
+        }
+        self.objects.put_copy(writer, bucket, dest_key, source).await?;
+        Ok(format!("copied to {target}"))
+    }
+}
+
+fn skipped(reason: String) -> Outcome {
+    Outcome::Skipped { reason }
+}
+
+fn count_failed(outcomes: &[Outcome]) -> usize {
+    outcomes.iter().filter(|o| matches!(o, Outcome::Failed { .. })).count()
+}
+
+fn summary(outcomes: &[Outcome], messages: Option<(usize, usize)>) -> Value {
+    let processed = outcomes.iter().filter(|o| matches!(o, Outcome::Processed { .. })).count();
+    let skipped = outcomes.iter().filter(|o| matches!(o, Outcome::Skipped { .. })).count();
+    let mut summary = json!({"event": "summary", "objects": outcomes.len(), "processed": processed,
+                             "skipped": skipped, "failed": count_failed(outcomes)});
+    if let Some((total, failed)) = messages {
+        summary["messages"] = json!(total);
+        summary["failed_messages"] = json!(failed);
+    }
+    summary
+}
+
+fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
+    let mut line = json!({"event": "object", "bucket": object.bucket, "key": object.key});
+    match outcome {
+        Outcome::Processed { account, actions } => {
+            line["outcome"] = json!("processed");
+            line["account"] = json!(account);
+            line["actions"] = json!(actions);
+        }
+        Outcome::Skipped { reason } => {
+            line["outcome"] = json!("skipped");
+            line["reason"] = json!(reason);
+        }
+        Outcome::Failed { error } => {
+            line["outcome"] = json!("failed");
+            line["error"] = json!(error);
+        }
+    }
+    log(&line);
+}
+
+/// One JSON line on stdout, which Lambda sends to CloudWatch Logs.
+fn log(line: &Value) {
+    println!("{line}");
+}

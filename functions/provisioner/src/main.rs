@@ -1,1 +1,23 @@
-fn main(){}
+//! The provisioner Lambda: configuration and clients built once, then the
+//! runtime loop hands each API Gateway event to the share API.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use provisioner::Provisioner;
+use serde_json::Value;
+use trailshare::aws::{load_sdk_config, IamRoles};
+use trailshare::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = Config::from_env().unwrap_or_else(|error| {
+        eprintln!("{error}");
+        std::process::exit(1);
+    });
+    let sdk = load_sdk_config().await;
+    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config);
+    let provisioner = &provisioner;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(provisioner.handle_event(event.payload).await)
+    }))
+    .await
+}

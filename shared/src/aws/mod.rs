@@ -1,0 +1,62 @@
+//! The thin AWS adapters: each port of `store` implemented with the SDK.
+//! Nothing here decides anything; it translates calls and classifies errors.
+
+mod iam;
+mod s3;
+
+pub use iam::IamRoles;
+pub use s3::S3Objects;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::store::StoreError;
+
+/// Loads the shared SDK configuration once per process (region, credentials
+/// and `AWS_ENDPOINT_URL` from the standard environment).
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// S3 against a local endpoint (the stand-in) needs path-style addressing.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let local = sdk.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build())
+}
+
+/// Sorts an SDK failure into the few kinds callers act on.
+pub(crate) fn classify<E>(call: &'static str, error: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = error.code().unwrap_or_default().to_string();
+    let message = match error.message() {
+        Some(message) => format!("{code}: {message}"),
+        None if !code.is_empty() => code.clone(),
+        None => aws_smithy_error_chain(&error),
+    };
+    match (code.as_str(), status) {
+        ("NoSuchEntity" | "NoSuchKey" | "NotFound" | "NoSuchBucket", _) | (_, Some(404)) => StoreError::NotFound { call },
+        ("EntityAlreadyExists", _) => StoreError::AlreadyExists { call },
+        ("Throttling" | "ThrottlingException" | "SlowDown" | "RequestLimitExceeded" | "TooManyRequestsException", _)
+        | (_, Some(429 | 503)) => StoreError::Throttled { call, message },
+        ("AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId" | "SignatureDoesNotMatch", _) | (_, Some(403)) => {
+            StoreError::Denied { call, message }
+        }
+        _ => StoreError::Failed { call, message },
+    }
+}
+
+/// The full cause chain of an error without metadata (a timeout, a refused
+/// connection), so the message says what actually happened.
+fn aws_smithy_error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
