@@ -123,7 +123,8 @@ fn forwarder_principal(config: &Config, owner_account: &str) -> String {
 }
 
 /// Copy mode: the statements the destination bucket's owner adds, letting the
-/// writer put copies (owner gets full control) and check for existing ones.
+/// writer put copies (owner gets full control; setting that ACL on a put needs
+/// `s3:PutObjectAcl` too) and check for existing ones.
 pub fn destination_bucket_policy(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
     let Delivery::Copy { bucket, prefix, .. } = &spec.delivery else {
         return None;
@@ -131,7 +132,7 @@ pub fn destination_bucket_policy(spec: &ShareSpec, config: &Config, owner_accoun
     let writer = copy_writer(spec, config, owner_account)?;
     let objects = format!("arn:aws:s3:::{bucket}/{prefix}*");
     Some(json!({"Version": VERSION, "Statement": [
-        {"Sid": "TrailshareWritesCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:PutObject",
+        {"Sid": "TrailshareWritesCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": ["s3:PutObject", "s3:PutObjectAcl"],
          "Resource": objects, "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
         {"Sid": "TrailshareSkipsExistingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:GetObject",
          "Resource": objects}
@@ -154,7 +155,7 @@ pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str)
         "role_arn": role_arn,
         "trust_policy": {"Version": VERSION, "Statement": [trust]},
         "identity_policy": {"Version": VERSION, "Statement": [
-            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": objects}
+            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}
         ]}
     }))
 }

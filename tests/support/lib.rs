@@ -1,0 +1,292 @@
+//! Test support: the local AWS stand-in (moto's server) with IAM enforcement
+//! on, four accounts with administrator users, and SDK clients for each.
+//!
+//! One server per test process, started on first use by `scripts/moto.sh`
+//! and stopped by its watchdog when the process exits. Tests share it, so
+//! each test names its buckets, users and share path uniquely (`unique`).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use serde_json::{json, Value};
+
+/// Account A: owns the trail bucket and the share roles.
+pub const A: &str = "111111111111";
+/// Accounts B and C: business units whose logs A collects (scenario 1).
+pub const B: &str = "222222222222";
+pub const C: &str = "333333333333";
+/// Account Z: a third-party auditor (scenario 2).
+pub const Z: &str = "444444444444";
+pub const ACCOUNTS: [&str; 4] = [A, B, C, Z];
+pub const REGION: &str = "us-east-1";
+
+/// A running stand-in and the administrator keys of each account.
+pub struct StandIn {
+    pub url: String,
+    admins: HashMap<&'static str, (String, String)>,
+}
+
+static STAND_IN: OnceLock<StandIn> = OnceLock::new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The repository root (where `scripts/` lives).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A name no other test in this run uses: `<prefix>-<pid>-<n>`, lowercase.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// The stand-in for this test process, started and bootstrapped on first use.
+pub fn stand_in() -> &'static StandIn {
+    STAND_IN.get_or_init(|| {
+        // Bootstrap on a thread with its own runtime: SDK clients must not
+        // outlive the runtime they were built on, and each test has its own.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            runtime.block_on(StandIn::start())
+        })
+        .join()
+        .expect("stand-in bootstrap panicked")
+    })
+}
+
+impl StandIn {
+    async fn start() -> StandIn {
+        let state = repo_root().join("target").join(format!("moto-{}", std::process::id()));
+        let output = Command::new(repo_root().join("scripts/moto.sh"))
+            .args(["start", "--watch", &std::process::id().to_string()])
+            .env("MOTO_STATE_DIR", &state)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/moto.sh");
+        assert!(output.status.success(), "scripts/moto.sh start failed");
+        let url = String::from_utf8(output.stdout).expect("utf-8 url").trim().to_string();
+
+        // Enforcement is off until every account has an administrator; the
+        // header picks the account while requests are not yet signed checks.
+        let mut admins = HashMap::new();
+        for account in ACCOUNTS {
+            let iam = aws_sdk_iam::Client::new(&sdk_config(&url, Credentials::new("bootstrap", "bootstrap", None, None, "bootstrap")).await);
+            let with_account = move |req: &mut aws_sdk_iam::config::http::HttpRequest| {
+                req.headers_mut().insert("x-moto-account-id", account);
+            };
+            iam.create_user().user_name("admin").customize().mutate_request(with_account).send().await.expect("create admin");
+            iam.put_user_policy()
+                .user_name("admin")
+                .policy_name("admin")
+                .policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string())
+                .customize()
+                .mutate_request(with_account)
+                .send()
+                .await
+                .expect("admin policy");
+            let key = iam
+                .create_access_key()
+                .user_name("admin")
+                .customize()
+                .mutate_request(with_account)
+                .send()
+                .await
+                .expect("admin key")
+                .access_key
+                .expect("access key");
+            admins.insert(account, (key.access_key_id, key.secret_access_key));
+        }
+        set_enforcement(&url, true);
+        StandIn { url, admins }
+    }
+
+    /// SDK configuration for account `account`'s administrator.
+    pub async fn admin(&self, account: &str) -> SdkConfig {
+        let (id, secret) = &self.admins[account];
+        sdk_config(&self.url, Credentials::new(id, secret, None, None, "stand-in")).await
+    }
+
+    /// Creates an IAM user in `account` with one inline policy and returns
+    /// SDK configuration signed with the user's own access key.
+    pub async fn user(&self, account: &str, name: &str, policy: &Value) -> SdkConfig {
+        let iam = aws_sdk_iam::Client::new(&self.admin(account).await);
+        iam.create_user().user_name(name).send().await.expect("create user");
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("test-policy")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("put user policy");
+        let key = iam.create_access_key().user_name(name).send().await.expect("create key").access_key.expect("key");
+        sdk_config(&self.url, Credentials::new(key.access_key_id, key.secret_access_key, None, None, "stand-in")).await
+    }
+
+    /// `config`'s principal assumes `role_arn`; the session's configuration.
+    pub async fn assume(&self, config: &SdkConfig, role_arn: &str, external_id: Option<&str>) -> Result<SdkConfig, String> {
+        let sts = aws_sdk_sts::Client::new(config);
+        let out = sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("test-session")
+            .set_external_id(external_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| format!("{:?}", e.into_service_error()))?;
+        let c = out.credentials.ok_or("no credentials")?;
+        Ok(sdk_config(&self.url, Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), None, "assumed")).await)
+    }
+
+    /// Creates a bucket in account `account` and returns its name.
+    pub async fn bucket(&self, account: &str, prefix: &str) -> String {
+        let name = unique(prefix);
+        s3(&self.admin(account).await).create_bucket().bucket(&name).send().await.expect("create bucket");
+        name
+    }
+}
+
+/// Turns moto's IAM enforcement (signatures and identity policies) on or off.
+fn set_enforcement(url: &str, on: bool) {
+    let body = if on { "0" } else { "inf" };
+    let status = Command::new("curl")
+        .args(["-fsS", "-X", "POST", "-H", "Content-Type: text/plain", "--data", body, &format!("{url}/moto-api/reset-auth")])
+        .stdout(Stdio::null())
+        .status()
+        .expect("curl");
+    assert!(status.success(), "could not set moto enforcement");
+}
+
+async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new(REGION))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// An S3 client for `config` (path-style, as a local endpoint needs).
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    trailshare::aws::s3_client(config)
+}
+
+/// A CloudTrail log-file key for `account` under `prefix`.
+pub fn log_key(prefix: Option<&str>, account: &str, stamp: &str) -> String {
+    let root = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+    format!("{root}AWSLogs/{account}/CloudTrail/us-east-1/2024/05/01/{account}_CloudTrail_us-east-1_20240501T{stamp}Z_AbCdEf12.json.gz")
+}
+
+/// The digest-file key of `account` under `prefix`.
+pub fn digest_key(prefix: Option<&str>, account: &str) -> String {
+    let root = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+    format!("{root}AWSLogs/{account}/CloudTrail-Digest/us-east-1/2024/05/01/{account}_CloudTrail-Digest_us-east-1_main_us-east-1_20240501T120500Z.json.gz")
+}
+
+/// A gzipped CloudTrail log file with one plausible record from `account`.
+pub fn log_file(account: &str, event_name: &str) -> Vec<u8> {
+    let records = json!({"Records": [{
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::{account}:user/alice"),
+                          "accountId": account, "userName": "alice"},
+        "eventTime": "2024-05-01T12:03:11Z", "eventSource": "s3.amazonaws.com", "eventName": event_name,
+        "awsRegion": REGION, "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"bucketName": "app-data"}, "responseElements": null,
+        "requestID": "EXAMPLE123", "eventID": "3b1c9e8e-0000-4000-8000-000000000001",
+        "readOnly": true, "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": account,
+        "eventCategory": "Management"
+    }]});
+    gzip(records.to_string().as_bytes())
+}
+
+/// Puts a log file as CloudTrail does (gzip, JSON), returns its ETag.
+pub async fn put_log(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) -> String {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .content_type("application/json")
+        .content_encoding("gzip")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"))
+        .e_tag
+        .unwrap_or_default()
+}
+
+/// The HTTP status of a failed S3 call (e.g. 403), or 200 for success.
+pub fn s3_status<T, E>(result: &Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>) -> u16 {
+    match result {
+        Ok(_) => 200,
+        Err(error) => error.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+    }
+}
+
+/// Asks the independent IAM policy evaluator (`tests/iam-eval`, built on
+/// @cloud-copilot/iam-simulate) for decisions on a batch of cases.
+pub fn iam_eval(cases: &Value) -> Vec<String> {
+    let dir = repo_root().join("tests/iam-eval");
+    let mut child = Command::new("node")
+        .arg(dir.join("eval.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node (make test installs tests/iam-eval)");
+    child.stdin.take().expect("stdin").write_all(json!({ "cases": cases }).to_string().as_bytes()).expect("write cases");
+    let output = child.wait_with_output().expect("evaluator output");
+    assert!(output.status.success(), "evaluator failed: {}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).expect("evaluator JSON");
+    result["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["decision"].as_str().expect("decision").to_string())
+        .collect()
+}
+
+/// A realistic gzipped CloudTrail log file: several records from `account`.
+pub fn trail_file(account: &str) -> Vec<u8> {
+    let record = |time: &str, source: &str, name: &str, read_only: bool| {
+        json!({"eventVersion": "1.09",
+            "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:ops", "accountId": account,
+                "arn": format!("arn:aws:sts::{account}:assumed-role/Ops/ops"),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{account}:role/Ops"), "accountId": account, "userName": "Ops"}}},
+            "eventTime": time, "eventSource": source, "eventName": name, "awsRegion": REGION,
+            "sourceIPAddress": "203.0.113.24", "userAgent": "aws-cli/2.15.30", "requestParameters": {},
+            "responseElements": null, "requestID": format!("{name}-{time}"), "eventID": format!("{account}-{name}-{time}"),
+            "readOnly": read_only, "eventType": "AwsApiCall", "managementEvent": true,
+            "recipientAccountId": account, "eventCategory": "Management"})
+    };
+    let records = json!({"Records": [
+        record("2024-05-01T12:00:41Z", "sts.amazonaws.com", "AssumeRole", false),
+        record("2024-05-01T12:01:07Z", "ec2.amazonaws.com", "DescribeInstances", true),
+        record("2024-05-01T12:03:55Z", "s3.amazonaws.com", "CreateBucket", false)
+    ]});
+    gzip(records.to_string().as_bytes())
+}
+
+/// A gzipped CloudTrail digest file listing `log_keys` of `account`.
+pub fn digest_file(account: &str, bucket: &str, log_keys: &[String]) -> Vec<u8> {
+    let files: Vec<Value> = log_keys
+        .iter()
+        .map(|key| json!({"s3Bucket": bucket, "s3Object": key, "hashValue": "9f3b...", "hashAlgorithm": "SHA-256",
+                          "newestEventTime": "2024-05-01T12:03:55Z", "oldestEventTime": "2024-05-01T12:00:41Z"}))
+        .collect();
+    let digest = json!({"awsAccountId": account, "digestStartTime": "2024-05-01T11:05:00Z", "digestEndTime": "2024-05-01T12:05:00Z",
+        "digestS3Bucket": bucket, "digestS3Object": digest_key(None, account), "digestPublicKeyFingerprint": "6d3f...",
+        "digestSignatureAlgorithm": "SHA256withRSA", "newestEventTime": "2024-05-01T12:03:55Z", "oldestEventTime": "2024-05-01T12:00:41Z",
+        "previousDigestS3Bucket": bucket, "previousDigestHashValue": "b2a1...", "previousDigestHashAlgorithm": "SHA-256",
+        "previousDigestSignature": "4a5e...", "logFiles": files});
+    gzip(digest.to_string().as_bytes())
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip");
+    gz.finish().expect("gzip")
+}
