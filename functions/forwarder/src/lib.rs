@@ -277,3 +277,6 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
 fn log(line: &Value) {
     println!("{line}");
 }
+
+#[cfg(test)]
+mod tests;

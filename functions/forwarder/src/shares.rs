@@ -28,6 +28,11 @@ impl<S: RoleStore> ShareCache<S> {
         }
     }
 
+    /// The role store behind the cache.
+    pub fn roles(&self) -> &S {
+        &self.roles
+    }
+
     /// The current shares. Concurrent callers wait for one listing.
     pub async fn get(&self) -> Result<Arc<Vec<ShareSpec>>, StoreError> {
         let mut cached = self.cached.lock().await;
