@@ -29,7 +29,7 @@ start() {
   port=$(free_port)
   url="http://127.0.0.1:$port"
   # setsid: its own process group, so stop can end moto and its watchdog alone.
-  setsid "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  setsid "$root/.venv/bin/python" "$root/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 150); do
     if curl -fsS "$url/moto-api/data.json" >/dev/null 2>&1; then break; fi

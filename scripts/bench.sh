@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# make bench: speed and memory figures (never asserted in tests).
+#  1. the domain's hot paths (ns per operation);
+#  2. each release binary under a fake Lambda runtime API: init time (exec to
+#     first /next), latency of 500 invocations that need no AWS call, peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo bench --quiet -p trailshare --bench domain
+cargo build --quiet --release --bin provisioner --bin forwarder
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Requests answered without AWS: an unknown route, an S3 test event.
+python3 - "$tmp" <<'PY'
+import json, sys
+ev = json.load(open("tests/fixtures/events/apigw-v2-create.json"))
+ev["rawPath"] = ev["requestContext"]["http"]["path"] = "/not-a-route"
+json.dump(ev, open(f"{sys.argv[1]}/api.json", "w"))
+PY
+export TRAIL_BUCKET=trail-bucket AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+.venv/bin/python scripts/fake_runtime.py target/release/provisioner "$tmp/api.json" 500
+.venv/bin/python scripts/fake_runtime.py target/release/forwarder tests/fixtures/events/s3-test-event.json 500
