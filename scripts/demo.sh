@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
-cargo build --quiet --bin demo --bin provisioner --bin forwarder
+cargo build --quiet --workspace --bins
 exec target/debug/demo

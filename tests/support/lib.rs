@@ -42,7 +42,11 @@ pub fn repo_root() -> PathBuf {
 
 /// A name no other test in this run uses: `<prefix>-<pid>-<n>`, lowercase.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// The stand-in for this test process, started and bootstrapped on first use.
@@ -61,7 +65,9 @@ pub fn stand_in() -> &'static StandIn {
 
 impl StandIn {
     async fn start() -> StandIn {
-        let state = repo_root().join("target").join(format!("moto-{}", std::process::id()));
+        let state = repo_root()
+            .join("target")
+            .join(format!("moto-{}", std::process::id()));
         let output = Command::new(repo_root().join("scripts/moto.sh"))
             .args(["start", "--watch", &std::process::id().to_string()])
             .env("MOTO_STATE_DIR", &state)
@@ -69,17 +75,32 @@ impl StandIn {
             .output()
             .expect("run scripts/moto.sh");
         assert!(output.status.success(), "scripts/moto.sh start failed");
-        let url = String::from_utf8(output.stdout).expect("utf-8 url").trim().to_string();
+        let url = String::from_utf8(output.stdout)
+            .expect("utf-8 url")
+            .trim()
+            .to_string();
 
         // Enforcement is off until every account has an administrator; the
         // header picks the account while requests are not yet signed checks.
         let mut admins = HashMap::new();
         for account in ACCOUNTS {
-            let iam = aws_sdk_iam::Client::new(&sdk_config(&url, Credentials::new("bootstrap", "bootstrap", None, None, "bootstrap")).await);
+            let iam = aws_sdk_iam::Client::new(
+                &sdk_config(
+                    &url,
+                    Credentials::new("bootstrap", "bootstrap", None, None, "bootstrap"),
+                )
+                .await,
+            );
             let with_account = move |req: &mut aws_sdk_iam::config::http::HttpRequest| {
                 req.headers_mut().insert("x-moto-account-id", account);
             };
-            iam.create_user().user_name("admin").customize().mutate_request(with_account).send().await.expect("create admin");
+            iam.create_user()
+                .user_name("admin")
+                .customize()
+                .mutate_request(with_account)
+                .send()
+                .await
+                .expect("create admin");
             iam.put_user_policy()
                 .user_name("admin")
                 .policy_name("admin")
@@ -108,14 +129,22 @@ impl StandIn {
     /// SDK configuration for account `account`'s administrator.
     pub async fn admin(&self, account: &str) -> SdkConfig {
         let (id, secret) = &self.admins[account];
-        sdk_config(&self.url, Credentials::new(id, secret, None, None, "stand-in")).await
+        sdk_config(
+            &self.url,
+            Credentials::new(id, secret, None, None, "stand-in"),
+        )
+        .await
     }
 
     /// Creates an IAM user in `account` with one inline policy and returns
     /// SDK configuration signed with the user's own access key.
     pub async fn user(&self, account: &str, name: &str, policy: &Value) -> SdkConfig {
         let iam = aws_sdk_iam::Client::new(&self.admin(account).await);
-        iam.create_user().user_name(name).send().await.expect("create user");
+        iam.create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user");
         iam.put_user_policy()
             .user_name(name)
             .policy_name("test-policy")
@@ -123,12 +152,34 @@ impl StandIn {
             .send()
             .await
             .expect("put user policy");
-        let key = iam.create_access_key().user_name(name).send().await.expect("create key").access_key.expect("key");
-        sdk_config(&self.url, Credentials::new(key.access_key_id, key.secret_access_key, None, None, "stand-in")).await
+        let key = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create key")
+            .access_key
+            .expect("key");
+        sdk_config(
+            &self.url,
+            Credentials::new(
+                key.access_key_id,
+                key.secret_access_key,
+                None,
+                None,
+                "stand-in",
+            ),
+        )
+        .await
     }
 
     /// `config`'s principal assumes `role_arn`; the session's configuration.
-    pub async fn assume(&self, config: &SdkConfig, role_arn: &str, external_id: Option<&str>) -> Result<SdkConfig, String> {
+    pub async fn assume(
+        &self,
+        config: &SdkConfig,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<SdkConfig, String> {
         let sts = aws_sdk_sts::Client::new(config);
         let out = sts
             .assume_role()
@@ -139,13 +190,28 @@ impl StandIn {
             .await
             .map_err(|e| format!("{:?}", e.into_service_error()))?;
         let c = out.credentials.ok_or("no credentials")?;
-        Ok(sdk_config(&self.url, Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), None, "assumed")).await)
+        Ok(sdk_config(
+            &self.url,
+            Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                None,
+                "assumed",
+            ),
+        )
+        .await)
     }
 
     /// Creates a bucket in account `account` and returns its name.
     pub async fn bucket(&self, account: &str, prefix: &str) -> String {
         let name = unique(prefix);
-        s3(&self.admin(account).await).create_bucket().bucket(&name).send().await.expect("create bucket");
+        s3(&self.admin(account).await)
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket");
         name
     }
 }
@@ -154,7 +220,16 @@ impl StandIn {
 fn set_enforcement(url: &str, on: bool) {
     let body = if on { "0" } else { "inf" };
     let status = Command::new("curl")
-        .args(["-fsS", "-X", "POST", "-H", "Content-Type: text/plain", "--data", body, &format!("{url}/moto-api/reset-auth")])
+        .args([
+            "-fsS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/plain",
+            "--data",
+            body,
+            &format!("{url}/moto-api/reset-auth"),
+        ])
         .stdout(Stdio::null())
         .status()
         .expect("curl");
@@ -219,10 +294,15 @@ pub async fn put_log(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec
 }
 
 /// The HTTP status of a failed S3 call (e.g. 403), or 200 for success.
-pub fn s3_status<T, E>(result: &Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>) -> u16 {
+pub fn s3_status<T, E>(
+    result: &Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> u16 {
     match result {
         Ok(_) => 200,
-        Err(error) => error.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+        Err(error) => error
+            .raw_response()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
     }
 }
 
@@ -237,9 +317,18 @@ pub fn iam_eval(cases: &Value) -> Vec<String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run node (make test installs tests/iam-eval)");
-    child.stdin.take().expect("stdin").write_all(json!({ "cases": cases }).to_string().as_bytes()).expect("write cases");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json!({ "cases": cases }).to_string().as_bytes())
+        .expect("write cases");
     let output = child.wait_with_output().expect("evaluator output");
-    assert!(output.status.success(), "evaluator failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "evaluator failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let result: Value = serde_json::from_slice(&output.stdout).expect("evaluator JSON");
     result["results"]
         .as_array()

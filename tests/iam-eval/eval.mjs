@@ -1,0 +1,61 @@
+// Independent IAM policy evaluator for trailshare's tests.
+//
+// moto cannot judge trust policies, conditions or permissions boundaries, so
+// the Rust tests hand those questions to @cloud-copilot/iam-simulate, an
+// implementation of AWS's evaluation logic that shares no code with ours.
+//
+// stdin:  {"cases": [{"name", "identityPolicies": [policy...],
+//                     "permissionBoundaryPolicies"?: [policy...],
+//                     "resourcePolicy"?: policy,
+//                     "request": {"principal", "action", "resource",
+//                                 "resourceAccount", "context"?}}]}
+// stdout: {"results": [{"name", "decision": "Allowed"|"ImplicitlyDenied"|"ExplicitlyDenied"}]}
+// A case the simulator rejects as invalid (bad policy, unknown action, wrong
+// resource type) exits 2 with the reason: a test must never read "denied"
+// out of a malformed question.
+import { runSimulation } from '@cloud-copilot/iam-simulate'
+
+/** Evaluates one case; throws with the simulator's reasons if it is invalid. */
+export async function evaluate(testCase) {
+  const { request } = testCase
+  const named = (policies, prefix) =>
+    (policies ?? []).map((policy, i) => ({ name: `${prefix}${i}`, policy }))
+  const simulation = {
+    request: {
+      principal: request.principal,
+      action: request.action,
+      resource: { resource: request.resource, accountId: request.resourceAccount },
+      contextVariables: request.context ?? {},
+    },
+    identityPolicies: named(testCase.identityPolicies, 'identity'),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  }
+  if (testCase.resourcePolicy) simulation.resourcePolicy = testCase.resourcePolicy
+  if (testCase.permissionBoundaryPolicies) {
+    simulation.permissionBoundaryPolicies = named(testCase.permissionBoundaryPolicies, 'boundary')
+  }
+  const result = await runSimulation(simulation, {})
+  if (result.resultType === 'error') {
+    throw new Error(`case ${JSON.stringify(testCase.name)} is invalid: ${JSON.stringify(result.errors)}`)
+  }
+  return result.overallResult
+}
+
+async function main() {
+  let input = ''
+  for await (const chunk of process.stdin) input += chunk
+  const { cases } = JSON.parse(input)
+  const results = []
+  for (const testCase of cases) {
+    results.push({ name: testCase.name, decision: await evaluate(testCase) })
+  }
+  process.stdout.write(JSON.stringify({ results }))
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error) => {
+    process.stderr.write(`${error.message}\n`)
+    process.exit(2)
+  })
+}
