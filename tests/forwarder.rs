@@ -23,14 +23,26 @@ struct World {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = stand_in::repo_root().join("tests/fixtures/events").join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    let path = stand_in::repo_root()
+        .join("tests/fixtures/events")
+        .join(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// Encodes a key the way S3 notifications do: `%XX`, then space as `+`.
 fn notification_key(key: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'*');
-    percent_encoding::utf8_percent_encode(key, SET).to_string().replace("%20", "+")
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*');
+    percent_encoding::utf8_percent_encode(key, SET)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// An S3 event notification (from the fixture) for `keys` in `bucket`.
@@ -44,7 +56,10 @@ fn s3_event(bucket: &str, keys: &[&str]) -> Value {
             record["s3"]["bucket"]["name"] = json!(bucket);
             record["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
             record["s3"]["object"]["key"] = json!(notification_key(key));
-            record["s3"]["object"].as_object_mut().unwrap().remove("eTag");
+            record["s3"]["object"]
+                .as_object_mut()
+                .unwrap()
+                .remove("eTag");
             record
         })
         .collect();
@@ -56,7 +71,10 @@ fn bridge_event(bucket: &str, key: &str) -> Value {
     let mut event = fixture("eventbridge-object-created.json");
     event["detail"]["bucket"]["name"] = json!(bucket);
     event["detail"]["object"]["key"] = json!(key);
-    event["detail"]["object"].as_object_mut().unwrap().remove("etag");
+    event["detail"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("etag");
     event
 }
 
@@ -79,7 +97,8 @@ fn sqs_event(messages: &[(&str, String)]) -> Value {
 /// An SNS envelope (from the fixture) around `message`.
 fn sns_body(message: &Value) -> String {
     let event = fixture("sqs-sns-s3.json");
-    let mut envelope: Value = serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let mut envelope: Value =
+        serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
     envelope["Message"] = json!(message.to_string());
     envelope.to_string()
 }
@@ -88,35 +107,69 @@ async fn world(prefix: Option<&str>) -> World {
     let aws = stand_in();
     let bucket = aws.bucket(A, "trail").await;
     let path = format!("/{}/", unique("trailshare"));
-    let mut vars = vec![("TRAIL_BUCKET", bucket.clone()), ("SHARE_ROLE_PATH", path), ("SHARE_CACHE_SECONDS", "0".into()),
-                        ("ORGANIZATION_ID", ORG.to_string())];
+    let mut vars = vec![
+        ("TRAIL_BUCKET", bucket.clone()),
+        ("SHARE_ROLE_PATH", path),
+        ("SHARE_CACHE_SECONDS", "0".into()),
+        ("ORGANIZATION_ID", ORG.to_string()),
+    ];
     if let Some(prefix) = prefix {
         vars.push(("TRAIL_PREFIX", prefix.to_string()));
     }
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
     let admin = aws.admin(A).await;
-    World { aws, bucket, shares: Provisioner::new(IamRoles::from_sdk(&admin), config.clone()), config, admin }
+    World {
+        aws,
+        bucket,
+        shares: Provisioner::new(IamRoles::from_sdk(&admin), config.clone()),
+        config,
+        admin,
+    }
 }
 
 impl World {
     /// A forwarder signed as a user of A with the forwarder's permissions:
     /// read and tag the trail bucket, write `destinations`, assume `writers`,
     /// read the share roles.
-    async fn forwarder(&self, destinations: &[&str], writers: &[&str]) -> Forwarder<IamRoles, S3Objects> {
+    async fn forwarder(
+        &self,
+        destinations: &[&str],
+        writers: &[&str],
+    ) -> Forwarder<IamRoles, S3Objects> {
         let mut statements = vec![
             json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
                    "Resource": format!("arn:aws:s3:::{}/*", self.bucket)}),
             json!({"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListRoleTags", "iam:GetRole"], "Resource": "*"}),
         ];
         if !destinations.is_empty() {
-            let objects: Vec<String> = destinations.iter().map(|b| format!("arn:aws:s3:::{b}/*")).collect();
+            let objects: Vec<String> = destinations
+                .iter()
+                .map(|b| format!("arn:aws:s3:::{b}/*"))
+                .collect();
             statements.push(json!({"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}));
         }
         if !writers.is_empty() {
-            statements.push(json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": writers}));
+            statements
+                .push(json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": writers}));
         }
-        let user = self.aws.user(A, &unique("forwarder"), &json!({"Version": "2012-10-17", "Statement": statements})).await;
-        Forwarder::new(IamRoles::from_sdk(&user), S3Objects::new(&user), self.config.clone())
+        let user = self
+            .aws
+            .user(
+                A,
+                &unique("forwarder"),
+                &json!({"Version": "2012-10-17", "Statement": statements}),
+            )
+            .await;
+        Forwarder::new(
+            IamRoles::from_sdk(&user),
+            S3Objects::new(&user),
+            self.config.clone(),
+        )
     }
 
     /// Creates a share through the provisioner (as it stores shares), named
@@ -138,13 +191,24 @@ impl World {
     }
 
     async fn tags(&self, key: &str) -> Vec<(String, String)> {
-        let out = self.s3().get_object_tagging().bucket(&self.bucket).key(key).send().await.unwrap();
+        let out = self
+            .s3()
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()
     }
 }
 
 fn object(bucket: &str, key: &str) -> CreatedObject {
-    CreatedObject { bucket: bucket.to_string(), key: key.to_string(), etag: None }
+    CreatedObject {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        etag: None,
+    }
 }
 
 fn pair(k: &str, v: &str) -> (String, String) {
@@ -154,26 +218,64 @@ fn pair(k: &str, v: &str) -> (String, String) {
 #[tokio::test]
 async fn s3_notification_tags_b_files_keeps_other_tags_and_leaves_c_alone() {
     let w = world(Some(PREFIX)).await;
-    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}})).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
     let b_key = log_key(Some(PREFIX), B, "1205");
     let c_key = log_key(Some(PREFIX), C, "1205");
     put_log(&w.s3(), &w.bucket, &b_key, log_file(B, "PutObject")).await;
     put_log(&w.s3(), &w.bucket, &c_key, log_file(C, "PutObject")).await;
-    let team = aws_sdk_s3::types::Tag::builder().key("team").value("blue").build().unwrap();
-    w.s3().put_object_tagging().bucket(&w.bucket).key(&b_key)
-        .tagging(aws_sdk_s3::types::Tagging::builder().tag_set(team).build().unwrap()).send().await.unwrap();
+    let team = aws_sdk_s3::types::Tag::builder()
+        .key("team")
+        .value("blue")
+        .build()
+        .unwrap();
+    w.s3()
+        .put_object_tagging()
+        .bucket(&w.bucket)
+        .key(&b_key)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(team)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 
     let forwarder = w.forwarder(&[], &[]).await;
     let event = s3_event(&w.bucket, &[&b_key, &c_key]);
-    assert!(event["Records"][0]["s3"]["object"]["key"].as_str().unwrap().starts_with("my+logs%2Barchive/AWSLogs/"));
-    let summary = forwarder.handle_event(event.clone()).await.expect("direct invocation succeeds");
-    assert_eq!((summary["processed"].as_u64(), summary["skipped"].as_u64()), (Some(1), Some(1)), "{summary}");
-    assert_eq!(w.tags(&b_key).await, [pair("team", "blue"), pair("trailshare:account", B)]);
-    assert!(w.tags(&c_key).await.is_empty(), "C has no share: its file is left alone");
+    assert!(event["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("my+logs%2Barchive/AWSLogs/"));
+    let summary = forwarder
+        .handle_event(event.clone())
+        .await
+        .expect("direct invocation succeeds");
+    assert_eq!(
+        (summary["processed"].as_u64(), summary["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary}"
+    );
+    assert_eq!(
+        w.tags(&b_key).await,
+        [pair("team", "blue"), pair("trailshare:account", B)]
+    );
+    assert!(
+        w.tags(&c_key).await.is_empty(),
+        "C has no share: its file is left alone"
+    );
 
     // A repeated event costs one read and writes nothing.
     let again = forwarder.process(&object(&w.bucket, &b_key)).await;
-    assert_eq!(again, Outcome::Processed { account: B.into(), actions: vec!["already tagged".into()] });
+    assert_eq!(
+        again,
+        Outcome::Processed {
+            account: B.into(),
+            actions: vec!["already tagged".into()]
+        }
+    );
 }
 
 #[tokio::test]
@@ -183,32 +285,81 @@ async fn eventbridge_copy_of_an_organization_layout_file_is_exact_and_happens_on
     let share = w.share(json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": dest, "prefix": "central/"}})).await;
     // The destination owner adds the bucket policy grantee_setup gives them.
     let c_s3 = s3(&w.aws.admin(C).await);
-    c_s3.put_bucket_policy().bucket(&dest).policy(share["grantee_setup"]["destination_bucket_policy"].to_string()).send().await.unwrap();
+    c_s3.put_bucket_policy()
+        .bucket(&dest)
+        .policy(share["grantee_setup"]["destination_bucket_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
 
     let key = format!("AWSLogs/{ORG}/{C}/CloudTrail/us-east-1/2024/05/01/{C}_CloudTrail_us-east-1_20240501T1210Z_Org12345.json.gz");
     let body = log_file(C, "AssumeRole");
-    w.s3().put_object().bucket(&w.bucket).key(&key).body(body.clone().into()).content_type("application/json")
-        .content_encoding("gzip").metadata("origin", "org-trail").send().await.unwrap();
+    w.s3()
+        .put_object()
+        .bucket(&w.bucket)
+        .key(&key)
+        .body(body.clone().into())
+        .content_type("application/json")
+        .content_encoding("gzip")
+        .metadata("origin", "org-trail")
+        .send()
+        .await
+        .unwrap();
     let b_key = log_key(None, B, "1210");
     put_log(&w.s3(), &w.bucket, &b_key, log_file(B, "AssumeRole")).await;
 
     let forwarder = w.forwarder(&[&dest], &[]).await;
-    let summary = forwarder.handle_event(bridge_event(&w.bucket, &key)).await.expect("copy succeeds");
+    let summary = forwarder
+        .handle_event(bridge_event(&w.bucket, &key))
+        .await
+        .expect("copy succeeds");
     assert_eq!(summary["processed"], 1, "{summary}");
-    let copy = c_s3.get_object().bucket(&dest).key(format!("central/{key}")).send().await.expect("the copy exists");
+    let copy = c_s3
+        .get_object()
+        .bucket(&dest)
+        .key(format!("central/{key}"))
+        .send()
+        .await
+        .expect("the copy exists");
     assert_eq!(copy.content_encoding.as_deref(), Some("gzip"));
     assert_eq!(copy.content_type.as_deref(), Some("application/json"));
-    assert_eq!(copy.metadata.clone().unwrap().get("origin").map(String::as_str), Some("org-trail"));
+    assert_eq!(
+        copy.metadata
+            .clone()
+            .unwrap()
+            .get("origin")
+            .map(String::as_str),
+        Some("org-trail")
+    );
     let etag = copy.e_tag.clone();
-    assert_eq!(copy.body.collect().await.unwrap().into_bytes().as_ref(), body.as_slice(), "identical bytes");
+    assert_eq!(
+        copy.body.collect().await.unwrap().into_bytes().as_ref(),
+        body.as_slice(),
+        "identical bytes"
+    );
 
     let again = forwarder.process(&object(&w.bucket, &key)).await;
-    assert_eq!(again, Outcome::Processed { account: C.into(), actions: vec![format!("already copied to s3://{dest}/central/{key}")] });
-    let head = c_s3.head_object().bucket(&dest).key(format!("central/{key}")).send().await.unwrap();
+    assert_eq!(
+        again,
+        Outcome::Processed {
+            account: C.into(),
+            actions: vec![format!("already copied to s3://{dest}/central/{key}")]
+        }
+    );
+    let head = c_s3
+        .head_object()
+        .bucket(&dest)
+        .key(format!("central/{key}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.e_tag, etag, "a repeated event does not copy again");
 
     // B has no share: nothing of B's lands in C's bucket.
-    forwarder.handle_event(bridge_event(&w.bucket, &b_key)).await.unwrap();
+    forwarder
+        .handle_event(bridge_event(&w.bucket, &b_key))
+        .await
+        .unwrap();
     let listed = c_s3.list_objects_v2().bucket(&dest).send().await.unwrap();
     assert_eq!(listed.contents().len(), 1);
 }
@@ -221,30 +372,72 @@ async fn digest_files_are_copied_with_their_signature_through_a_writer_role() {
     // B's writer role, set up as grantee_setup.writer_role describes.
     let writer_name = unique("trailshare-writer");
     let writer_arn = format!("arn:aws:iam::{B}:role/{writer_name}");
-    let share = w.share(json!({"grantee_account": B, "external_id": "b-ext-42",
-        "delivery": {"mode": "copy", "bucket": dest, "role_arn": writer_arn}})).await;
+    let share = w
+        .share(json!({"grantee_account": B, "external_id": "b-ext-42",
+        "delivery": {"mode": "copy", "bucket": dest, "role_arn": writer_arn}}))
+        .await;
     let setup = &share["grantee_setup"]["writer_role"];
     let iam_b = aws_sdk_iam::Client::new(&b_admin);
-    iam_b.create_role().role_name(&writer_name).assume_role_policy_document(setup["trust_policy"].to_string()).send().await.unwrap();
-    iam_b.put_role_policy().role_name(&writer_name).policy_name("write").policy_document(setup["identity_policy"].to_string()).send().await.unwrap();
+    iam_b
+        .create_role()
+        .role_name(&writer_name)
+        .assume_role_policy_document(setup["trust_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
+    iam_b
+        .put_role_policy()
+        .role_name(&writer_name)
+        .policy_name("write")
+        .policy_document(setup["identity_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
 
     let key = digest_key(None, B);
-    w.s3().put_object().bucket(&w.bucket).key(&key).body(log_file(B, "digest").into())
-        .metadata("signature", "3a5d1e").metadata("signing-algorithm", "SHA256withRSA").send().await.unwrap();
+    w.s3()
+        .put_object()
+        .bucket(&w.bucket)
+        .key(&key)
+        .body(log_file(B, "digest").into())
+        .metadata("signature", "3a5d1e")
+        .metadata("signing-algorithm", "SHA256withRSA")
+        .send()
+        .await
+        .unwrap();
 
     let forwarder = w.forwarder(&[], &[&writer_arn]).await;
     let outcome = forwarder.process(&object(&w.bucket, &key)).await;
-    assert_eq!(outcome, Outcome::Processed { account: B.into(), actions: vec![format!("copied to s3://{dest}/{key}")] });
-    let copy = s3(&b_admin).head_object().bucket(&dest).key(&key).send().await.expect("the copy exists");
+    assert_eq!(
+        outcome,
+        Outcome::Processed {
+            account: B.into(),
+            actions: vec![format!("copied to s3://{dest}/{key}")]
+        }
+    );
+    let copy = s3(&b_admin)
+        .head_object()
+        .bucket(&dest)
+        .key(&key)
+        .send()
+        .await
+        .expect("the copy exists");
     let metadata = copy.metadata.unwrap();
-    assert_eq!(metadata.get("signature").map(String::as_str), Some("3a5d1e"));
-    assert_eq!(metadata.get("signing-algorithm").map(String::as_str), Some("SHA256withRSA"));
+    assert_eq!(
+        metadata.get("signature").map(String::as_str),
+        Some("3a5d1e")
+    );
+    assert_eq!(
+        metadata.get("signing-algorithm").map(String::as_str),
+        Some("SHA256withRSA")
+    );
 }
 
 #[tokio::test]
 async fn sqs_batch_reports_exactly_the_failed_messages() {
     let w = world(None).await;
-    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}})).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
     let b1 = log_key(None, B, "1300");
     let b2 = log_key(None, B, "1301");
     put_log(&w.s3(), &w.bucket, &b1, log_file(B, "x")).await;
@@ -257,12 +450,24 @@ async fn sqs_batch_reports_exactly_the_failed_messages() {
         ("good-s3", s3_event(&w.bucket, &[&b1]).to_string()),
         ("good-sns", sns_body(&s3_event(&w.bucket, &[&b2]))),
         ("deleted", s3_event(&w.bucket, &[&gone]).to_string()),
-        ("readme", s3_event(&w.bucket, &["AWSLogs/README.txt"]).to_string()),
+        (
+            "readme",
+            s3_event(&w.bucket, &["AWSLogs/README.txt"]).to_string(),
+        ),
         ("test", test_event.to_string()),
-        ("other-bucket", bridge_event("some-other-bucket", &b1).to_string()),
+        (
+            "other-bucket",
+            bridge_event("some-other-bucket", &b1).to_string(),
+        ),
     ]);
-    let response = forwarder.handle_event(batch).await.expect("a batch answers per message");
-    assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "poison"}]}));
+    let response = forwarder
+        .handle_event(batch)
+        .await
+        .expect("a batch answers per message");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "poison"}]})
+    );
     assert_eq!(w.tags(&b1).await, [pair("trailshare:account", B)]);
     assert_eq!(w.tags(&b2).await, [pair("trailshare:account", B)]);
 }
@@ -271,27 +476,57 @@ async fn sqs_batch_reports_exactly_the_failed_messages() {
 async fn a_destination_that_denies_writes_fails_the_record_and_keeps_the_file() {
     let w = world(None).await;
     let dest = w.aws.bucket(B, "closed").await;
-    w.share(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": dest}})).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": dest}}))
+        .await;
     let key = log_key(None, B, "1400");
     put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
     // The forwarder may not write to `dest`: the record must fail, not vanish.
     let forwarder = w.forwarder(&[], &[]).await;
-    let response = forwarder.handle_event(sqs_event(&[("m1", s3_event(&w.bucket, &[&key]).to_string())])).await.unwrap();
-    assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+    let response = forwarder
+        .handle_event(sqs_event(&[(
+            "m1",
+            s3_event(&w.bucket, &[&key]).to_string(),
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
     let direct = forwarder.handle_event(s3_event(&w.bucket, &[&key])).await;
-    assert!(direct.is_err(), "a direct invocation fails so Lambda retries it");
+    assert!(
+        direct.is_err(),
+        "a direct invocation fails so Lambda retries it"
+    );
     match forwarder.process(&object(&w.bucket, &key)).await {
-        Outcome::Failed { error } => assert!(error.contains("denied") && error.contains("s3:"), "{error}"),
+        Outcome::Failed { error } => {
+            assert!(error.contains("denied") && error.contains("s3:"), "{error}")
+        }
         other => panic!("expected a failure, got {other:?}"),
     }
-    assert!(w.s3().head_object().bucket(&w.bucket).key(&key).send().await.is_ok(), "the log file is still there");
+    assert!(
+        w.s3()
+            .head_object()
+            .bucket(&w.bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_ok(),
+        "the log file is still there"
+    );
 }
 
 #[tokio::test]
 async fn unreadable_events_fail_the_invocation() {
     let w = world(None).await;
     let forwarder = w.forwarder(&[], &[]).await;
-    assert!(forwarder.handle_event(json!({"what": "is this"})).await.is_err());
-    let summary = forwarder.handle_event(fixture("s3-test-event.json")).await.expect("a test event is ignored");
+    assert!(forwarder
+        .handle_event(json!({"what": "is this"}))
+        .await
+        .is_err());
+    let summary = forwarder
+        .handle_event(fixture("s3-test-event.json"))
+        .await
+        .expect("a test event is ignored");
     assert_eq!(summary["objects"], 0);
 }

@@ -27,9 +27,27 @@ async fn enforcement_lets_b_read_its_prefix_and_denies_cs() {
     assert_eq!(s3_status(&other), 403, "{other:?}");
 
     // An unsigned or unknown key is refused outright: enforcement is on.
-    let stranger = s3(&aws.admin(A).await.to_builder().credentials_provider(
-        aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("AKIAUNKNOWN0000000000", "nope", None, None, "x"))).build());
-    let denied = stranger.get_object().bucket(&bucket).key(&b_key).send().await;
+    let stranger = s3(&aws
+        .admin(A)
+        .await
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "AKIAUNKNOWN0000000000",
+                    "nope",
+                    None,
+                    None,
+                    "x",
+                ),
+            ),
+        )
+        .build());
+    let denied = stranger
+        .get_object()
+        .bucket(&bucket)
+        .key(&b_key)
+        .send()
+        .await;
     assert_eq!(s3_status(&denied), 403, "{denied:?}");
 }

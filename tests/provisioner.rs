@@ -30,9 +30,18 @@ fn provisioner_policy(actions: &[&str]) -> Value {
 }
 
 const ROLE_ACTIONS: &[&str] = &[
-    "iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-    "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-    "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+    "iam:CreateRole",
+    "iam:GetRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:GetRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:ListRoleTags",
 ];
 
 async fn world_with(actions: &[&str], boundary: bool) -> World {
@@ -41,12 +50,22 @@ async fn world_with(actions: &[&str], boundary: bool) -> World {
     let admin = aws.admin(A).await;
     let a_s3 = s3(&admin);
     for account in [A, B, C] {
-        put_log(&a_s3, &bucket, &log_key(None, account, "1200"), log_file(account, "GetObject")).await;
+        put_log(
+            &a_s3,
+            &bucket,
+            &log_key(None, account, "1200"),
+            log_file(account, "GetObject"),
+        )
+        .await;
     }
     let path = format!("/{}/", unique("trailshare"));
-    let mut vars = vec![("TRAIL_BUCKET", bucket.clone()), ("SHARE_ROLE_PATH", path.clone())];
+    let mut vars = vec![
+        ("TRAIL_BUCKET", bucket.clone()),
+        ("SHARE_ROLE_PATH", path.clone()),
+    ];
     if boundary {
-        let boundary_config = Config::from_lookup(|name| (name == "TRAIL_BUCKET").then(|| bucket.clone())).unwrap();
+        let boundary_config =
+            Config::from_lookup(|name| (name == "TRAIL_BUCKET").then(|| bucket.clone())).unwrap();
         let policy = aws_sdk_iam::Client::new(&admin)
             .create_policy()
             .policy_name(unique("boundary"))
@@ -58,9 +77,22 @@ async fn world_with(actions: &[&str], boundary: bool) -> World {
             .unwrap();
         vars.push(("PERMISSIONS_BOUNDARY_ARN", policy.arn.unwrap()));
     }
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
-    let user = aws.user(A, &unique("provisioner"), &provisioner_policy(actions)).await;
-    World { aws, bucket, path, provisioner: Provisioner::new(IamRoles::from_sdk(&user), config), admin }
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let user = aws
+        .user(A, &unique("provisioner"), &provisioner_policy(actions))
+        .await;
+    World {
+        aws,
+        bucket,
+        path,
+        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config),
+        admin,
+    }
 }
 
 async fn world() -> World {
@@ -69,7 +101,8 @@ async fn world() -> World {
 
 /// An HTTP API (payload 2.0) event, as API Gateway sends it with IAM auth.
 fn http_event(method: &str, path: &str, body: Option<&str>) -> Value {
-    let mut event: Value = serde_json::from_str(include_str!("fixtures/events/apigw-v2-create.json")).unwrap();
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/events/apigw-v2-create.json")).unwrap();
     event["routeKey"] = json!("$default");
     event["rawPath"] = json!(path);
     event["requestContext"]["http"]["method"] = json!(method);
@@ -94,7 +127,14 @@ impl World {
         let response = self.provisioner.handle_event(event).await;
         let status = response["statusCode"].as_u64().unwrap() as u16;
         let body = response["body"].as_str().unwrap();
-        (status, if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap() })
+        (
+            status,
+            if body.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(body).unwrap()
+            },
+        )
     }
 
     async fn create(&self, body: Value) -> Value {
@@ -105,17 +145,35 @@ impl World {
 
     /// Role names IAM holds under this world's share path.
     async fn roles(&self) -> Vec<String> {
-        let out = aws_sdk_iam::Client::new(&self.admin).list_roles().path_prefix(&self.path).send().await.unwrap();
+        let out = aws_sdk_iam::Client::new(&self.admin)
+            .list_roles()
+            .path_prefix(&self.path)
+            .send()
+            .await
+            .unwrap();
         out.roles.into_iter().map(|r| r.role_name).collect()
     }
 
     /// A user in `account` who may assume `role_arn`, as `grantee_setup` says.
     async fn grantee(&self, account: &str, share: &Value) -> SdkConfig {
-        self.aws.user(account, &unique("grantee"), &share["grantee_setup"]["identity_policy"]).await
+        self.aws
+            .user(
+                account,
+                &unique("grantee"),
+                &share["grantee_setup"]["identity_policy"],
+            )
+            .await
     }
 
     async fn read(&self, session: &SdkConfig, account: &str) -> u16 {
-        s3_status(&s3(session).get_object().bucket(&self.bucket).key(log_key(None, account, "1200")).send().await)
+        s3_status(
+            &s3(session)
+                .get_object()
+                .bucket(&self.bucket)
+                .key(log_key(None, account, "1200"))
+                .send()
+                .await,
+        )
     }
 }
 
@@ -127,19 +185,49 @@ async fn scenario_one_each_business_unit_reads_only_its_own_logs() {
         assert_eq!(share["name"], format!("account-{me}"));
         assert_eq!(share["log_accounts"], json!([me]));
         let role_arn = share["role_arn"].as_str().unwrap().to_string();
-        assert_eq!(role_arn, format!("arn:aws:iam::{A}:role{}trailshare-account-{me}", w.path));
+        assert_eq!(
+            role_arn,
+            format!("arn:aws:iam::{A}:role{}trailshare-account-{me}", w.path)
+        );
 
         let user = w.grantee(me, &share).await;
-        let session = w.aws.assume(&user, &role_arn, None).await.expect("grantee assumes the share role");
-        assert_eq!(w.read(&session, me).await, 200, "{me} reads its own log file");
-        assert_eq!(w.read(&session, other).await, 403, "{me} must not read {other}'s log file");
-        assert_eq!(w.read(&session, A).await, 403, "{me} must not read A's log file");
-        let write = s3(&session).put_object().bucket(&w.bucket).key(log_key(None, me, "1300")).body(b"x".to_vec().into()).send().await;
+        let session = w
+            .aws
+            .assume(&user, &role_arn, None)
+            .await
+            .expect("grantee assumes the share role");
+        assert_eq!(
+            w.read(&session, me).await,
+            200,
+            "{me} reads its own log file"
+        );
+        assert_eq!(
+            w.read(&session, other).await,
+            403,
+            "{me} must not read {other}'s log file"
+        );
+        assert_eq!(
+            w.read(&session, A).await,
+            403,
+            "{me} must not read A's log file"
+        );
+        let write = s3(&session)
+            .put_object()
+            .bucket(&w.bucket)
+            .key(log_key(None, me, "1300"))
+            .body(b"x".to_vec().into())
+            .send()
+            .await;
         assert_eq!(s3_status(&write), 403, "the role is read-only");
     }
     let (status, list) = w.call("GET", "/shares", None).await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = list["shares"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, [format!("account-{B}"), format!("account-{C}")]);
 }
 
@@ -156,14 +244,37 @@ async fn scenario_two_third_party_reads_every_accounts_logs_with_external_id() {
     );
     // Only this test uses the name auditor-z (role names are account-wide).
     let user = w.grantee(Z, &share).await;
-    let session = w.aws.assume(&user, share["role_arn"].as_str().unwrap(), Some("z-issued-7f3a")).await.expect("Z assumes");
+    let session = w
+        .aws
+        .assume(
+            &user,
+            share["role_arn"].as_str().unwrap(),
+            Some("z-issued-7f3a"),
+        )
+        .await
+        .expect("Z assumes");
     for account in [A, B, C] {
-        assert_eq!(w.read(&session, account).await, 200, "Z reads {account}'s log file");
+        assert_eq!(
+            w.read(&session, account).await,
+            200,
+            "Z reads {account}'s log file"
+        );
     }
-    let role = aws_sdk_iam::Client::new(&w.admin).get_role().role_name("trailshare-auditor-z").send().await.unwrap().role.unwrap();
+    let role = aws_sdk_iam::Client::new(&w.admin)
+        .get_role()
+        .role_name("trailshare-auditor-z")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
     assert_eq!(role.max_session_duration, Some(7200));
     let (status, got) = w.call("GET", "/shares/auditor-z", None).await;
-    assert_eq!((status, &got), (200, &share), "GET rebuilds every field from IAM");
+    assert_eq!(
+        (status, &got),
+        (200, &share),
+        "GET rebuilds every field from IAM"
+    );
 }
 
 #[tokio::test]
@@ -173,20 +284,43 @@ async fn revocation_removes_the_role_and_access() {
     let share = w.create(json!({"grantee_account": B, "name": name})).await;
     let user = w.grantee(B, &share).await;
     let role_arn = share["role_arn"].as_str().unwrap();
-    let session = w.aws.assume(&user, role_arn, None).await.expect("assume before revocation");
+    let session = w
+        .aws
+        .assume(&user, role_arn, None)
+        .await
+        .expect("assume before revocation");
     assert_eq!(w.read(&session, B).await, 200);
 
     let (status, body) = w.call("DELETE", &format!("/shares/{name}"), None).await;
     assert_eq!((status, body), (204, Value::Null));
     assert!(w.roles().await.is_empty());
-    let gone = aws_sdk_iam::Client::new(&w.admin).get_role().role_name(format!("trailshare-{name}")).send().await;
-    assert_eq!(gone.unwrap_err().raw_response().map(|r| r.status().as_u16()), Some(404));
-    assert!(w.aws.assume(&user, role_arn, None).await.is_err(), "AssumeRole must fail after revocation");
+    let gone = aws_sdk_iam::Client::new(&w.admin)
+        .get_role()
+        .role_name(format!("trailshare-{name}"))
+        .send()
+        .await;
+    assert_eq!(
+        gone.unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16()),
+        Some(404)
+    );
+    assert!(
+        w.aws.assume(&user, role_arn, None).await.is_err(),
+        "AssumeRole must fail after revocation"
+    );
     // AWS answers 403; moto fails (500) looking up the deleted role. Either
     // way the old session reads nothing.
-    assert_ne!(w.read(&session, B).await, 200, "a session from before revocation reads nothing now");
+    assert_ne!(
+        w.read(&session, B).await,
+        200,
+        "a session from before revocation reads nothing now"
+    );
     assert_eq!(w.call("GET", &format!("/shares/{name}"), None).await.0, 404);
-    assert_eq!(w.call("DELETE", &format!("/shares/{name}"), None).await.0, 404);
+    assert_eq!(
+        w.call("DELETE", &format!("/shares/{name}"), None).await.0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -199,7 +333,11 @@ async fn put_creates_then_replaces_in_place_and_repeats_change_nothing() {
     let (status, first) = w.call("PUT", &path, Some(body.clone())).await;
     assert_eq!(status, 201, "{first}");
     let (status, again) = w.call("PUT", &path, Some(body)).await;
-    assert_eq!((status, &again), (200, &first), "the same body twice changes nothing");
+    assert_eq!(
+        (status, &again),
+        (200, &first),
+        "the same body twice changes nothing"
+    );
 
     let wider = json!({"grantee_account": B, "log_accounts": [B, C], "external_id": "b-ext-01", "max_session_seconds": 3600});
     let (status, replaced) = w.call("PUT", &path, Some(wider)).await;
@@ -208,11 +346,20 @@ async fn put_creates_then_replaces_in_place_and_repeats_change_nothing() {
     assert_eq!(replaced["log_accounts"], json!([B, C]));
     assert_eq!(replaced["delivery"], json!({"mode": "none"}));
     let iam = aws_sdk_iam::Client::new(&w.admin);
-    let policy = iam.get_role_policy().role_name(&role).policy_name("trailshare-read").send().await.unwrap();
+    let policy = iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name("trailshare-read")
+        .send()
+        .await
+        .unwrap();
     let doc: Value = serde_json::from_str(&urlencoding_decode(&policy.policy_document)).unwrap();
     assert_eq!(
         doc["Statement"][0]["Resource"],
-        json!([format!("arn:aws:s3:::{}/AWSLogs/{B}/*", w.bucket), format!("arn:aws:s3:::{}/AWSLogs/{C}/*", w.bucket)])
+        json!([
+            format!("arn:aws:s3:::{}/AWSLogs/{B}/*", w.bucket),
+            format!("arn:aws:s3:::{}/AWSLogs/{C}/*", w.bucket)
+        ])
     );
     let (_, got) = w.call("GET", &path, None).await;
     assert_eq!(got, replaced);
@@ -221,7 +368,9 @@ async fn put_creates_then_replaces_in_place_and_repeats_change_nothing() {
 
 /// IAM returns policy documents URL-encoded.
 fn urlencoding_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[tokio::test]
@@ -229,7 +378,10 @@ async fn concurrent_creates_of_one_name_give_one_201_and_one_409() {
     let w = world().await;
     let name = unique("race");
     let body = json!({"grantee_account": B, "name": name});
-    let (one, two) = tokio::join!(w.call("POST", "/shares", Some(body.clone())), w.call("POST", "/shares", Some(body)));
+    let (one, two) = tokio::join!(
+        w.call("POST", "/shares", Some(body.clone())),
+        w.call("POST", "/shares", Some(body))
+    );
     let mut statuses = [one.0, two.0];
     statuses.sort();
     assert_eq!(statuses, [201, 409], "{one:?} {two:?}");
@@ -241,59 +393,246 @@ async fn concurrent_creates_of_one_name_give_one_201_and_one_409() {
 
 #[tokio::test]
 async fn a_create_that_fails_half_way_leaves_no_role() {
-    let without_put_policy: Vec<&str> = ROLE_ACTIONS.iter().copied().filter(|a| *a != "iam:PutRolePolicy").collect();
+    let without_put_policy: Vec<&str> = ROLE_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| *a != "iam:PutRolePolicy")
+        .collect();
     let w = world_with(&without_put_policy, false).await;
-    let (status, body) = w.call("POST", "/shares", Some(json!({"grantee_account": B, "name": unique("half")}))).await;
+    let (status, body) = w
+        .call(
+            "POST",
+            "/shares",
+            Some(json!({"grantee_account": B, "name": unique("half")})),
+        )
+        .await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "aws_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("iam:PutRolePolicy"), "{body}");
-    assert!(w.roles().await.is_empty(), "the half-made role must be removed");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("iam:PutRolePolicy"),
+        "{body}"
+    );
+    assert!(
+        w.roles().await.is_empty(),
+        "the half-made role must be removed"
+    );
 }
+
+/// method, path, body, then the expected status, error code and field.
+type BadInput<'a> = (&'a str, &'a str, Value, u16, &'a str, Option<&'a str>);
 
 #[tokio::test]
 async fn every_bad_input_is_a_4xx_naming_the_field_and_creates_nothing() {
     let w = world().await;
-    let table: Vec<(&str, &str, Value, u16, &str, Option<&str>)> = vec![
-        ("POST", "/shares", json!({"grantee_account": "2222"}), 400, "invalid_field", Some("grantee_account")),
-        ("POST", "/shares", json!({"grantee_account": " 22222222222"}), 400, "invalid_field", Some("grantee_account")),
-        ("POST", "/shares", json!({"grantee_account": 222222222222u64}), 400, "invalid_field", Some("grantee_account")),
-        ("POST", "/shares", json!({}), 400, "missing_field", Some("grantee_account")),
-        ("POST", "/shares", json!({"grantee_account": B, "log_accounts": ["*", C], "external_id": "abc", "name": "x"}), 400, "invalid_field", Some("log_accounts[0]")),
-        ("POST", "/shares", json!({"grantee_account": B, "log_accounts": [B, "33333333333"]}), 400, "invalid_field", Some("log_accounts[1]")),
-        ("POST", "/shares", json!({"grantee_account": Z, "log_accounts": ["*"], "name": "z"}), 400, "missing_field", Some("external_id")),
-        ("POST", "/shares", json!({"grantee_account": Z, "log_accounts": [B], "name": "z", "external_id": "bad id!"}), 400, "invalid_field", Some("external_id")),
-        ("POST", "/shares", json!({"grantee_account": B, "grantee_principals": [format!("arn:aws:iam::{C}:role/x")]}), 400, "invalid_field", Some("grantee_principals[0]")),
-        ("POST", "/shares", json!({"grantee_account": B, "max_session_seconds": 60}), 400, "invalid_field", Some("max_session_seconds")),
-        ("POST", "/shares", json!({"grantee_account": B, "max_session_seconds": 50000}), 400, "invalid_field", Some("max_session_seconds")),
-        ("POST", "/shares", json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": w.bucket}}), 400, "invalid_field", Some("delivery.bucket")),
-        ("POST", "/shares", json!({"grantee_account": B, "log_account": [C]}), 400, "unknown_field", Some("log_account")),
-        ("POST", "/shares", json!({"grantee_account": B, "name": "no spaces"}), 400, "invalid_field", Some("name")),
-        ("POST", "/shares", json!([1, 2]), 400, "invalid_body", Some("")),
-        ("PUT", "/shares/bad%20name", json!({"grantee_account": B}), 400, "invalid_field", Some("name")),
-        ("PUT", "/shares/bu-b", json!({"grantee_account": B, "name": "bu-c"}), 400, "invalid_field", Some("name")),
-        ("GET", "/shares/bad*name", Value::Null, 400, "invalid_field", Some("name")),
-        ("PATCH", "/shares/bu-b", Value::Null, 405, "method_not_allowed", None),
-        ("DELETE", "/shares", Value::Null, 405, "method_not_allowed", None),
+    let table: Vec<BadInput> = vec![
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": "2222"}),
+            400,
+            "invalid_field",
+            Some("grantee_account"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": " 22222222222"}),
+            400,
+            "invalid_field",
+            Some("grantee_account"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": 222222222222u64}),
+            400,
+            "invalid_field",
+            Some("grantee_account"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({}),
+            400,
+            "missing_field",
+            Some("grantee_account"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "log_accounts": ["*", C], "external_id": "abc", "name": "x"}),
+            400,
+            "invalid_field",
+            Some("log_accounts[0]"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "log_accounts": [B, "33333333333"]}),
+            400,
+            "invalid_field",
+            Some("log_accounts[1]"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": Z, "log_accounts": ["*"], "name": "z"}),
+            400,
+            "missing_field",
+            Some("external_id"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": Z, "log_accounts": [B], "name": "z", "external_id": "bad id!"}),
+            400,
+            "invalid_field",
+            Some("external_id"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "grantee_principals": [format!("arn:aws:iam::{C}:role/x")]}),
+            400,
+            "invalid_field",
+            Some("grantee_principals[0]"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "max_session_seconds": 60}),
+            400,
+            "invalid_field",
+            Some("max_session_seconds"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "max_session_seconds": 50000}),
+            400,
+            "invalid_field",
+            Some("max_session_seconds"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": w.bucket}}),
+            400,
+            "invalid_field",
+            Some("delivery.bucket"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "log_account": [C]}),
+            400,
+            "unknown_field",
+            Some("log_account"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "name": "no spaces"}),
+            400,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!([1, 2]),
+            400,
+            "invalid_body",
+            Some(""),
+        ),
+        (
+            "PUT",
+            "/shares/bad%20name",
+            json!({"grantee_account": B}),
+            400,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            "PUT",
+            "/shares/bu-b",
+            json!({"grantee_account": B, "name": "bu-c"}),
+            400,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            "GET",
+            "/shares/bad*name",
+            Value::Null,
+            400,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            "PATCH",
+            "/shares/bu-b",
+            Value::Null,
+            405,
+            "method_not_allowed",
+            None,
+        ),
+        (
+            "DELETE",
+            "/shares",
+            Value::Null,
+            405,
+            "method_not_allowed",
+            None,
+        ),
         ("GET", "/grants", Value::Null, 404, "no_route", None),
-        ("GET", "/shares/nobody", Value::Null, 404, "not_found", Some("name")),
+        (
+            "GET",
+            "/shares/nobody",
+            Value::Null,
+            404,
+            "not_found",
+            Some("name"),
+        ),
     ];
     for (method, path, body, status, code, field) in table {
         let body = (!body.is_null()).then_some(body);
         let (got, response) = w.call(method, path, body.clone()).await;
         assert_eq!(got, status, "{method} {path} {body:?}: {response}");
-        assert_eq!(response["error"]["code"], code, "{method} {path} {body:?}: {response}");
-        assert_eq!(response["error"]["field"].as_str(), field, "{method} {path} {body:?}: {response}");
+        assert_eq!(
+            response["error"]["code"], code,
+            "{method} {path} {body:?}: {response}"
+        );
+        assert_eq!(
+            response["error"]["field"].as_str(),
+            field,
+            "{method} {path} {body:?}: {response}"
+        );
     }
     // Transport-level: not JSON, the wrong media type, too large.
-    let (status, response) = w.raw(http_event("POST", "/shares", Some("{not json"))).await;
-    assert_eq!((status, response["error"]["code"].as_str()), (415, Some("not_json")));
+    let (status, response) = w
+        .raw(http_event("POST", "/shares", Some("{not json")))
+        .await;
+    assert_eq!(
+        (status, response["error"]["code"].as_str()),
+        (415, Some("not_json"))
+    );
     let mut xml = http_event("POST", "/shares", Some("<share/>"));
     xml["headers"]["content-type"] = json!("application/xml");
     let (status, response) = w.raw(xml).await;
-    assert_eq!((status, response["error"]["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (status, response["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
     let huge = json!({"grantee_account": B, "name": "x".repeat(70 * 1024)}).to_string();
     let (status, response) = w.raw(http_event("POST", "/shares", Some(&huge))).await;
-    assert_eq!((status, response["error"]["code"].as_str()), (413, Some("too_large")));
+    assert_eq!(
+        (status, response["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
     let (status, _) = w.raw(json!({"hello": "world"})).await;
     assert_eq!(status, 400);
 
@@ -305,14 +644,30 @@ async fn rest_v1_events_and_a_permissions_boundary() {
     let w = world_with(ROLE_ACTIONS, true).await;
     let name = unique("bu-b");
     w.create(json!({"grantee_account": B, "name": name})).await;
-    let mut v1: Value = serde_json::from_str(include_str!("fixtures/events/apigw-v1-get.json")).unwrap();
+    let mut v1: Value =
+        serde_json::from_str(include_str!("fixtures/events/apigw-v1-get.json")).unwrap();
     v1["path"] = json!(format!("/shares/{name}"));
     v1["pathParameters"]["name"] = json!(name);
     let (status, share) = w.raw(v1).await;
     assert_eq!(status, 200, "{share}");
     assert_eq!(share["name"], json!(name));
-    assert!(share["created_by"].as_str().unwrap().starts_with("arn:aws:iam::111111111111:"));
-    let role = aws_sdk_iam::Client::new(&w.admin).get_role().role_name(format!("trailshare-{name}")).send().await.unwrap().role.unwrap();
-    let boundary = role.permissions_boundary.expect("the share role has a permissions boundary");
-    assert!(boundary.permissions_boundary_arn.unwrap().contains(":policy/boundary-"));
+    assert!(share["created_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:iam::111111111111:"));
+    let role = aws_sdk_iam::Client::new(&w.admin)
+        .get_role()
+        .role_name(format!("trailshare-{name}"))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let boundary = role
+        .permissions_boundary
+        .expect("the share role has a permissions boundary");
+    assert!(boundary
+        .permissions_boundary_arn
+        .unwrap()
+        .contains(":policy/boundary-"));
 }

@@ -24,7 +24,10 @@ fn bench(name: &str, mut op: impl FnMut()) {
         })
         .collect();
     samples.sort_by(f64::total_cmp);
-    println!("{{\"bench\": \"{name}\", \"ns_per_op\": {:.0}}}", samples[samples.len() / 2]);
+    println!(
+        "{{\"bench\": \"{name}\", \"ns_per_op\": {:.0}}}",
+        samples[samples.len() / 2]
+    );
 }
 
 fn main() {
@@ -40,7 +43,11 @@ fn main() {
     })
     .unwrap();
     let spec = validate(&body, None, "trail-bucket").unwrap();
-    let record = ShareRecord { spec: spec.clone(), created_by: "arn:aws:iam::111111111111:user/ops".into(), created_at: "2026-11-24T00:00:00Z".into() };
+    let record = ShareRecord {
+        spec: spec.clone(),
+        created_by: "arn:aws:iam::111111111111:user/ops".into(),
+        created_at: "2026-11-24T00:00:00Z".into(),
+    };
     let tags = record.to_tags().unwrap();
     let records: Vec<_> = (0..10)
         .map(|i| json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
@@ -48,13 +55,26 @@ fn main() {
         .collect();
     let batch = json!({"Records": [{"messageId": "m", "eventSource": "aws:sqs", "body": json!({"Records": records}).to_string()}]});
 
-    bench("key_parse", || drop(black_box(LogKey::parse(black_box(key)))));
-    bench("key_decode_notification", || drop(black_box(decode_notification_key(black_box(encoded)))));
-    bench("share_validate", || drop(black_box(validate(black_box(&body), None, "trail-bucket"))));
-    bench("read_policy", || drop(black_box(read_policy(black_box(&spec), &config))));
+    bench("key_parse", || {
+        drop(black_box(LogKey::parse(black_box(key))))
+    });
+    bench("key_decode_notification", || {
+        drop(black_box(decode_notification_key(black_box(encoded))))
+    });
+    bench("share_validate", || {
+        drop(black_box(validate(black_box(&body), None, "trail-bucket")))
+    });
+    bench("read_policy", || {
+        drop(black_box(read_policy(black_box(&spec), &config)))
+    });
     bench("record_to_tags", || drop(black_box(record.to_tags())));
     bench("record_from_tags", || {
-        drop(black_box(ShareRecord::from_tags("trailshare-z", tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))))
+        drop(black_box(ShareRecord::from_tags(
+            "trailshare-z",
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )))
     });
-    bench("decode_sqs_batch_of_10", || drop(black_box(decode(black_box(&batch)))));
+    bench("decode_sqs_batch_of_10", || {
+        drop(black_box(decode(black_box(&batch))))
+    });
 }

@@ -43,39 +43,65 @@ impl Config {
     /// template can pass an empty parameter straight through.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let fail = |variable: &'static str, problem: &str| ConfigError { variable, problem: problem.to_string() };
+        let fail = |variable: &'static str, problem: &str| ConfigError {
+            variable,
+            problem: problem.to_string(),
+        };
 
-        let trail_bucket = get("TRAIL_BUCKET").ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
+        let trail_bucket =
+            get("TRAIL_BUCKET").ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
         if !is_bucket_name(&trail_bucket) {
             return Err(fail("TRAIL_BUCKET", "is not a valid S3 bucket name"));
         }
         let trail_prefix = get("TRAIL_PREFIX");
         if let Some(prefix) = &trail_prefix {
             if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
-                return Err(fail("TRAIL_PREFIX", "must not start or end with '/' or contain '//'"));
+                return Err(fail(
+                    "TRAIL_PREFIX",
+                    "must not start or end with '/' or contain '//'",
+                ));
             }
             if prefix.chars().any(|c| c.is_control() || "*?$".contains(c)) {
                 return Err(fail("TRAIL_PREFIX", "must not contain control characters, '*', '?' or '$' (they are wildcards or variables in policies)"));
             }
         }
         let organization_id = get("ORGANIZATION_ID");
-        if organization_id.as_deref().is_some_and(|org| !is_organization_id(org)) {
-            return Err(fail("ORGANIZATION_ID", "must be o- followed by 10-32 lowercase letters or digits"));
+        if organization_id
+            .as_deref()
+            .is_some_and(|org| !is_organization_id(org))
+        {
+            return Err(fail(
+                "ORGANIZATION_ID",
+                "must be o- followed by 10-32 lowercase letters or digits",
+            ));
         }
         let kms_key_arn = get("KMS_KEY_ARN");
-        if kms_key_arn.as_deref().is_some_and(|arn| !is_kms_key_arn(arn)) {
-            return Err(fail("KMS_KEY_ARN", "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"));
+        if kms_key_arn
+            .as_deref()
+            .is_some_and(|arn| !is_kms_key_arn(arn))
+        {
+            return Err(fail(
+                "KMS_KEY_ARN",
+                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+            ));
         }
         let share_role_path = get("SHARE_ROLE_PATH").unwrap_or_else(|| "/trailshare/".to_string());
         if !is_iam_path(&share_role_path) || share_role_path == "/" {
-            return Err(fail("SHARE_ROLE_PATH", "must be an IAM path like /trailshare/ (not /)"));
+            return Err(fail(
+                "SHARE_ROLE_PATH",
+                "must be an IAM path like /trailshare/ (not /)",
+            ));
         }
         let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
-        if permissions_boundary_arn
-            .as_deref()
-            .is_some_and(|arn| !(arn.starts_with("arn:aws:iam::") && arn.contains(":policy/") && arn_account(arn).is_some()))
-        {
-            return Err(fail("PERMISSIONS_BOUNDARY_ARN", "must be a managed policy ARN (arn:aws:iam::<account>:policy/<name>)"));
+        if permissions_boundary_arn.as_deref().is_some_and(|arn| {
+            !(arn.starts_with("arn:aws:iam::")
+                && arn.contains(":policy/")
+                && arn_account(arn).is_some())
+        }) {
+            return Err(fail(
+                "PERMISSIONS_BOUNDARY_ARN",
+                "must be a managed policy ARN (arn:aws:iam::<account>:policy/<name>)",
+            ));
         }
         let share_cache_seconds = match get("SHARE_CACHE_SECONDS") {
             None => 60,
@@ -83,10 +109,18 @@ impl Config {
                 .parse::<u64>()
                 .ok()
                 .filter(|seconds| *seconds <= 3600)
-                .ok_or_else(|| fail("SHARE_CACHE_SECONDS", "must be a whole number of seconds from 0 to 3600"))?,
+                .ok_or_else(|| {
+                    fail(
+                        "SHARE_CACHE_SECONDS",
+                        "must be a whole number of seconds from 0 to 3600",
+                    )
+                })?,
         };
         let forwarder_role_arn = get("FORWARDER_ROLE_ARN");
-        if forwarder_role_arn.as_deref().is_some_and(|arn| crate::ids::role_account(arn).is_none()) {
+        if forwarder_role_arn
+            .as_deref()
+            .is_some_and(|arn| crate::ids::role_account(arn).is_none())
+        {
             return Err(fail("FORWARDER_ROLE_ARN", "must be an IAM role ARN"));
         }
         Ok(Config {
@@ -124,13 +158,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
     #[test]
     fn defaults_apply_and_empty_means_unset() {
-        let c = config(&[("TRAIL_BUCKET", "trail-bucket"), ("TRAIL_PREFIX", ""), ("KMS_KEY_ARN", "")]).unwrap();
+        let c = config(&[
+            ("TRAIL_BUCKET", "trail-bucket"),
+            ("TRAIL_PREFIX", ""),
+            ("KMS_KEY_ARN", ""),
+        ])
+        .unwrap();
         assert_eq!(c.share_role_path, "/trailshare/");
         assert_eq!(c.share_cache_seconds, 60);
         assert_eq!(c.trail_prefix, None);
@@ -144,11 +186,20 @@ mod tests {
             ("TRAIL_BUCKET", "trail-bucket"),
             ("TRAIL_PREFIX", "my logs/org"),
             ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-            ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            (
+                "KMS_KEY_ARN",
+                "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
             ("SHARE_ROLE_PATH", "/shares/cloudtrail/"),
-            ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::111111111111:policy/trailshare-boundary"),
+            (
+                "PERMISSIONS_BOUNDARY_ARN",
+                "arn:aws:iam::111111111111:policy/trailshare-boundary",
+            ),
             ("SHARE_CACHE_SECONDS", "0"),
-            ("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:role/forwarder"),
+            (
+                "FORWARDER_ROLE_ARN",
+                "arn:aws:iam::111111111111:role/forwarder",
+            ),
         ])
         .unwrap();
         assert_eq!(c.logs_root(), "my logs/org/AWSLogs/");
@@ -164,14 +215,29 @@ mod tests {
             (&[("TRAIL_PREFIX", "logs/")], "TRAIL_PREFIX"),
             (&[("TRAIL_PREFIX", "lo*gs")], "TRAIL_PREFIX"),
             (&[("ORGANIZATION_ID", "o-short")], "ORGANIZATION_ID"),
-            (&[("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:alias/trail")], "KMS_KEY_ARN"),
+            (
+                &[(
+                    "KMS_KEY_ARN",
+                    "arn:aws:kms:us-east-1:111111111111:alias/trail",
+                )],
+                "KMS_KEY_ARN",
+            ),
             (&[("SHARE_ROLE_PATH", "trailshare")], "SHARE_ROLE_PATH"),
             (&[("SHARE_ROLE_PATH", "/")], "SHARE_ROLE_PATH"),
-            (&[("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::111111111111:role/x")], "PERMISSIONS_BOUNDARY_ARN"),
+            (
+                &[(
+                    "PERMISSIONS_BOUNDARY_ARN",
+                    "arn:aws:iam::111111111111:role/x",
+                )],
+                "PERMISSIONS_BOUNDARY_ARN",
+            ),
             (&[("SHARE_CACHE_SECONDS", "-1")], "SHARE_CACHE_SECONDS"),
             (&[("SHARE_CACHE_SECONDS", "soon")], "SHARE_CACHE_SECONDS"),
             (&[("SHARE_CACHE_SECONDS", "3601")], "SHARE_CACHE_SECONDS"),
-            (&[("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:user/x")], "FORWARDER_ROLE_ARN"),
+            (
+                &[("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:user/x")],
+                "FORWARDER_ROLE_ARN",
+            ),
         ];
         for (vars, variable) in table {
             let mut all = vec![("TRAIL_BUCKET", "trail-bucket")];

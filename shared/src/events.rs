@@ -103,22 +103,29 @@ pub fn decode(event: &Value) -> Result<Trigger, UnknownEvent> {
         return Ok(Trigger::Queue(
             records
                 .into_iter()
-                .map(|r| QueuedMessage { message_id: r.message_id, content: decode_body(&r.body) })
+                .map(|r| QueuedMessage {
+                    message_id: r.message_id,
+                    content: decode_body(&r.body),
+                })
                 .collect(),
         ));
     }
-    decode_notification(event).map(Trigger::Direct).map_err(UnknownEvent)
+    decode_notification(event)
+        .map(Trigger::Direct)
+        .map_err(UnknownEvent)
 }
 
 /// An SQS body: an S3 notification, an EventBridge event, or an SNS envelope.
 fn decode_body(body: &str) -> Result<Notification, String> {
-    let value: Value = serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
         let message = value
             .get("Message")
             .and_then(Value::as_str)
             .ok_or("SNS envelope without a Message string")?;
-        let inner: Value = serde_json::from_str(message).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
+        let inner: Value =
+            serde_json::from_str(message).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
         return decode_notification(&inner);
     }
     decode_notification(&value)
@@ -134,32 +141,43 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
         let mut objects = Vec::new();
         for record in records {
             if record.event_source != "aws:s3" {
-                return Err(format!("record from {} in an S3 notification", record.event_source));
+                return Err(format!(
+                    "record from {} in an S3 notification",
+                    record.event_source
+                ));
             }
             if !record.event_name.starts_with("ObjectCreated:") {
                 continue;
             }
             let key = decode_notification_key(&record.s3.object.key).map_err(|e| e.to_string())?;
-            objects.push(CreatedObject { bucket: record.s3.bucket.name, key, etag: unquote(record.s3.object.etag) });
+            objects.push(CreatedObject {
+                bucket: record.s3.bucket.name,
+                key,
+                etag: unquote(record.s3.object.etag),
+            });
         }
         return Ok(Notification::Objects(objects));
     }
     let source = event.get("source").and_then(Value::as_str);
     let detail_type = event.get("detail-type").and_then(Value::as_str);
     if source == Some("aws.s3") && detail_type == Some("Object Created") {
-        let detail: BridgeDetail =
-            serde_json::from_value(event["detail"].clone()).map_err(|e| format!("EventBridge detail: {e}"))?;
+        let detail: BridgeDetail = serde_json::from_value(event["detail"].clone())
+            .map_err(|e| format!("EventBridge detail: {e}"))?;
         return Ok(Notification::Objects(vec![CreatedObject {
             bucket: detail.bucket.name,
             key: detail.object.key,
             etag: unquote(detail.object.etag),
         }]));
     }
-    Err("neither an S3 notification, an EventBridge Object Created event, nor an SQS batch".to_string())
+    Err(
+        "neither an S3 notification, an EventBridge Object Created event, nor an SQS batch"
+            .to_string(),
+    )
 }
 
 fn unquote(etag: Option<String>) -> Option<String> {
-    etag.map(|e| e.trim_matches('"').to_string()).filter(|e| !e.is_empty())
+    etag.map(|e| e.trim_matches('"').to_string())
+        .filter(|e| !e.is_empty())
 }
 
 #[cfg(test)]
@@ -178,31 +196,49 @@ mod tests {
     }
 
     fn object(key: &str) -> CreatedObject {
-        CreatedObject { bucket: "trail-bucket".into(), key: key.into(), etag: Some("abc".into()) }
+        CreatedObject {
+            bucket: "trail-bucket".into(),
+            key: key.into(),
+            etag: Some("abc".into()),
+        }
     }
 
     #[test]
     fn s3_notification_keys_are_decoded() {
         let trigger = decode(&s3_notification("my+logs%2Barchive/AWSLogs/x")).unwrap();
-        assert_eq!(trigger, Trigger::Direct(Notification::Objects(vec![object("my logs+archive/AWSLogs/x")])));
+        assert_eq!(
+            trigger,
+            Trigger::Direct(Notification::Objects(vec![object(
+                "my logs+archive/AWSLogs/x"
+            )]))
+        );
     }
 
     #[test]
     fn eventbridge_keys_are_taken_as_they_are() {
         let trigger = decode(&bridge("my logs+archive/AWSLogs/a%2Bb")).unwrap();
-        assert_eq!(trigger, Trigger::Direct(Notification::Objects(vec![object("my logs+archive/AWSLogs/a%2Bb")])));
+        assert_eq!(
+            trigger,
+            Trigger::Direct(Notification::Objects(vec![object(
+                "my logs+archive/AWSLogs/a%2Bb"
+            )]))
+        );
     }
 
     #[test]
     fn non_create_records_are_passed_over() {
         let mut event = s3_notification("k");
         event["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
-        assert_eq!(decode(&event).unwrap(), Trigger::Direct(Notification::Objects(vec![])));
+        assert_eq!(
+            decode(&event).unwrap(),
+            Trigger::Direct(Notification::Objects(vec![]))
+        );
     }
 
     #[test]
     fn test_events_are_recognised() {
-        let test = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "trail-bucket"});
+        let test =
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "trail-bucket"});
         assert_eq!(decode(&test).unwrap(), Trigger::Direct(Notification::Test));
     }
 
@@ -219,13 +255,28 @@ mod tests {
             {"messageId": "6", "body": "{\"hello\": 1}", "eventSource": "aws:sqs"},
             {"messageId": "7", "body": json!({"Type": "Notification", "Message": "nope"}).to_string(), "eventSource": "aws:sqs"}
         ]});
-        let Trigger::Queue(messages) = decode(&batch).unwrap() else { panic!("not a queue") };
+        let Trigger::Queue(messages) = decode(&batch).unwrap() else {
+            panic!("not a queue")
+        };
         let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
         assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7"]);
-        assert_eq!(messages[0].content, Ok(Notification::Objects(vec![object("k1")])));
-        assert_eq!(messages[1].content, Ok(Notification::Objects(vec![object("k 2")])));
-        assert_eq!(messages[2].content, Ok(Notification::Objects(vec![object("a b")])));
-        assert!(messages[3].content.as_ref().unwrap_err().contains("not JSON"));
+        assert_eq!(
+            messages[0].content,
+            Ok(Notification::Objects(vec![object("k1")]))
+        );
+        assert_eq!(
+            messages[1].content,
+            Ok(Notification::Objects(vec![object("k 2")]))
+        );
+        assert_eq!(
+            messages[2].content,
+            Ok(Notification::Objects(vec![object("a b")]))
+        );
+        assert!(messages[3]
+            .content
+            .as_ref()
+            .unwrap_err()
+            .contains("not JSON"));
         assert_eq!(messages[4].content, Ok(Notification::Test));
         assert!(messages[5].content.is_err());
         assert!(messages[6].content.is_err());
@@ -233,7 +284,12 @@ mod tests {
 
     #[test]
     fn unknown_shapes_are_errors() {
-        for event in [json!({}), json!({"Records": [{"eventSource": "aws:dynamodb"}]}), json!({"source": "aws.ec2", "detail-type": "x"}), json!([1])] {
+        for event in [
+            json!({}),
+            json!({"Records": [{"eventSource": "aws:dynamodb"}]}),
+            json!({"source": "aws.ec2", "detail-type": "x"}),
+            json!([1]),
+        ] {
             assert!(decode(&event).is_err(), "{event}");
         }
     }

@@ -9,7 +9,9 @@ pub fn is_account_id(text: &str) -> bool {
 pub fn is_organization_id(text: &str) -> bool {
     text.strip_prefix("o-").is_some_and(|rest| {
         (10..=32).contains(&rest.len())
-            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
 }
 
@@ -64,7 +66,9 @@ pub fn principal_account(arn: &str) -> Option<&str> {
                 let name = path_and_name.rsplit('/').next().unwrap_or_default();
                 !name.is_empty()
                     && name.len() <= 64
-                    && path_and_name.chars().all(|c| c == '/' || is_iam_name_char(c))
+                    && path_and_name
+                        .chars()
+                        .all(|c| c == '/' || is_iam_name_char(c))
                     && !path_and_name.starts_with('/')
                     && !path_and_name.contains("//")
             })
@@ -74,7 +78,11 @@ pub fn principal_account(arn: &str) -> Option<&str> {
 
 /// A role ARN (`arn:aws:iam::<account>:role/[path/]name`). Returns its account.
 pub fn role_account(arn: &str) -> Option<&str> {
-    principal_account(arn).filter(|_| arn.split(':').nth(5).is_some_and(|r| r.starts_with("role/")))
+    principal_account(arn).filter(|_| {
+        arn.split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("role/"))
+    })
 }
 
 #[cfg(test)]
@@ -84,7 +92,16 @@ mod tests {
     #[test]
     fn account_ids_are_exactly_twelve_digits() {
         assert!(is_account_id("222222222222"));
-        for bad in ["", "22222222222", "2222222222222", " 22222222222", "22222222222 ", "+22222222222", "22222222222a", "２２２２２２２２２２２２"] {
+        for bad in [
+            "",
+            "22222222222",
+            "2222222222222",
+            " 22222222222",
+            "22222222222 ",
+            "+22222222222",
+            "22222222222a",
+            "２２２２２２２２２２２２",
+        ] {
             assert!(!is_account_id(bad), "{bad:?}");
         }
     }
@@ -93,7 +110,13 @@ mod tests {
     fn organization_ids() {
         assert!(is_organization_id("o-a1b2c3d4e5"));
         assert!(is_organization_id(&format!("o-{}", "a".repeat(32))));
-        for bad in ["o-a1b2c3d4e", "o-A1B2C3D4E5", "a1b2c3d4e5", &format!("o-{}", "a".repeat(33)), "o-a1b2c3d4e5/"] {
+        for bad in [
+            "o-a1b2c3d4e",
+            "o-A1B2C3D4E5",
+            "a1b2c3d4e5",
+            &format!("o-{}", "a".repeat(33)),
+            "o-a1b2c3d4e5/",
+        ] {
             assert!(!is_organization_id(bad), "{bad:?}");
         }
     }
@@ -103,7 +126,16 @@ mod tests {
         for good in ["trail-bucket", "a.b.c", "abc", "0bucket9"] {
             assert!(is_bucket_name(good), "{good}");
         }
-        for bad in ["ab", "Trail", "-abc", "abc-", "a..b", "192.168.1.1", "a_b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "Trail",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "a_b",
+            &"a".repeat(64),
+        ] {
             assert!(!is_bucket_name(bad), "{bad}");
         }
     }
@@ -120,9 +152,18 @@ mod tests {
 
     #[test]
     fn principals() {
-        assert_eq!(principal_account("arn:aws:iam::222222222222:root"), Some("222222222222"));
-        assert_eq!(principal_account("arn:aws:iam::222222222222:role/LogReaders"), Some("222222222222"));
-        assert_eq!(principal_account("arn:aws:iam::222222222222:user/ops/alice"), Some("222222222222"));
+        assert_eq!(
+            principal_account("arn:aws:iam::222222222222:root"),
+            Some("222222222222")
+        );
+        assert_eq!(
+            principal_account("arn:aws:iam::222222222222:role/LogReaders"),
+            Some("222222222222")
+        );
+        assert_eq!(
+            principal_account("arn:aws:iam::222222222222:user/ops/alice"),
+            Some("222222222222")
+        );
         for bad in [
             "arn:aws:iam::222222222222:role/*",
             "arn:aws:iam::222222222222:role/",
@@ -135,14 +176,23 @@ mod tests {
         ] {
             assert_eq!(principal_account(bad), None, "{bad}");
         }
-        assert_eq!(role_account("arn:aws:iam::222222222222:role/w"), Some("222222222222"));
+        assert_eq!(
+            role_account("arn:aws:iam::222222222222:role/w"),
+            Some("222222222222")
+        );
         assert_eq!(role_account("arn:aws:iam::222222222222:user/w"), None);
     }
 
     #[test]
     fn arn_accounts() {
-        assert_eq!(arn_account("arn:aws:kms:us-east-1:111111111111:key/abc"), Some("111111111111"));
-        assert_eq!(arn_account("arn:aws:iam::111111111111:policy/p"), Some("111111111111"));
+        assert_eq!(
+            arn_account("arn:aws:kms:us-east-1:111111111111:key/abc"),
+            Some("111111111111")
+        );
+        assert_eq!(
+            arn_account("arn:aws:iam::111111111111:policy/p"),
+            Some("111111111111")
+        );
         assert_eq!(arn_account("arn:aws:s3:::bucket"), Some(""));
         assert_eq!(arn_account("nope"), None);
     }

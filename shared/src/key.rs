@@ -78,7 +78,9 @@ impl LogKey {
         let root = (0..segments.len())
             .rev()
             .find(|&i| segments[i] == ROOT && matches!(segments.len() - i - 1, 7 | 8))
-            .ok_or(KeyError::NotCloudTrail("no AWSLogs/<account>/CloudTrail…/ path"))?;
+            .ok_or(KeyError::NotCloudTrail(
+                "no AWSLogs/<account>/CloudTrail…/ path",
+            ))?;
         let prefix = match root {
             0 => None,
             _ => {
@@ -92,7 +94,9 @@ impl LogKey {
         let mut rest = &segments[root + 1..];
         let organization_id = if rest.len() == 8 {
             if !is_organization_id(rest[0]) {
-                return Err(KeyError::NotCloudTrail("not an organization id after AWSLogs/"));
+                return Err(KeyError::NotCloudTrail(
+                    "not an organization id after AWSLogs/",
+                ));
             }
             let org = rest[0].to_string();
             rest = &rest[1..];
@@ -104,10 +108,12 @@ impl LogKey {
             return Err(KeyError::NotCloudTrail("wrong number of path segments"));
         };
         if !is_account_id(account) {
-            return Err(KeyError::NotCloudTrail("no 12-digit account id in the path"));
+            return Err(KeyError::NotCloudTrail(
+                "no 12-digit account id in the path",
+            ));
         }
-        let kind =
-            LogKind::from_folder(folder).ok_or(KeyError::NotCloudTrail("unknown CloudTrail folder"))?;
+        let kind = LogKind::from_folder(folder)
+            .ok_or(KeyError::NotCloudTrail("unknown CloudTrail folder"))?;
         if region.is_empty()
             || !region
                 .bytes()
@@ -115,7 +121,8 @@ impl LogKey {
         {
             return Err(KeyError::NotCloudTrail("not a region"));
         }
-        let year = parse_number(year, 4, 1970, 9999).ok_or(KeyError::NotCloudTrail("not a year"))?;
+        let year =
+            parse_number(year, 4, 1970, 9999).ok_or(KeyError::NotCloudTrail("not a year"))?;
         let month = parse_number(month, 2, 1, 12).ok_or(KeyError::NotCloudTrail("not a month"))?;
         let day = parse_number(day, 2, 1, 31).ok_or(KeyError::NotCloudTrail("not a day"))?;
         let file_account = file_account(file, kind)?;
@@ -141,18 +148,24 @@ impl LogKey {
 
 /// `<acct>_<Folder>_…`: the account id that starts a CloudTrail file name.
 fn file_account(file: &str, kind: LogKind) -> Result<&str, KeyError> {
-    let (account, rest) = file
-        .split_once('_')
-        .ok_or(KeyError::NotCloudTrail("file name has no <account>_ prefix"))?;
+    let (account, rest) = file.split_once('_').ok_or(KeyError::NotCloudTrail(
+        "file name has no <account>_ prefix",
+    ))?;
     if !is_account_id(account) {
-        return Err(KeyError::NotCloudTrail("file name does not start with an account id"));
+        return Err(KeyError::NotCloudTrail(
+            "file name does not start with an account id",
+        ));
     }
     let marker = rest.split('_').next().unwrap_or_default();
     if marker != kind.folder() {
-        return Err(KeyError::NotCloudTrail("file name does not match its folder"));
+        return Err(KeyError::NotCloudTrail(
+            "file name does not match its folder",
+        ));
     }
     if !file.ends_with(".json.gz") {
-        return Err(KeyError::NotCloudTrail("file name does not end in .json.gz"));
+        return Err(KeyError::NotCloudTrail(
+            "file name does not end in .json.gz",
+        ));
     }
     Ok(account)
 }
@@ -211,7 +224,10 @@ mod tests {
 
     #[test]
     fn real_layouts_parse_to_their_owner() {
-        let plain = format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/05/01/{}", events_file(B));
+        let plain = format!(
+            "AWSLogs/{B}/CloudTrail/us-east-1/2024/05/01/{}",
+            events_file(B)
+        );
         let org = format!(
             "AWSLogs/o-a1b2c3d4e5/{B}/CloudTrail/eu-west-1/2024/12/31/{}",
             events_file(B)
@@ -229,7 +245,12 @@ mod tests {
         let table = [
             (plain, None, None, LogKind::Events),
             (org, None, Some("o-a1b2c3d4e5"), LogKind::Events),
-            (prefixed, Some("my logs+archive/ünïcode"), None, LogKind::Events),
+            (
+                prefixed,
+                Some("my logs+archive/ünïcode"),
+                None,
+                LogKind::Events,
+            ),
             (digest, None, None, LogKind::Digest),
             (insight, Some("logs"), None, LogKind::Insight),
         ];
@@ -245,7 +266,10 @@ mod tests {
 
     #[test]
     fn a_prefix_may_contain_awslogs_itself() {
-        let key = format!("AWSLogs/AWSLogs/{B}/CloudTrail/us-east-1/2024/05/01/{}", events_file(B));
+        let key = format!(
+            "AWSLogs/AWSLogs/{B}/CloudTrail/us-east-1/2024/05/01/{}",
+            events_file(B)
+        );
         let parsed = LogKey::parse(&key).unwrap();
         assert_eq!(parsed.prefix.as_deref(), Some("AWSLogs"));
         assert_eq!(parsed.account, B);
@@ -259,7 +283,10 @@ mod tests {
         );
         assert_eq!(
             LogKey::parse(&key),
-            Err(KeyError::AccountMismatch { path: B.into(), file: "333333333333".into() })
+            Err(KeyError::AccountMismatch {
+                path: B.into(),
+                file: "333333333333".into()
+            })
         );
     }
 
@@ -272,7 +299,10 @@ mod tests {
             format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/05/01/"),
             format!("AWSLogs/{B}/Config/us-east-1/2024/05/01/{f}"),
             format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/05/{f}"),
-            format!("AWSLogs/12345/CloudTrail/us-east-1/2024/05/01/{}", events_file("12345")),
+            format!(
+                "AWSLogs/12345/CloudTrail/us-east-1/2024/05/01/{}",
+                events_file("12345")
+            ),
             format!("AWSLogs/{B}/CloudTrail/US-EAST-1/2024/05/01/{f}"),
             format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/13/01/{f}"),
             format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/05/32/{f}"),
@@ -295,11 +325,23 @@ mod tests {
 
     #[test]
     fn notification_keys_decode_plus_then_percent() {
-        assert_eq!(decode_notification_key("my+logs%2Barchive/a%3Db").unwrap(), "my logs+archive/a=b");
-        assert_eq!(decode_notification_key("%C3%BCn%C3%AFcode").unwrap(), "ünïcode");
-        assert_eq!(decode_notification_key("AWSLogs%2F2222").unwrap(), "AWSLogs/2222");
+        assert_eq!(
+            decode_notification_key("my+logs%2Barchive/a%3Db").unwrap(),
+            "my logs+archive/a=b"
+        );
+        assert_eq!(
+            decode_notification_key("%C3%BCn%C3%AFcode").unwrap(),
+            "ünïcode"
+        );
+        assert_eq!(
+            decode_notification_key("AWSLogs%2F2222").unwrap(),
+            "AWSLogs/2222"
+        );
         assert_eq!(decode_notification_key("plain/key").unwrap(), "plain/key");
-        assert!(matches!(decode_notification_key("%FF%FE"), Err(KeyError::BadEncoding(_))));
+        assert!(matches!(
+            decode_notification_key("%FF%FE"),
+            Err(KeyError::BadEncoding(_))
+        ));
     }
 
     mod properties {
@@ -307,21 +349,38 @@ mod tests {
         use proptest::prelude::*;
 
         fn log_keys() -> impl Strategy<Value = LogKey> {
-            let prefix = proptest::option::of("[a-zA-Z0-9 +=._ü-]{1,12}(/[a-zA-Z0-9 +._-]{1,8}){0,2}");
+            let prefix =
+                proptest::option::of("[a-zA-Z0-9 +=._ü-]{1,12}(/[a-zA-Z0-9 +._-]{1,8}){0,2}");
             let org = proptest::option::of("o-[a-z0-9]{10,32}");
-            let kind = prop_oneof![Just(LogKind::Events), Just(LogKind::Digest), Just(LogKind::Insight)];
-            (prefix, org, "[0-9]{12}", kind, "[a-z]{2}-[a-z]{4,9}-[1-9]", 1970u16..=2099, 1u8..=12, 1u8..=31, "[A-Za-z0-9]{4,16}")
-                .prop_map(|(prefix, org, account, kind, region, year, month, day, tail)| LogKey {
-                    prefix,
-                    organization_id: org,
-                    file: format!("{account}_{}_{region}_{tail}.json.gz", kind.folder()),
-                    account,
-                    kind,
-                    region,
-                    year,
-                    month,
-                    day,
-                })
+            let kind = prop_oneof![
+                Just(LogKind::Events),
+                Just(LogKind::Digest),
+                Just(LogKind::Insight)
+            ];
+            (
+                prefix,
+                org,
+                "[0-9]{12}",
+                kind,
+                "[a-z]{2}-[a-z]{4,9}-[1-9]",
+                1970u16..=2099,
+                1u8..=12,
+                1u8..=31,
+                "[A-Za-z0-9]{4,16}",
+            )
+                .prop_map(
+                    |(prefix, org, account, kind, region, year, month, day, tail)| LogKey {
+                        prefix,
+                        organization_id: org,
+                        file: format!("{account}_{}_{region}_{tail}.json.gz", kind.folder()),
+                        account,
+                        kind,
+                        region,
+                        year,
+                        month,
+                        day,
+                    },
+                )
         }
 
         proptest! {

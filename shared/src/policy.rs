@@ -48,7 +48,10 @@ pub fn log_prefixes(spec: &ShareSpec, config: &Config) -> Vec<String> {
 pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
     let bucket_arn = format!("arn:aws:s3:::{}", config.trail_bucket);
     let prefixes = log_prefixes(spec, config);
-    let objects: Vec<String> = prefixes.iter().map(|p| format!("{bucket_arn}/{p}*")).collect();
+    let objects: Vec<String> = prefixes
+        .iter()
+        .map(|p| format!("{bucket_arn}/{p}*"))
+        .collect();
     let listable: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
     let mut statements = vec![
         json!({"Sid": "ReadLogFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}),
@@ -69,7 +72,10 @@ fn trail_arn_patterns(spec: &ShareSpec) -> Vec<String> {
     if spec.reads_all_accounts() {
         return vec!["arn:aws:cloudtrail:*:*:trail/*".to_string()];
     }
-    spec.log_accounts.iter().map(|a| format!("arn:aws:cloudtrail:*:{a}:trail/*")).collect()
+    spec.log_accounts
+        .iter()
+        .map(|a| format!("arn:aws:cloudtrail:*:{a}:trail/*"))
+        .collect()
 }
 
 /// The permissions boundary the deployment attaches to every share role:
@@ -112,7 +118,11 @@ pub fn copy_writer(spec: &ShareSpec, config: &Config, owner_account: &str) -> Op
     let Delivery::Copy { role_arn, .. } = &spec.delivery else {
         return None;
     };
-    Some(role_arn.clone().unwrap_or_else(|| forwarder_principal(config, owner_account)))
+    Some(
+        role_arn
+            .clone()
+            .unwrap_or_else(|| forwarder_principal(config, owner_account)),
+    )
 }
 
 fn forwarder_principal(config: &Config, owner_account: &str) -> String {
@@ -125,7 +135,11 @@ fn forwarder_principal(config: &Config, owner_account: &str) -> String {
 /// Copy mode: the statements the destination bucket's owner adds, letting the
 /// writer put copies (owner gets full control; setting that ACL on a put needs
 /// `s3:PutObjectAcl` too) and check for existing ones.
-pub fn destination_bucket_policy(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
+pub fn destination_bucket_policy(
+    spec: &ShareSpec,
+    config: &Config,
+    owner_account: &str,
+) -> Option<Value> {
     let Delivery::Copy { bucket, prefix, .. } = &spec.delivery else {
         return None;
     };
@@ -142,7 +156,12 @@ pub fn destination_bucket_policy(spec: &ShareSpec, config: &Config, owner_accoun
 /// Copy mode with `role_arn`: how the destination account sets up the role
 /// the forwarder assumes to write (its trust, then its permissions).
 pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
-    let Delivery::Copy { bucket, prefix, role_arn: Some(role_arn) } = &spec.delivery else {
+    let Delivery::Copy {
+        bucket,
+        prefix,
+        role_arn: Some(role_arn),
+    } = &spec.delivery
+    else {
         return None;
     };
     let mut trust = json!({"Sid": "TrailshareForwarderAssumesRole", "Effect": "Allow",
@@ -235,34 +254,55 @@ mod tests {
 
     #[test]
     fn scenario_two_reads_everything_under_awslogs() {
-        let s = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}));
+        let s = spec(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}),
+        );
         let policy = read_policy(&s, &config(None, Some("o-a1b2c3d4e5"), true));
-        assert_eq!(policy["Statement"][0]["Resource"], json!(["arn:aws:s3:::trail-bucket/AWSLogs/*"]));
-        assert_eq!(policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"], json!(["AWSLogs/*"]));
         assert_eq!(
-            policy["Statement"][3]["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"],
+            policy["Statement"][0]["Resource"],
+            json!(["arn:aws:s3:::trail-bucket/AWSLogs/*"])
+        );
+        assert_eq!(
+            policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"],
+            json!(["AWSLogs/*"])
+        );
+        assert_eq!(
+            policy["Statement"][3]["Condition"]["StringLike"]
+                ["kms:EncryptionContext:aws:cloudtrail:arn"],
             json!(["arn:aws:cloudtrail:*:*:trail/*"])
         );
     }
 
     #[test]
     fn trust_policy_with_and_without_external_id() {
-        let s1 = spec(json!({"grantee_account": "222222222222", "grantee_principals": ["arn:aws:iam::222222222222:role/LogReaders"]}));
+        let s1 = spec(
+            json!({"grantee_account": "222222222222", "grantee_principals": ["arn:aws:iam::222222222222:role/LogReaders"]}),
+        );
         assert_eq!(
             trust_policy(&s1),
             json!({"Version": "2012-10-17", "Statement": [{"Sid": "GranteeAssumesRole", "Effect": "Allow",
                 "Principal": {"AWS": ["arn:aws:iam::222222222222:role/LogReaders"]}, "Action": "sts:AssumeRole"}]})
         );
-        let s2 = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}));
+        let s2 = spec(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123"}),
+        );
         let trust = trust_policy(&s2);
-        assert_eq!(trust["Statement"][0]["Principal"], json!({"AWS": ["arn:aws:iam::444444444444:root"]}));
-        assert_eq!(trust["Statement"][0]["Condition"], json!({"StringEquals": {"sts:ExternalId": "ext-123"}}));
+        assert_eq!(
+            trust["Statement"][0]["Principal"],
+            json!({"AWS": ["arn:aws:iam::444444444444:root"]})
+        );
+        assert_eq!(
+            trust["Statement"][0]["Condition"],
+            json!({"StringEquals": {"sts:ExternalId": "ext-123"}})
+        );
     }
 
     #[test]
     fn grantee_setup_for_copy_mode() {
-        let s = spec(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123",
-            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "central/"}}));
+        let s = spec(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123",
+            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "central/"}}),
+        );
         let role = "arn:aws:iam::111111111111:role/trailshare/trailshare-z";
         let setup = grantee_setup(&s, &config(None, None, false), role);
         assert_eq!(setup["identity_policy"]["Statement"][0]["Resource"], role);
@@ -271,20 +311,45 @@ mod tests {
             "aws sts assume-role --role-arn arn:aws:iam::111111111111:role/trailshare/trailshare-z --role-session-name trailshare-z --external-id ext-123"
         );
         let bucket_policy = &setup["destination_bucket_policy"]["Statement"];
-        assert_eq!(bucket_policy[0]["Principal"]["AWS"], "arn:aws:iam::111111111111:root");
-        assert_eq!(bucket_policy[0]["Resource"], "arn:aws:s3:::z-logs/central/*");
-        assert_eq!(bucket_policy[0]["Condition"]["StringEquals"]["s3:x-amz-acl"], "bucket-owner-full-control");
+        assert_eq!(
+            bucket_policy[0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:root"
+        );
+        assert_eq!(
+            bucket_policy[0]["Resource"],
+            "arn:aws:s3:::z-logs/central/*"
+        );
+        assert_eq!(
+            bucket_policy[0]["Condition"]["StringEquals"]["s3:x-amz-acl"],
+            "bucket-owner-full-control"
+        );
         assert!(setup.get("writer_role").is_none());
 
-        let with_writer = spec(json!({"grantee_account": "222222222222", "delivery": {"mode": "copy", "bucket": "b-logs",
-            "role_arn": "arn:aws:iam::222222222222:role/writer"}}));
+        let with_writer = spec(
+            json!({"grantee_account": "222222222222", "delivery": {"mode": "copy", "bucket": "b-logs",
+            "role_arn": "arn:aws:iam::222222222222:role/writer"}}),
+        );
         let mut cfg = config(None, None, false);
         cfg.forwarder_role_arn = Some("arn:aws:iam::111111111111:role/fwd".into());
         let setup = grantee_setup(&with_writer, &cfg, role);
-        assert_eq!(setup["destination_bucket_policy"]["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::222222222222:role/writer");
-        assert_eq!(setup["writer_role"]["trust_policy"]["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111111111111:role/fwd");
-        assert!(setup["writer_role"]["trust_policy"]["Statement"][0].get("Condition").is_none());
-        assert!(grantee_setup(&spec(json!({"grantee_account": "222222222222"})), &cfg, role).get("destination_bucket_policy").is_none());
+        assert_eq!(
+            setup["destination_bucket_policy"]["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::222222222222:role/writer"
+        );
+        assert_eq!(
+            setup["writer_role"]["trust_policy"]["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:role/fwd"
+        );
+        assert!(setup["writer_role"]["trust_policy"]["Statement"][0]
+            .get("Condition")
+            .is_none());
+        assert!(grantee_setup(
+            &spec(json!({"grantee_account": "222222222222"})),
+            &cfg,
+            role
+        )
+        .get("destination_bucket_policy")
+        .is_none());
     }
 
     /// IAM's `*`/`?` wildcard match, enough to ask "does this grant reach that key?".

@@ -49,7 +49,9 @@ pub fn role_name(share_name: &str) -> String {
 
 /// The share name of a trailshare role name, if it is one.
 pub fn share_name(role_name: &str) -> Option<&str> {
-    role_name.strip_prefix(ROLE_NAME_PREFIX).filter(|name| !name.is_empty())
+    role_name
+        .strip_prefix(ROLE_NAME_PREFIX)
+        .filter(|name| !name.is_empty())
 }
 
 impl ShareRecord {
@@ -69,7 +71,12 @@ impl ShareRecord {
             (FORMAT_TAG.to_string(), FORMAT_VERSION.to_string()),
             (GRANTEE_TAG.to_string(), self.spec.grantee_account.clone()),
         ];
-        tags.extend(chunks.iter().enumerate().map(|(i, chunk)| (format!("{CHUNK_TAG}{i:02}"), chunk.to_string())));
+        tags.extend(
+            chunks
+                .iter()
+                .enumerate()
+                .map(|(i, chunk)| (format!("{CHUNK_TAG}{i:02}"), chunk.to_string())),
+        );
         Ok(tags)
     }
 
@@ -84,30 +91,45 @@ impl ShareRecord {
             if key == FORMAT_TAG {
                 format = Some(value);
             } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
-                let index = index.parse().map_err(|_| RecordError::Damaged(format!("bad tag {key}")))?;
+                let index = index
+                    .parse()
+                    .map_err(|_| RecordError::Damaged(format!("bad tag {key}")))?;
                 chunks.push((index, value));
             }
         }
         match format {
             None => return Err(RecordError::NotAShare),
             Some(FORMAT_VERSION) => {}
-            Some(other) => return Err(RecordError::Damaged(format!("unknown record format {other}"))),
+            Some(other) => {
+                return Err(RecordError::Damaged(format!(
+                    "unknown record format {other}"
+                )))
+            }
         }
         chunks.sort_unstable();
         if chunks.is_empty() || chunks.iter().enumerate().any(|(i, (index, _))| i != *index) {
             return Err(RecordError::Damaged("record tags are missing".into()));
         }
         let encoded: String = chunks.iter().map(|(_, chunk)| *chunk).collect();
-        let json = STANDARD.decode(encoded).map_err(|e| RecordError::Damaged(e.to_string()))?;
-        let record: ShareRecord = serde_json::from_slice(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
+        let json = STANDARD
+            .decode(encoded)
+            .map_err(|e| RecordError::Damaged(e.to_string()))?;
+        let record: ShareRecord =
+            serde_json::from_slice(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
         if share_name(role_name) != Some(record.spec.name.as_str()) {
-            return Err(RecordError::Damaged(format!("role {role_name} records share {}", record.spec.name)));
+            return Err(RecordError::Damaged(format!(
+                "role {role_name} records share {}",
+                record.spec.name
+            )));
         }
         Ok(record)
     }
 
     /// The tag keys this record does not use any more (after a replace).
-    pub fn stale_tag_keys<'a>(current: impl IntoIterator<Item = &'a str>, wanted: &[(String, String)]) -> Vec<String> {
+    pub fn stale_tag_keys<'a>(
+        current: impl IntoIterator<Item = &'a str>,
+        wanted: &[(String, String)],
+    ) -> Vec<String> {
         current
             .into_iter()
             .filter(|key| key.starts_with("trailshare:") && !wanted.iter().any(|(k, _)| k == key))
@@ -136,29 +158,51 @@ mod tests {
 
     fn is_valid_tag_value(value: &str) -> bool {
         value.chars().count() <= 256
-            && value.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+            && value
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
     }
 
     #[test]
     fn a_record_round_trips_through_valid_tags() {
-        let rec = record(json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"],
+        let rec = record(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"],
             "external_id": "a,b=c", "grantee_principals": ["arn:aws:iam::444444444444:role/a,b"],
-            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "x/"}}));
+            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "x/"}}),
+        );
         let tags = rec.to_tags().unwrap();
-        assert!(tags.iter().all(|(k, v)| k.len() <= 128 && is_valid_tag_value(v)), "{tags:?}");
-        assert_eq!(ShareRecord::from_tags("trailshare-z", pairs(&tags)), Ok(rec));
+        assert!(
+            tags.iter()
+                .all(|(k, v)| k.len() <= 128 && is_valid_tag_value(v)),
+            "{tags:?}"
+        );
+        assert_eq!(
+            ShareRecord::from_tags("trailshare-z", pairs(&tags)),
+            Ok(rec)
+        );
     }
 
     #[test]
     fn large_records_span_several_tags_and_too_large_ones_are_refused() {
-        let principals: Vec<String> = (0..20).map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}")).collect();
-        let rec = record(json!({"name": "big", "grantee_account": "222222222222", "grantee_principals": principals}));
+        let principals: Vec<String> = (0..20)
+            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}"))
+            .collect();
+        let rec = record(
+            json!({"name": "big", "grantee_account": "222222222222", "grantee_principals": principals}),
+        );
         let tags = rec.to_tags().unwrap();
         assert!(tags.len() > 4);
-        assert_eq!(ShareRecord::from_tags("trailshare-big", pairs(&tags)).unwrap(), rec);
+        assert_eq!(
+            ShareRecord::from_tags("trailshare-big", pairs(&tags)).unwrap(),
+            rec
+        );
 
-        let huge: Vec<String> = (0..400).map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:05}")).collect();
-        let rec = record(json!({"name": "huge", "grantee_account": "222222222222", "grantee_principals": huge}));
+        let huge: Vec<String> = (0..400)
+            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:05}"))
+            .collect();
+        let rec = record(
+            json!({"name": "huge", "grantee_account": "222222222222", "grantee_principals": huge}),
+        );
         assert_eq!(rec.to_tags(), Err(RecordError::TooLarge));
     }
 
@@ -166,13 +210,32 @@ mod tests {
     fn foreign_or_damaged_tags_are_not_shares() {
         let rec = record(json!({"name": "b", "grantee_account": "222222222222"}));
         let tags = rec.to_tags().unwrap();
-        assert_eq!(ShareRecord::from_tags("trailshare-b", vec![("owner", "me")]), Err(RecordError::NotAShare));
-        assert!(matches!(ShareRecord::from_tags("trailshare-other", pairs(&tags)), Err(RecordError::Damaged(_))));
-        let missing_chunk: Vec<(&str, &str)> = pairs(&tags).into_iter().filter(|(k, _)| !k.ends_with(":00")).collect();
-        assert!(matches!(ShareRecord::from_tags("trailshare-b", missing_chunk), Err(RecordError::Damaged(_))));
+        assert_eq!(
+            ShareRecord::from_tags("trailshare-b", vec![("owner", "me")]),
+            Err(RecordError::NotAShare)
+        );
+        assert!(matches!(
+            ShareRecord::from_tags("trailshare-other", pairs(&tags)),
+            Err(RecordError::Damaged(_))
+        ));
+        let missing_chunk: Vec<(&str, &str)> = pairs(&tags)
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with(":00"))
+            .collect();
+        assert!(matches!(
+            ShareRecord::from_tags("trailshare-b", missing_chunk),
+            Err(RecordError::Damaged(_))
+        ));
         let mut corrupt = pairs(&tags);
-        corrupt.iter_mut().find(|(k, _)| k.ends_with(":00")).unwrap().1 = "!!!";
-        assert!(matches!(ShareRecord::from_tags("trailshare-b", corrupt), Err(RecordError::Damaged(_))));
+        corrupt
+            .iter_mut()
+            .find(|(k, _)| k.ends_with(":00"))
+            .unwrap()
+            .1 = "!!!";
+        assert!(matches!(
+            ShareRecord::from_tags("trailshare-b", corrupt),
+            Err(RecordError::Damaged(_))
+        ));
     }
 
     #[test]
@@ -183,7 +246,10 @@ mod tests {
         assert_eq!(share_name("other-role"), None);
         let wanted = vec![("trailshare:record:00".to_string(), "x".to_string())];
         assert_eq!(
-            ShareRecord::stale_tag_keys(["trailshare:record:00", "trailshare:record:01", "team"], &wanted),
+            ShareRecord::stale_tag_keys(
+                ["trailshare:record:00", "trailshare:record:01", "team"],
+                &wanted
+            ),
             vec!["trailshare:record:01".to_string()]
         );
     }

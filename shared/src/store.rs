@@ -66,11 +66,22 @@ impl StoredRole {
 pub trait RoleStore: Send + Sync {
     /// Creates the role with its trust, boundary, tags and inline policy; on
     /// any failure removes what it made. `AlreadyExists` if the name is taken.
-    fn create(&self, draft: &RoleDraft) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
+    fn create(
+        &self,
+        draft: &RoleDraft,
+    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
     /// Brings an existing role to `draft` in place.
-    fn replace(&self, draft: &RoleDraft, current: &StoredRole) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
+    fn replace(
+        &self,
+        draft: &RoleDraft,
+        current: &StoredRole,
+    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
     /// The role `role_name` if it exists under `path`.
-    fn get(&self, path: &str, role_name: &str) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
+    fn get(
+        &self,
+        path: &str,
+        role_name: &str,
+    ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
     /// Every role under `path`, with its tags.
     fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
     /// Removes the inline policies, then the role. `false` if it did not exist.
@@ -105,13 +116,37 @@ pub struct Writer {
 /// The S3 operations the forwarder needs.
 pub trait LogObjects: Send + Sync {
     /// The object's tags, or `None` if the object does not exist.
-    fn tags(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
+    fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
     /// Replaces the object's whole tag set.
-    fn put_tags(&self, bucket: &str, key: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The whole object, or `None` if it does not exist.
-    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
     /// The ETag of a copy, or `None` if there is none yet.
-    fn copy_etag(&self, writer: Option<&Writer>, bucket: &str, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn copy_etag(
+        &self,
+        writer: Option<&Writer>,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Writes a copy with `bucket-owner-full-control`.
-    fn put_copy(&self, writer: Option<&Writer>, bucket: &str, key: &str, object: &StoredObject) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_copy(
+        &self,
+        writer: Option<&Writer>,
+        bucket: &str,
+        key: &str,
+        object: &StoredObject,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

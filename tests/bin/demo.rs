@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
-use stand_in::{digest_file, digest_key, log_key, put_log, s3, s3_status, stand_in, trail_file, unique, StandIn, A, B, C, Z};
+use stand_in::{
+    digest_file, digest_key, log_key, put_log, s3, s3_status, stand_in, trail_file, unique,
+    StandIn, A, B, C, Z,
+};
 
 /// Counts checks and prints each one.
 struct Report {
@@ -43,7 +46,9 @@ struct Lambdas {
 impl Drop for Lambdas {
     fn drop(&mut self) {
         // cargo lambda watch leads its own process group: end all of it.
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -52,10 +57,19 @@ impl Lambdas {
     fn start(env: &[(&str, String)]) -> Lambdas {
         use std::os::unix::process::CommandExt;
         let port = free_port();
-        let log = std::fs::File::create(stand_in::repo_root().join("target/demo-lambdas.log")).expect("log file");
+        let log = std::fs::File::create(stand_in::repo_root().join("target/demo-lambdas.log"))
+            .expect("log file");
         let mut command = Command::new(stand_in::repo_root().join(".venv/bin/cargo-lambda"));
         command
-            .args(["lambda", "watch", "--ignore-changes", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
             .current_dir(stand_in::repo_root())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -63,11 +77,16 @@ impl Lambdas {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().expect("start cargo lambda watch (make demo installs it)");
+        let child = command
+            .spawn()
+            .expect("start cargo lambda watch (make demo installs it)");
         let lambdas = Lambdas { child, port };
         let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "cargo lambda watch did not start; see target/demo-lambdas.log");
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not start; see target/demo-lambdas.log"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         lambdas
@@ -75,22 +94,48 @@ impl Lambdas {
 
     /// Invokes `function` through the runtime interface with `event`.
     fn invoke(&self, function: &str, event: &Value) -> Value {
-        let url = format!("http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations", self.port);
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+            self.port
+        );
         let mut curl = Command::new("curl")
-            .args(["-sS", "--max-time", "900", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@-", &url])
+            .args([
+                "-sS",
+                "--max-time",
+                "900",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+                &url,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("curl");
-        curl.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
+        curl.stdin
+            .take()
+            .unwrap()
+            .write_all(event.to_string().as_bytes())
+            .unwrap();
         let out = curl.wait_with_output().expect("curl output");
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&out.stdout)}))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&out.stdout)}))
     }
 
     /// Calls the provisioner with an HTTP API event; (status, body).
     fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u64, Value) {
         let mut event = fixture("apigw-v2-create.json");
-        event["routeKey"] = json!(format!("{method} {}", if path.len() > 7 { "/shares/{name}" } else { "/shares" }));
+        event["routeKey"] = json!(format!(
+            "{method} {}",
+            if path.len() > 7 {
+                "/shares/{name}"
+            } else {
+                "/shares"
+            }
+        ));
         event["rawPath"] = json!(path);
         event["requestContext"]["http"]["method"] = json!(method);
         event["requestContext"]["http"]["path"] = json!(path);
@@ -103,18 +148,27 @@ impl Lambdas {
         }
         let response = self.invoke("provisioner", &event);
         let status = response["statusCode"].as_u64().unwrap_or(0);
-        let body = response["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+        let body = response["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
         (status, body)
     }
 }
 
 fn fixture(name: &str) -> Value {
-    let path = stand_in::repo_root().join("tests/fixtures/events").join(name);
+    let path = stand_in::repo_root()
+        .join("tests/fixtures/events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An SQS batch of EventBridge `Object Created` events, one per key.
@@ -128,7 +182,10 @@ fn queue_batch(bucket: &str, keys: &[String]) -> Value {
         .map(|(i, key)| {
             bridge["detail"]["bucket"]["name"] = json!(bucket);
             bridge["detail"]["object"]["key"] = json!(key);
-            bridge["detail"]["object"].as_object_mut().unwrap().remove("etag");
+            bridge["detail"]["object"]
+                .as_object_mut()
+                .unwrap()
+                .remove("etag");
             let mut record = template.clone();
             record["messageId"] = json!(format!("msg-{i}"));
             record["body"] = json!(bridge.to_string());
@@ -139,12 +196,22 @@ fn queue_batch(bucket: &str, keys: &[String]) -> Value {
 }
 
 async fn read_status(session: &SdkConfig, bucket: &str, key: &str) -> u16 {
-    s3_status(&s3(session).get_object().bucket(bucket).key(key).send().await)
+    s3_status(
+        &s3(session)
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await,
+    )
 }
 
 #[tokio::main]
 async fn main() {
-    let mut report = Report { passed: 0, failed: 0 };
+    let mut report = Report {
+        passed: 0,
+        failed: 0,
+    };
     let started = Instant::now();
     step("Start the local AWS stand-in (moto, IAM enforcement on) with accounts A, B, C and Z");
     let aws: &StandIn = tokio::task::spawn_blocking(stand_in).await.unwrap();
@@ -161,15 +228,25 @@ async fn main() {
         keys.push(key);
     }
     let digest = digest_key(None, B);
-    a_s3.put_object().bucket(&trail).key(&digest).body(digest_file(B, &trail, &keys[1..2]).into())
-        .content_type("application/json").content_encoding("gzip")
-        .metadata("signature", "9d0a4c3e8f").metadata("signing-algorithm", "SHA256withRSA").send().await.unwrap();
+    a_s3.put_object()
+        .bucket(&trail)
+        .key(&digest)
+        .body(digest_file(B, &trail, &keys[1..2]).into())
+        .content_type("application/json")
+        .content_encoding("gzip")
+        .metadata("signature", "9d0a4c3e8f")
+        .metadata("signing-algorithm", "SHA256withRSA")
+        .send()
+        .await
+        .unwrap();
     println!("    s3://{trail}/{digest}  (digest, signature in metadata)");
     let c_bucket = aws.bucket(C, "c-central-logs").await;
 
     step("Deploy: the share roles' permissions boundary, and the functions' identity in A");
     let share_path = "/trailshare/".to_string();
-    let config = trailshare::config::Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| trail.clone())).unwrap();
+    let config =
+        trailshare::config::Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| trail.clone()))
+            .unwrap();
     let boundary = aws_sdk_iam::Client::new(&aws.admin(A).await)
         .create_policy()
         .policy_name("trailshare-share-boundary")
@@ -192,11 +269,32 @@ async fn main() {
     ]});
     let functions_user = unique("trailshare-functions");
     let iam_a = aws_sdk_iam::Client::new(&aws.admin(A).await);
-    iam_a.create_user().user_name(&functions_user).send().await.unwrap();
-    iam_a.put_user_policy().user_name(&functions_user).policy_name("functions").policy_document(functions_policy.to_string()).send().await.unwrap();
-    let key = iam_a.create_access_key().user_name(&functions_user).send().await.unwrap().access_key.unwrap();
+    iam_a
+        .create_user()
+        .user_name(&functions_user)
+        .send()
+        .await
+        .unwrap();
+    iam_a
+        .put_user_policy()
+        .user_name(&functions_user)
+        .policy_name("functions")
+        .policy_document(functions_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam_a
+        .create_access_key()
+        .user_name(&functions_user)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
 
-    step("Run both functions as Lambda binaries (cargo lambda watch: the Lambda runtime interface)");
+    step(
+        "Run both functions as Lambda binaries (cargo lambda watch: the Lambda runtime interface)",
+    );
     let lambdas = Lambdas::start(&[
         ("TRAIL_BUCKET", trail.clone()),
         ("SHARE_ROLE_PATH", share_path.clone()),
@@ -208,24 +306,76 @@ async fn main() {
         ("AWS_SECRET_ACCESS_KEY", key.secret_access_key.clone()),
         ("RUST_LOG", "warn".into()),
     ]);
-    println!("    runtime API on 127.0.0.1:{} (first call compiles the functions)", lambdas.port);
+    println!(
+        "    runtime API on 127.0.0.1:{} (first call compiles the functions)",
+        lambdas.port
+    );
 
     step("Scenario 1: B and C each get a role that reads only their own account's log files");
-    let (status, b_share) = lambdas.api("POST", "/shares", Some(json!({"grantee_account": B, "delivery": {"mode": "tag"}})));
-    report.check(status == 201, &format!("POST /shares for B -> {status} {}", b_share["role_arn"]));
-    let (status, c_share) = lambdas.api("POST", "/shares", Some(json!({"grantee_account": C,
-        "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "from-central/"}})));
-    report.check(status == 201, &format!("POST /shares for C (copy to s3://{c_bucket}/from-central/) -> {status} {}", c_share["role_arn"]));
-    println!("    grantee_setup for B: attach {}", b_share["grantee_setup"]["identity_policy"]);
-    println!("    then: {}", b_share["grantee_setup"]["assume_role_command"].as_str().unwrap_or("?"));
+    let (status, b_share) = lambdas.api(
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": B, "delivery": {"mode": "tag"}})),
+    );
+    report.check(
+        status == 201,
+        &format!("POST /shares for B -> {status} {}", b_share["role_arn"]),
+    );
+    let (status, c_share) = lambdas.api(
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": C,
+        "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "from-central/"}})),
+    );
+    report.check(
+        status == 201,
+        &format!(
+            "POST /shares for C (copy to s3://{c_bucket}/from-central/) -> {status} {}",
+            c_share["role_arn"]
+        ),
+    );
+    println!(
+        "    grantee_setup for B: attach {}",
+        b_share["grantee_setup"]["identity_policy"]
+    );
+    println!(
+        "    then: {}",
+        b_share["grantee_setup"]["assume_role_command"]
+            .as_str()
+            .unwrap_or("?")
+    );
     let (status, again) = lambdas.api("POST", "/shares", Some(json!({"grantee_account": B})));
-    report.check(status == 409, &format!("POST /shares for B again -> {status} {}", again["error"]["code"]));
-    let (status, bad) = lambdas.api("POST", "/shares", Some(json!({"grantee_account": B, "log_accounts": [B, C]})));
-    report.check(status == 400 && bad["error"]["field"] == "external_id",
-        &format!("B asking for C's logs without an external id -> {status} field {}", bad["error"]["field"]));
+    report.check(
+        status == 409,
+        &format!(
+            "POST /shares for B again -> {status} {}",
+            again["error"]["code"]
+        ),
+    );
+    let (status, bad) = lambdas.api(
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": B, "log_accounts": [B, C]})),
+    );
+    report.check(
+        status == 400 && bad["error"]["field"] == "external_id",
+        &format!(
+            "B asking for C's logs without an external id -> {status} field {}",
+            bad["error"]["field"]
+        ),
+    );
 
-    for (me, other, share, my_key, other_key) in [(B, C, &b_share, &keys[1], &keys[2]), (C, B, &c_share, &keys[2], &keys[1])] {
-        let analyst = aws.user(me, &unique("analyst"), &share["grantee_setup"]["identity_policy"]).await;
+    for (me, other, share, my_key, other_key) in [
+        (B, C, &b_share, &keys[1], &keys[2]),
+        (C, B, &c_share, &keys[2], &keys[1]),
+    ] {
+        let analyst = aws
+            .user(
+                me,
+                &unique("analyst"),
+                &share["grantee_setup"]["identity_policy"],
+            )
+            .await;
         let role = share["role_arn"].as_str().unwrap_or_default();
         match aws.assume(&analyst, role, None).await {
             Ok(session) => {
@@ -233,65 +383,179 @@ async fn main() {
                 let own = read_status(&session, &trail, my_key).await;
                 report.check(own == 200, &format!("{me} reads its own log file -> {own}"));
                 let theirs = read_status(&session, &trail, other_key).await;
-                report.check(theirs == 403, &format!("{me} reads {other}'s log file -> {theirs} (denied)"));
+                report.check(
+                    theirs == 403,
+                    &format!("{me} reads {other}'s log file -> {theirs} (denied)"),
+                );
                 let a_file = read_status(&session, &trail, &keys[0]).await;
-                report.check(a_file == 403, &format!("{me} reads A's log file -> {a_file} (denied)"));
+                report.check(
+                    a_file == 403,
+                    &format!("{me} reads A's log file -> {a_file} (denied)"),
+                );
             }
             Err(error) => report.check(false, &format!("{me} analyst assumes {role}: {error}")),
         }
     }
 
     step("Scenario 2: third party Z reads every account's log files, with an external id");
-    let (status, z_share) = lambdas.api("PUT", "/shares/auditor-z", Some(json!({"grantee_account": Z, "log_accounts": ["*"],
-        "external_id": "z-7f3a9c", "grantee_principals": [format!("arn:aws:iam::{Z}:root")]})));
+    let (status, z_share) = lambdas.api(
+        "PUT",
+        "/shares/auditor-z",
+        Some(json!({"grantee_account": Z, "log_accounts": ["*"],
+        "external_id": "z-7f3a9c", "grantee_principals": [format!("arn:aws:iam::{Z}:root")]})),
+    );
     report.check(status == 201, &format!("PUT /shares/auditor-z -> {status}"));
-    println!("    then: {}", z_share["grantee_setup"]["assume_role_command"].as_str().unwrap_or("?"));
-    let auditor = aws.user(Z, "auditor", &z_share["grantee_setup"]["identity_policy"]).await;
-    match aws.assume(&auditor, z_share["role_arn"].as_str().unwrap_or_default(), Some("z-7f3a9c")).await {
+    println!(
+        "    then: {}",
+        z_share["grantee_setup"]["assume_role_command"]
+            .as_str()
+            .unwrap_or("?")
+    );
+    let auditor = aws
+        .user(Z, "auditor", &z_share["grantee_setup"]["identity_policy"])
+        .await;
+    match aws
+        .assume(
+            &auditor,
+            z_share["role_arn"].as_str().unwrap_or_default(),
+            Some("z-7f3a9c"),
+        )
+        .await
+    {
         Ok(session) => {
             report.check(true, "Z assumes the share role with its external id");
             for (account, key) in [(A, &keys[0]), (B, &keys[1]), (C, &keys[2])] {
                 let got = read_status(&session, &trail, key).await;
-                report.check(got == 200, &format!("Z reads {account}'s log file -> {got}"));
+                report.check(
+                    got == 200,
+                    &format!("Z reads {account}'s log file -> {got}"),
+                );
             }
         }
         Err(error) => report.check(false, &format!("Z assumes the share role: {error}")),
     }
     let (status, list) = lambdas.api("GET", "/shares", None);
-    let names: Vec<&str> = list["shares"].as_array().map(|s| s.iter().filter_map(|x| x["name"].as_str()).collect()).unwrap_or_default();
-    report.check(status == 200 && names.len() == 3, &format!("GET /shares -> {status} {names:?}"));
+    let names: Vec<&str> = list["shares"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|x| x["name"].as_str()).collect())
+        .unwrap_or_default();
+    report.check(
+        status == 200 && names.len() == 3,
+        &format!("GET /shares -> {status} {names:?}"),
+    );
 
     step("Forwarder: new log files arrive (EventBridge via SQS); B's are tagged, C's copied");
     let mut arrived = keys.clone();
     arrived.push(digest.clone());
     let reply = lambdas.invoke("forwarder", &queue_batch(&trail, &arrived));
-    report.check(reply == json!({"batchItemFailures": []}), &format!("forwarder batch of {} -> {reply}", arrived.len()));
-    let tags = a_s3.get_object_tagging().bucket(&trail).key(&keys[1]).send().await.map(|t| t.tag_set).unwrap_or_default();
-    let tagged = tags.iter().any(|t| t.key == "trailshare:account" && t.value == B);
-    report.check(tagged, &format!("B's log file is tagged trailshare:account={B}"));
+    report.check(
+        reply == json!({"batchItemFailures": []}),
+        &format!("forwarder batch of {} -> {reply}", arrived.len()),
+    );
+    let tags = a_s3
+        .get_object_tagging()
+        .bucket(&trail)
+        .key(&keys[1])
+        .send()
+        .await
+        .map(|t| t.tag_set)
+        .unwrap_or_default();
+    let tagged = tags
+        .iter()
+        .any(|t| t.key == "trailshare:account" && t.value == B);
+    report.check(
+        tagged,
+        &format!("B's log file is tagged trailshare:account={B}"),
+    );
     let c_admin = s3(&aws.admin(C).await);
-    let copy = c_admin.get_object().bucket(&c_bucket).key(format!("from-central/{}", keys[2])).send().await;
+    let copy = c_admin
+        .get_object()
+        .bucket(&c_bucket)
+        .key(format!("from-central/{}", keys[2]))
+        .send()
+        .await;
     let identical = match copy {
-        Ok(copy) => copy.body.collect().await.map(|b| b.into_bytes().to_vec() == trail_file(C)).unwrap_or(false),
+        Ok(copy) => copy
+            .body
+            .collect()
+            .await
+            .map(|b| b.into_bytes().to_vec() == trail_file(C))
+            .unwrap_or(false),
         Err(_) => false,
     };
-    report.check(identical, &format!("C's log file is in s3://{c_bucket}/from-central/… with identical bytes"));
-    let a_tags = a_s3.get_object_tagging().bucket(&trail).key(&keys[0]).send().await.map(|t| t.tag_set.len()).unwrap_or(99);
-    report.check(a_tags == 0, "A's own log file is left alone (no share delivers it)");
-    let digest_tags = a_s3.get_object_tagging().bucket(&trail).key(&digest).send().await.map(|t| t.tag_set).unwrap_or_default();
-    report.check(digest_tags.iter().any(|t| t.value == B), "B's digest file is tagged too");
+    report.check(
+        identical,
+        &format!("C's log file is in s3://{c_bucket}/from-central/… with identical bytes"),
+    );
+    let a_tags = a_s3
+        .get_object_tagging()
+        .bucket(&trail)
+        .key(&keys[0])
+        .send()
+        .await
+        .map(|t| t.tag_set.len())
+        .unwrap_or(99);
+    report.check(
+        a_tags == 0,
+        "A's own log file is left alone (no share delivers it)",
+    );
+    let digest_tags = a_s3
+        .get_object_tagging()
+        .bucket(&trail)
+        .key(&digest)
+        .send()
+        .await
+        .map(|t| t.tag_set)
+        .unwrap_or_default();
+    report.check(
+        digest_tags.iter().any(|t| t.value == B),
+        "B's digest file is tagged too",
+    );
     let reply = lambdas.invoke("forwarder", &queue_batch(&trail, &arrived));
-    report.check(reply == json!({"batchItemFailures": []}), "the same events again change nothing (at-least-once delivery)");
+    report.check(
+        reply == json!({"batchItemFailures": []}),
+        "the same events again change nothing (at-least-once delivery)",
+    );
 
     step("Revocation: DELETE B's share; B can no longer assume it");
-    let (status, _) = lambdas.api("DELETE", &format!("/shares/{}", b_share["name"].as_str().unwrap_or_default()), None);
-    report.check(status == 204, &format!("DELETE /shares/{} -> {status}", b_share["name"].as_str().unwrap_or_default()));
-    let analyst = aws.user(B, &unique("analyst"), &b_share["grantee_setup"]["identity_policy"]).await;
-    let after = aws.assume(&analyst, b_share["role_arn"].as_str().unwrap_or_default(), None).await;
-    report.check(after.is_err(), "B's AssumeRole now fails (the role is gone)");
+    let (status, _) = lambdas.api(
+        "DELETE",
+        &format!("/shares/{}", b_share["name"].as_str().unwrap_or_default()),
+        None,
+    );
+    report.check(
+        status == 204,
+        &format!(
+            "DELETE /shares/{} -> {status}",
+            b_share["name"].as_str().unwrap_or_default()
+        ),
+    );
+    let analyst = aws
+        .user(
+            B,
+            &unique("analyst"),
+            &b_share["grantee_setup"]["identity_policy"],
+        )
+        .await;
+    let after = aws
+        .assume(
+            &analyst,
+            b_share["role_arn"].as_str().unwrap_or_default(),
+            None,
+        )
+        .await;
+    report.check(
+        after.is_err(),
+        "B's AssumeRole now fails (the role is gone)",
+    );
 
     drop(lambdas);
-    println!("\n== Done in {:.0} s: {} passed, {} failed", started.elapsed().as_secs_f64(), report.passed, report.failed);
+    println!(
+        "\n== Done in {:.0} s: {} passed, {} failed",
+        started.elapsed().as_secs_f64(),
+        report.passed,
+        report.failed
+    );
     println!("demo: {} passed, {} failed", report.passed, report.failed);
     std::process::exit(if report.failed == 0 { 0 } else { 1 });
 }

@@ -37,7 +37,10 @@ pub enum ForwardError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Everything the shares ask for is done (`actions` says what it took).
-    Processed { account: String, actions: Vec<String> },
+    Processed {
+        account: String,
+        actions: Vec<String>,
+    },
     /// Nothing to do, and never will be (not a log file, no share, gone).
     Skipped { reason: String },
     /// Could not finish now; the event must be retried.
@@ -53,7 +56,11 @@ pub struct Forwarder<S, O> {
 
 impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
     pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O> {
-        Forwarder { shares: ShareCache::new(roles, &config), objects, config }
+        Forwarder {
+            shares: ShareCache::new(roles, &config),
+            objects,
+            config,
+        }
     }
 
     /// Handles one invocation. SQS batches answer with the failed message
@@ -67,7 +74,10 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 log(&summary);
                 match count_failed(&outcomes) {
                     0 => Ok(summary),
-                    failed => Err(ForwardError::ObjectsFailed { failed, total: outcomes.len() }),
+                    failed => Err(ForwardError::ObjectsFailed {
+                        failed,
+                        total: outcomes.len(),
+                    }),
                 }
             }
             Trigger::Queue(messages) => {
@@ -75,11 +85,15 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 let mut work: Vec<(usize, CreatedObject)> = Vec::new();
                 for (index, message) in messages.iter().enumerate() {
                     match &message.content {
-                        Ok(notification) => {
-                            work.extend(self.objects_of(notification, Some(&message.message_id)).into_iter().map(|o| (index, o)))
-                        }
+                        Ok(notification) => work.extend(
+                            self.objects_of(notification, Some(&message.message_id))
+                                .into_iter()
+                                .map(|o| (index, o)),
+                        ),
                         Err(error) => {
-                            log(&json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}));
+                            log(
+                                &json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}),
+                            );
                             failed_ids.insert(index);
                         }
                     }
@@ -97,16 +111,25 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                     failure.item_identifier = messages[*index].message_id.clone();
                     response.batch_item_failures.push(failure);
                 }
-                log(&summary(&outcomes, Some((messages.len(), failed_ids.len()))));
+                log(&summary(
+                    &outcomes,
+                    Some((messages.len(), failed_ids.len())),
+                ));
                 Ok(serde_json::to_value(response).expect("a batch response serialises"))
             }
         }
     }
 
-    fn objects_of(&self, notification: &Notification, message_id: Option<&str>) -> Vec<CreatedObject> {
+    fn objects_of(
+        &self,
+        notification: &Notification,
+        message_id: Option<&str>,
+    ) -> Vec<CreatedObject> {
         match notification {
             Notification::Test => {
-                log(&json!({"event": "test_event", "message_id": message_id, "outcome": "ignored"}));
+                log(
+                    &json!({"event": "test_event", "message_id": message_id, "outcome": "ignored"}),
+                );
                 Vec::new()
             }
             Notification::Objects(objects) => objects.clone(),
@@ -143,29 +166,58 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
         let shares = match self.shares.get().await {
             Ok(shares) => shares,
-            Err(error) => return Outcome::Failed { error: error.to_string() },
+            Err(error) => {
+                return Outcome::Failed {
+                    error: error.to_string(),
+                }
+            }
         };
-        let delivering: Vec<&ShareSpec> =
-            shares.iter().filter(|s| s.covers(&key.account) && s.delivery != Delivery::None).collect();
+        let delivering: Vec<&ShareSpec> = shares
+            .iter()
+            .filter(|s| s.covers(&key.account) && s.delivery != Delivery::None)
+            .collect();
         if delivering.is_empty() {
-            return skipped(format!("no share delivers account {}'s log files", key.account));
+            return skipped(format!(
+                "no share delivers account {}'s log files",
+                key.account
+            ));
         }
         match self.deliver(object, &key, &delivering).await {
-            Ok(actions) => Outcome::Processed { account: key.account, actions },
-            Err(StoreError::NotFound { call }) => skipped(format!("the object no longer exists ({call})")),
-            Err(error) => Outcome::Failed { error: error.to_string() },
+            Ok(actions) => Outcome::Processed {
+                account: key.account,
+                actions,
+            },
+            Err(StoreError::NotFound { call }) => {
+                skipped(format!("the object no longer exists ({call})"))
+            }
+            Err(error) => Outcome::Failed {
+                error: error.to_string(),
+            },
         }
     }
 
-    async fn deliver(&self, object: &CreatedObject, key: &LogKey, shares: &[&ShareSpec]) -> Result<Vec<String>, StoreError> {
+    async fn deliver(
+        &self,
+        object: &CreatedObject,
+        key: &LogKey,
+        shares: &[&ShareSpec],
+    ) -> Result<Vec<String>, StoreError> {
         let mut actions = Vec::new();
         if shares.iter().any(|s| s.delivery == Delivery::Tag) {
             actions.push(self.ensure_tagged(object, &key.account).await?);
         }
         let mut targets: Vec<(String, String, Option<Writer>)> = Vec::new();
         for share in shares {
-            if let Delivery::Copy { bucket, prefix, role_arn } = &share.delivery {
-                let writer = role_arn.as_ref().map(|arn| Writer { role_arn: arn.clone(), external_id: share.external_id.clone() });
+            if let Delivery::Copy {
+                bucket,
+                prefix,
+                role_arn,
+            } = &share.delivery
+            {
+                let writer = role_arn.as_ref().map(|arn| Writer {
+                    role_arn: arn.clone(),
+                    external_id: share.external_id.clone(),
+                });
                 let target = (bucket.clone(), format!("{prefix}{}", object.key), writer);
                 if !targets.contains(&target) {
                     targets.push(target);
@@ -174,19 +226,28 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
         let mut source: Option<StoredObject> = None;
         for (bucket, dest_key, writer) in &targets {
-            actions.push(self.ensure_copied(object, &mut source, bucket, dest_key, writer.as_ref()).await?);
+            actions.push(
+                self.ensure_copied(object, &mut source, bucket, dest_key, writer.as_ref())
+                    .await?,
+            );
         }
         Ok(actions)
     }
 
     /// One read when already tagged; otherwise one read and one write that
     /// keeps the object's other tags.
-    async fn ensure_tagged(&self, object: &CreatedObject, account: &str) -> Result<String, StoreError> {
+    async fn ensure_tagged(
+        &self,
+        object: &CreatedObject,
+        account: &str,
+    ) -> Result<String, StoreError> {
         let mut tags = self
             .objects
             .tags(&object.bucket, &object.key)
             .await?
-            .ok_or(StoreError::NotFound { call: "s3:GetObjectTagging" })?;
+            .ok_or(StoreError::NotFound {
+                call: "s3:GetObjectTagging",
+            })?;
         if tags.iter().any(|(k, v)| k == ACCOUNT_TAG && v == account) {
             return Ok("already tagged".to_string());
         }
@@ -194,11 +255,15 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         if tags.len() >= MAX_OBJECT_TAGS {
             return Err(StoreError::Failed {
                 call: "s3:PutObjectTagging",
-                message: format!("the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"),
+                message: format!(
+                    "the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"
+                ),
             });
         }
         tags.push((ACCOUNT_TAG.to_string(), account.to_string()));
-        self.objects.put_tags(&object.bucket, &object.key, &tags).await?;
+        self.objects
+            .put_tags(&object.bucket, &object.key, &tags)
+            .await?;
         Ok(format!("tagged {ACCOUNT_TAG}={account}"))
     }
 
@@ -217,18 +282,19 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
             return Ok(format!("already copied to {target}"));
         }
         if source.is_none() {
-            *source = Some(
-                self.objects
-                    .get(&object.bucket, &object.key)
-                    .await?
-                    .ok_or(StoreError::NotFound { call: "s3:GetObject" })?,
-            );
+            *source = Some(self.objects.get(&object.bucket, &object.key).await?.ok_or(
+                StoreError::NotFound {
+                    call: "s3:GetObject",
+                },
+            )?);
         }
         let source = source.as_ref().expect("loaded above");
         if existing.is_some() && existing == source.etag {
             return Ok(format!("already copied to {target}"));
         }
-        self.objects.put_copy(writer, bucket, dest_key, source).await?;
+        self.objects
+            .put_copy(writer, bucket, dest_key, source)
+            .await?;
         Ok(format!("copied to {target}"))
     }
 }
@@ -238,12 +304,21 @@ fn skipped(reason: String) -> Outcome {
 }
 
 fn count_failed(outcomes: &[Outcome]) -> usize {
-    outcomes.iter().filter(|o| matches!(o, Outcome::Failed { .. })).count()
+    outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed { .. }))
+        .count()
 }
 
 fn summary(outcomes: &[Outcome], messages: Option<(usize, usize)>) -> Value {
-    let processed = outcomes.iter().filter(|o| matches!(o, Outcome::Processed { .. })).count();
-    let skipped = outcomes.iter().filter(|o| matches!(o, Outcome::Skipped { .. })).count();
+    let processed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Processed { .. }))
+        .count();
+    let skipped = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Skipped { .. }))
+        .count();
     let mut summary = json!({"event": "summary", "objects": outcomes.len(), "processed": processed,
                              "skipped": skipped, "failed": count_failed(outcomes)});
     if let Some((total, failed)) = messages {

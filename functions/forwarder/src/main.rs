@@ -17,7 +17,10 @@ async fn main() -> Result<(), Error> {
     let forwarder = Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config);
     let forwarder = &forwarder;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        forwarder.handle_event(event.payload).await.map_err(Error::from)
+        forwarder
+            .handle_event(event.payload)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

@@ -32,11 +32,19 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     fn not_found(name: &str) -> ApiError {
-        ApiError { field: Some("name".into()), ..ApiError::new(404, "not_found", format!("no share named {name}")) }
+        ApiError {
+            field: Some("name".into()),
+            ..ApiError::new(404, "not_found", format!("no share named {name}"))
+        }
     }
 
     fn response(self) -> ApiResponse {
@@ -50,7 +58,12 @@ impl ApiError {
 
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> ApiError {
-        ApiError { status: 400, code: invalid.code, message: invalid.to_string(), field: Some(invalid.field) }
+        ApiError {
+            status: 400,
+            code: invalid.code,
+            message: invalid.to_string(),
+            field: Some(invalid.field),
+        }
     }
 }
 
@@ -105,7 +118,13 @@ impl<S: RoleStore> Provisioner<S> {
         let route = match request.shares_route() {
             Some(None) => Route::Collection,
             Some(Some(name)) => Route::Item(name),
-            None => return Err(ApiError::new(404, "no_route", format!("no route for {}", request.path))),
+            None => {
+                return Err(ApiError::new(
+                    404,
+                    "no_route",
+                    format!("no route for {}", request.path),
+                ))
+            }
         };
         match (route, request.method.as_str()) {
             (Route::Collection, "GET") => self.list().await,
@@ -116,17 +135,26 @@ impl<S: RoleStore> Provisioner<S> {
             }
             (Route::Item(name), "GET") => {
                 validate_name(&name)?;
-                let (record, role) = self.find(&name).await?.ok_or_else(|| ApiError::not_found(&name))?;
+                let (record, role) = self
+                    .find(&name)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&name))?;
                 Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
             }
             (Route::Item(name), "PUT") => {
                 validate_name(&name)?;
-                let spec = validate(&request.json_body()?, Some(&name), &self.config.trail_bucket)?;
+                let spec = validate(
+                    &request.json_body()?,
+                    Some(&name),
+                    &self.config.trail_bucket,
+                )?;
                 self.put(spec, &request.caller).await
             }
             (Route::Item(name), "DELETE") => {
                 validate_name(&name)?;
-                self.find(&name).await?.ok_or_else(|| ApiError::not_found(&name))?;
+                self.find(&name)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&name))?;
                 match self.store.delete(&role_name(&name)).await? {
                     true => Ok(ApiResponse::empty(204)),
                     false => Err(ApiError::not_found(&name)),
@@ -152,7 +180,11 @@ impl<S: RoleStore> Provisioner<S> {
 
     /// The share `name`, if a role on the share path records it.
     async fn find(&self, name: &str) -> Result<Option<(ShareRecord, StoredRole)>> {
-        let Some(role) = self.store.get(&self.config.share_role_path, &role_name(name)).await? else {
+        let Some(role) = self
+            .store
+            .get(&self.config.share_role_path, &role_name(name))
+            .await?
+        else {
             return Ok(None);
         };
         match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
@@ -163,13 +195,21 @@ impl<S: RoleStore> Provisioner<S> {
     }
 
     async fn create(&self, spec: ShareSpec, caller: &str) -> Result<Value> {
-        let record = ShareRecord { spec, created_by: caller.to_string(), created_at: now_rfc3339() };
+        let record = ShareRecord {
+            spec,
+            created_by: caller.to_string(),
+            created_at: now_rfc3339(),
+        };
         let draft = self.draft(&record)?;
         match self.store.create(&draft).await {
             Ok(role) => Ok(self.render(&record, &role.arn)),
             Err(StoreError::AlreadyExists { .. }) => Err(ApiError {
                 field: Some("name".into()),
-                ..ApiError::new(409, "conflict", format!("a role named {} already exists", draft.role_name))
+                ..ApiError::new(
+                    409,
+                    "conflict",
+                    format!("a role named {} already exists", draft.role_name),
+                )
             }),
             Err(other) => Err(other.into()),
         }
@@ -178,13 +218,21 @@ impl<S: RoleStore> Provisioner<S> {
     /// Create or replace. The same body twice changes nothing: an unchanged
     /// share makes no write at all, and keeps who created it and when.
     async fn put(&self, spec: ShareSpec, caller: &str) -> Result<ApiResponse> {
-        let Some(role) = self.store.get(&self.config.share_role_path, &role_name(&spec.name)).await? else {
+        let Some(role) = self
+            .store
+            .get(&self.config.share_role_path, &role_name(&spec.name))
+            .await?
+        else {
             return Ok(ApiResponse::json(201, &self.create(spec, caller).await?));
         };
         let current = match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
             Ok(current) => current,
             Err(RecordError::NotAShare) => {
-                return Err(ApiError::new(409, "conflict", format!("{} exists but is not a trailshare share", role.role_name)));
+                return Err(ApiError::new(
+                    409,
+                    "conflict",
+                    format!("{} exists but is not a trailshare share", role.role_name),
+                ));
             }
             Err(other) => return Err(other.into()),
         };
@@ -201,7 +249,10 @@ impl<S: RoleStore> Provisioner<S> {
         Ok(RoleDraft {
             role_name: role_name(&spec.name),
             path: self.config.share_role_path.clone(),
-            description: format!("trailshare: read-only CloudTrail logs for account {}", spec.grantee_account),
+            description: format!(
+                "trailshare: read-only CloudTrail logs for account {}",
+                spec.grantee_account
+            ),
             trust_policy: trust_policy(spec).to_string(),
             read_policy_name: READ_POLICY_NAME.to_string(),
             read_policy: read_policy(spec, &self.config).to_string(),
@@ -218,18 +269,28 @@ impl<S: RoleStore> Provisioner<S> {
         share["created_by"] = json!(record.created_by);
         share["created_at"] = json!(record.created_at);
         share["grantee_setup"] = grantee_setup(&record.spec, &self.config, role_arn);
-        debug_assert_eq!(share_name(&role_name(&record.spec.name)), Some(record.spec.name.as_str()));
+        debug_assert_eq!(
+            share_name(&role_name(&record.spec.name)),
+            Some(record.spec.name.as_str())
+        );
         share
     }
 }
 
 fn method_not_allowed(allow: &'static str) -> ApiError {
-    ApiError::new(405, "method_not_allowed", format!("allowed methods: {allow}"))
+    ApiError::new(
+        405,
+        "method_not_allowed",
+        format!("allowed methods: {allow}"),
+    )
 }
 
 fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("0 is a valid nanosecond");
-    now.format(&time::format_description::well_known::Rfc3339).expect("RFC 3339 formats any UTC time")
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    now.format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 formats any UTC time")
 }
 
 /// One structured log line per request.

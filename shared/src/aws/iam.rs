@@ -56,12 +56,23 @@ impl IamRoles {
 
 fn iam_tags(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
         .collect()
 }
 
 fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> StoredRole {
-    StoredRole { role_name: role.role_name, arn: role.arn, path: role.path, tags }
+    StoredRole {
+        role_name: role.role_name,
+        arn: role.arn,
+        path: role.path,
+        tags,
+    }
 }
 
 impl RoleStore for IamRoles {
@@ -90,11 +101,18 @@ impl RoleStore for IamRoles {
             }
             return Err(error);
         }
-        let role = created.role.ok_or(StoreError::Failed { call: "iam:CreateRole", message: "no role returned".into() })?;
+        let role = created.role.ok_or(StoreError::Failed {
+            call: "iam:CreateRole",
+            message: "no role returned".into(),
+        })?;
         Ok(stored(role, draft.tags.clone()))
     }
 
-    async fn replace(&self, draft: &RoleDraft, current: &StoredRole) -> Result<StoredRole, StoreError> {
+    async fn replace(
+        &self,
+        draft: &RoleDraft,
+        current: &StoredRole,
+    ) -> Result<StoredRole, StoreError> {
         self.iam
             .update_assume_role_policy()
             .role_name(&draft.role_name)
@@ -118,7 +136,10 @@ impl RoleStore for IamRoles {
             .send()
             .await
             .map_err(|e| classify("iam:TagRole", e))?;
-        let stale = crate::record::ShareRecord::stale_tag_keys(current.tags.iter().map(|(k, _)| k.as_str()), &draft.tags);
+        let stale = crate::record::ShareRecord::stale_tag_keys(
+            current.tags.iter().map(|(k, _)| k.as_str()),
+            &draft.tags,
+        );
         if !stale.is_empty() {
             self.iam
                 .untag_role()
@@ -128,7 +149,10 @@ impl RoleStore for IamRoles {
                 .await
                 .map_err(|e| classify("iam:UntagRole", e))?;
         }
-        Ok(StoredRole { tags: draft.tags.clone(), ..current.clone() })
+        Ok(StoredRole {
+            tags: draft.tags.clone(),
+            ..current.clone()
+        })
     }
 
     async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
@@ -179,7 +203,13 @@ impl RoleStore for IamRoles {
     }
 
     async fn delete(&self, role_name: &str) -> Result<bool, StoreError> {
-        let policies = match self.iam.list_role_policies().role_name(role_name).send().await {
+        let policies = match self
+            .iam
+            .list_role_policies()
+            .role_name(role_name)
+            .send()
+            .await
+        {
             Ok(output) => output.policy_names,
             Err(error) => match classify("iam:ListRolePolicies", error) {
                 StoreError::NotFound { .. } => return Ok(false),
@@ -187,7 +217,14 @@ impl RoleStore for IamRoles {
             },
         };
         for policy in policies {
-            match self.iam.delete_role_policy().role_name(role_name).policy_name(policy).send().await {
+            match self
+                .iam
+                .delete_role_policy()
+                .role_name(role_name)
+                .policy_name(policy)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(error) => match classify("iam:DeleteRolePolicy", error) {
                     StoreError::NotFound { .. } => {}

@@ -21,7 +21,11 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 /// S3 against a local endpoint (the stand-in) needs path-style addressing.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let local = sdk.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(local)
+            .build(),
+    )
 }
 
 /// Sorts an SDK failure into the few kinds callers act on.
@@ -37,13 +41,27 @@ where
         None => aws_smithy_error_chain(&error),
     };
     match (code.as_str(), status) {
-        ("NoSuchEntity" | "NoSuchKey" | "NotFound" | "NoSuchBucket", _) | (_, Some(404)) => StoreError::NotFound { call },
-        ("EntityAlreadyExists", _) => StoreError::AlreadyExists { call },
-        ("Throttling" | "ThrottlingException" | "SlowDown" | "RequestLimitExceeded" | "TooManyRequestsException", _)
-        | (_, Some(429 | 503)) => StoreError::Throttled { call, message },
-        ("AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId" | "SignatureDoesNotMatch", _) | (_, Some(403)) => {
-            StoreError::Denied { call, message }
+        ("NoSuchEntity" | "NoSuchKey" | "NotFound" | "NoSuchBucket", _) | (_, Some(404)) => {
+            StoreError::NotFound { call }
         }
+        ("EntityAlreadyExists", _) => StoreError::AlreadyExists { call },
+        (
+            "Throttling"
+            | "ThrottlingException"
+            | "SlowDown"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException",
+            _,
+        )
+        | (_, Some(429 | 503)) => StoreError::Throttled { call, message },
+        (
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch",
+            _,
+        )
+        | (_, Some(403)) => StoreError::Denied { call, message },
         _ => StoreError::Failed { call, message },
     }
 }

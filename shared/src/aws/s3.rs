@@ -23,7 +23,11 @@ pub struct S3Objects {
 
 impl S3Objects {
     pub fn new(sdk: &SdkConfig) -> S3Objects {
-        S3Objects { sdk: sdk.clone(), own: s3_client(sdk), writers: Mutex::new(HashMap::new()) }
+        S3Objects {
+            sdk: sdk.clone(),
+            own: s3_client(sdk),
+            writers: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn client_for(&self, writer: Option<&Writer>) -> Client {
@@ -33,14 +37,24 @@ impl S3Objects {
         if let Some(client) = self.writers.lock().expect("writer cache lock").get(writer) {
             return client.clone();
         }
-        let mut builder = AssumeRoleProvider::builder(&writer.role_arn).session_name("trailshare-forwarder");
+        let mut builder =
+            AssumeRoleProvider::builder(&writer.role_arn).session_name("trailshare-forwarder");
         if let Some(external_id) = &writer.external_id {
             builder = builder.external_id(external_id);
         }
         let provider = builder.configure(&self.sdk).build().await;
-        let config = self.sdk.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build();
+        let config = self
+            .sdk
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
         let client = s3_client(&config);
-        self.writers.lock().expect("writer cache lock").insert(writer.clone(), client.clone());
+        self.writers
+            .lock()
+            .expect("writer cache lock")
+            .insert(writer.clone(), client.clone());
         client
     }
 }
@@ -58,7 +72,11 @@ fn unquote(etag: Option<String>) -> Option<String> {
 }
 
 impl LogObjects for S3Objects {
-    async fn tags(&self, bucket: &str, key: &str) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    async fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
         or_missing(
             self.own
                 .get_object_tagging()
@@ -71,12 +89,26 @@ impl LogObjects for S3Objects {
         )
     }
 
-    async fn put_tags(&self, bucket: &str, key: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let tag_set = tags
             .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value are set")
+            })
             .collect();
-        let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().expect("tag set is set");
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .expect("tag set is set");
         self.own
             .put_object_tagging()
             .bucket(bucket)
@@ -90,7 +122,13 @@ impl LogObjects for S3Objects {
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let output = match or_missing(
-            self.own.get_object().bucket(bucket).key(key).send().await.map_err(|e| classify("s3:GetObject", e)),
+            self.own
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify("s3:GetObject", e)),
         )? {
             Some(output) => output,
             None => return Ok(None),
@@ -98,26 +136,55 @@ impl LogObjects for S3Objects {
         let metadata = ObjectMetadata {
             content_type: output.content_type.clone(),
             content_encoding: output.content_encoding.clone(),
-            user: output.metadata.clone().unwrap_or_default().into_iter().collect(),
+            user: output
+                .metadata
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
         let etag = unquote(output.e_tag.clone());
         let body = output
             .body
             .collect()
             .await
-            .map_err(|e| StoreError::Failed { call: "s3:GetObject", message: format!("reading the body: {e}") })?
+            .map_err(|e| StoreError::Failed {
+                call: "s3:GetObject",
+                message: format!("reading the body: {e}"),
+            })?
             .into_bytes()
             .to_vec();
-        Ok(Some(StoredObject { body, etag, metadata }))
+        Ok(Some(StoredObject {
+            body,
+            etag,
+            metadata,
+        }))
     }
 
-    async fn copy_etag(&self, writer: Option<&Writer>, bucket: &str, key: &str) -> Result<Option<String>, StoreError> {
+    async fn copy_etag(
+        &self,
+        writer: Option<&Writer>,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
         let client = self.client_for(writer).await;
-        let head = client.head_object().bucket(bucket).key(key).send().await.map_err(|e| classify("s3:HeadObject", e));
+        let head = client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("s3:HeadObject", e));
         Ok(or_missing(head)?.and_then(|out| unquote(out.e_tag)))
     }
 
-    async fn put_copy(&self, writer: Option<&Writer>, bucket: &str, key: &str, object: &StoredObject) -> Result<(), StoreError> {
+    async fn put_copy(
+        &self,
+        writer: Option<&Writer>,
+        bucket: &str,
+        key: &str,
+        object: &StoredObject,
+    ) -> Result<(), StoreError> {
         let client = self.client_for(writer).await;
         client
             .put_object()
@@ -126,7 +193,14 @@ impl LogObjects for S3Objects {
             .body(object.body.clone().into())
             .set_content_type(object.metadata.content_type.clone())
             .set_content_encoding(object.metadata.content_encoding.clone())
-            .set_metadata(Some(object.metadata.user.clone().into_iter().collect::<HashMap<_, _>>()))
+            .set_metadata(Some(
+                object
+                    .metadata
+                    .user
+                    .clone()
+                    .into_iter()
+                    .collect::<HashMap<_, _>>(),
+            ))
             .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .send()
             .await
