@@ -46,9 +46,11 @@ struct Lambdas {
 impl Drop for Lambdas {
     fn drop(&mut self) {
         // cargo lambda watch leads its own process group: end all of it.
-        let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.child.id())])
-            .status();
+        // Signalled directly: here (procps-ng 4.0.2) `kill -TERM -<pgid>`
+        // also ended processes outside the group, the calling shell's too.
+        let group = -(self.child.id() as libc::pid_t);
+        // SAFETY: kill(2) takes no pointers; a negative pid names our group.
+        unsafe { libc::kill(group, libc::SIGTERM) };
         let _ = self.child.wait();
     }
 }
@@ -148,10 +150,13 @@ impl Lambdas {
         }
         let response = self.invoke("provisioner", &event);
         let status = response["statusCode"].as_u64().unwrap_or(0);
-        let body = response["body"]
+        let body: Value = response["body"]
             .as_str()
             .and_then(|b| serde_json::from_str(b).ok())
             .unwrap_or(Value::Null);
+        if let Some(message) = body["error"]["message"].as_str() {
+            println!("          {method} {path}: {status} {message}");
+        }
         (status, body)
     }
 }
@@ -259,11 +264,14 @@ async fn main() {
         .arn
         .unwrap();
     println!("    boundary {boundary}");
+    // moto authorizes IAM calls against resource `*`, so the template's
+    // fence on the share path cannot be shown here (tests/policies.rs checks
+    // it with the independent evaluator); the actions are the template's.
     let functions_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-            "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags"],
-         "Resource": format!("arn:aws:iam::{A}:role{share_path}*")},
-        {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"},
+            "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
+            "iam:ListRoleTags", "iam:ListRoles"],
+         "Resource": "*"},
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/AWSLogs/*")},
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")}
     ]});
@@ -369,6 +377,13 @@ async fn main() {
         (B, C, &b_share, &keys[1], &keys[2]),
         (C, B, &c_share, &keys[2], &keys[1]),
     ] {
+        if share["role_arn"].is_null() {
+            report.check(
+                false,
+                &format!("{me}'s share was not created: nothing to assume"),
+            );
+            continue;
+        }
         let analyst = aws
             .user(
                 me,
@@ -411,17 +426,16 @@ async fn main() {
             .as_str()
             .unwrap_or("?")
     );
-    let auditor = aws
-        .user(Z, "auditor", &z_share["grantee_setup"]["identity_policy"])
-        .await;
-    match aws
-        .assume(
-            &auditor,
-            z_share["role_arn"].as_str().unwrap_or_default(),
-            Some("z-7f3a9c"),
-        )
-        .await
-    {
+    let assumed = match z_share["role_arn"].as_str() {
+        None => Err("the share was not created".to_string()),
+        Some(role) => {
+            let auditor = aws
+                .user(Z, "auditor", &z_share["grantee_setup"]["identity_policy"])
+                .await;
+            aws.assume(&auditor, role, Some("z-7f3a9c")).await
+        }
+    };
+    match assumed {
         Ok(session) => {
             report.check(true, "Z assumes the share role with its external id");
             for (account, key) in [(A, &keys[0]), (B, &keys[1]), (C, &keys[2])] {
@@ -530,20 +544,19 @@ async fn main() {
             b_share["name"].as_str().unwrap_or_default()
         ),
     );
-    let analyst = aws
-        .user(
-            B,
-            &unique("analyst"),
-            &b_share["grantee_setup"]["identity_policy"],
-        )
-        .await;
-    let after = aws
-        .assume(
-            &analyst,
-            b_share["role_arn"].as_str().unwrap_or_default(),
-            None,
-        )
-        .await;
+    let after = match b_share["role_arn"].as_str() {
+        None => Ok(()),
+        Some(role) => {
+            let analyst = aws
+                .user(
+                    B,
+                    &unique("analyst"),
+                    &b_share["grantee_setup"]["identity_policy"],
+                )
+                .await;
+            aws.assume(&analyst, role, None).await.map(|_| ())
+        }
+    };
     report.check(
         after.is_err(),
         "B's AssumeRole now fails (the role is gone)",
