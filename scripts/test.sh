@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test: installs what it needs, runs every test, and ends with one
-# line that totals them ("N passed, N failed").
+# line that totals them ("total: N passed, N failed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,8 +11,11 @@ status=0
 cargo test --workspace --all-targets 2>&1 | tee "$log" || status=1
 # The independent IAM policy evaluator checks itself before tests rely on it.
 (cd tests/iam-eval && node --test selftest.mjs) 2>&1 | tee -a "$log" || status=1
-passed=$(grep -Eo '(test result: [a-zA-Z]+\. [0-9]+ passed|^# pass [0-9]+)' "$log" | grep -Eo '[0-9]+' | paste -sd+ | bc)
-failed=$(grep -Eo '([0-9]+ failed;|^# fail [0-9]+)' "$log" | grep -Eo '[0-9]+' | paste -sd+ | bc)
+# End to end: both functions as Lambda binaries behind the runtime interface
+# (cargo lambda watch), driven with real API Gateway and SQS event files.
+scripts/demo.sh 2>&1 | tee -a "$log" || status=1
+passed=$(grep -Eo '(test result: [a-zA-Z]+\. [0-9]+ passed|^# pass [0-9]+|^demo: [0-9]+ passed)' "$log" | grep -Eo '[0-9]+' | paste -sd+ | bc)
+failed=$(grep -Eo '([0-9]+ failed;|^# fail [0-9]+|^demo: [0-9]+ passed, [0-9]+ failed)' "$log" | grep -Eo '[0-9]+ failed|[0-9]+$' | grep -Eo '[0-9]+' | paste -sd+ | bc)
 [ "${failed:-0}" -eq 0 ] || status=1
-echo "make test: ${passed:-0} passed, ${failed:-0} failed"
+echo "total: ${passed:-0} passed, ${failed:-0} failed"
 exit $status

@@ -4,7 +4,9 @@
 use aws_config::SdkConfig;
 use provisioner::Provisioner;
 use serde_json::{json, Value};
-use stand_in::{log_file, log_key, put_log, s3, s3_status, stand_in, unique, StandIn, A, B, C, Z};
+use stand_in::{
+    iam_eval, log_file, log_key, put_log, s3, s3_status, stand_in, unique, StandIn, A, B, C, Z,
+};
 use trailshare::aws::IamRoles;
 use trailshare::config::Config;
 
@@ -21,7 +23,7 @@ struct World {
 /// The provisioner's actions. moto authorizes IAM calls against resource
 /// `*`, so a path-scoped statement would deny everything there: moto judges
 /// the actions, and the template's path fence is judged by the independent
-/// evaluator (tests/policies.rs).
+/// evaluator (`trust_conditions_and_boundary_hold_under_an_independent_evaluator`).
 fn provisioner_policy(actions: &[&str]) -> Value {
     json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": actions, "Resource": "*"},
@@ -670,4 +672,325 @@ async fn rest_v1_events_and_a_permissions_boundary() {
         .permissions_boundary_arn
         .unwrap()
         .contains(":policy/boundary-"));
+}
+
+/// A document as IAM returns it: URL-encoded by the API (moto may not).
+fn iam_document(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| {
+        let decoded = percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .expect("utf-8 policy");
+        serde_json::from_str(&decoded).expect("a JSON policy document")
+    })
+}
+
+/// A share role's documents, read back from IAM, not from our own code.
+struct RoleDocuments {
+    arn: String,
+    trust: Value,
+    read: Value,
+    boundary: Option<Value>,
+}
+
+impl World {
+    async fn documents(&self, name: &str) -> RoleDocuments {
+        let iam = aws_sdk_iam::Client::new(&self.admin);
+        let role_name = format!("trailshare-{name}");
+        let role = iam
+            .get_role()
+            .role_name(&role_name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let read = iam
+            .get_role_policy()
+            .role_name(&role_name)
+            .policy_name(trailshare::policy::READ_POLICY_NAME)
+            .send()
+            .await
+            .unwrap();
+        let mut boundary = None;
+        if let Some(arn) = role
+            .permissions_boundary
+            .and_then(|b| b.permissions_boundary_arn)
+        {
+            let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+            let version = policy.policy.unwrap().default_version_id.unwrap();
+            let document = iam
+                .get_policy_version()
+                .policy_arn(&arn)
+                .version_id(version)
+                .send()
+                .await
+                .unwrap()
+                .policy_version
+                .unwrap()
+                .document
+                .unwrap();
+            boundary = Some(iam_document(&document));
+        }
+        RoleDocuments {
+            arn: role.arn,
+            trust: iam_document(&role.assume_role_policy_document.unwrap()),
+            read: iam_document(&read.policy_document),
+            boundary,
+        }
+    }
+}
+
+impl RoleDocuments {
+    /// `principal` (with an identity policy allowing it) assumes the role.
+    fn assume(&self, principal: &str, external_id: Option<&str>) -> Value {
+        let mut context = json!({});
+        if let Some(id) = external_id {
+            context["sts:ExternalId"] = json!(id);
+        }
+        json!({"name": format!("{principal} assumes with {external_id:?}"),
+            "identityPolicies": [{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": self.arn}]}],
+            "resourcePolicy": self.trust,
+            "request": {"principal": principal, "action": "sts:AssumeRole", "resource": self.arn,
+                        "resourceAccount": A, "context": context}})
+    }
+
+    /// A session of the role calls `action` on `resource`, its permissions
+    /// being the read policy plus `extra` identity policies, capped by the
+    /// boundary when `bounded`.
+    fn call(
+        &self,
+        action: &str,
+        resource: &str,
+        context: Value,
+        extra: &[Value],
+        bounded: bool,
+    ) -> Value {
+        let mut identity = vec![self.read.clone()];
+        identity.extend_from_slice(extra);
+        let mut case = json!({"name": format!("{action} {resource} {context}"),
+            "identityPolicies": identity,
+            "request": {"principal": format!("arn:aws:sts::{A}:assumed-role/{}/session", self.arn.rsplit('/').next().unwrap()),
+                        "action": action, "resource": resource, "resourceAccount": A, "context": context}});
+        if bounded {
+            case["permissionBoundaryPolicies"] =
+                json!([self.boundary.clone().expect("a boundary")]);
+        }
+        case
+    }
+}
+
+/// Runs cases through the independent evaluator; each is (case, expected).
+fn expect_decisions(cases: Vec<(Value, &str)>) {
+    let (questions, expected): (Vec<Value>, Vec<&str>) = cases.into_iter().unzip();
+    let decisions = iam_eval(&json!(questions));
+    for ((question, want), got) in questions.iter().zip(&expected).zip(&decisions) {
+        assert_eq!(got, want, "{}", question["name"]);
+    }
+    assert_eq!(decisions.len(), expected.len());
+}
+
+/// What moto does not evaluate (trust policies across accounts, external
+/// ids, `s3:prefix` conditions, permissions boundaries), judged by
+/// @cloud-copilot/iam-simulate on the documents IAM actually holds.
+#[tokio::test]
+async fn trust_conditions_and_boundary_hold_under_an_independent_evaluator() {
+    let w = world_with(ROLE_ACTIONS, true).await;
+    let b_name = unique("bu-b");
+    w.create(json!({"grantee_account": B, "name": b_name}))
+        .await;
+    let z_name = unique("auditor-z");
+    w.create(json!({"grantee_account": Z, "name": z_name, "log_accounts": ["*"], "external_id": "z-issued-7f3a",
+                    "grantee_principals": [format!("arn:aws:iam::{Z}:role/Auditors")]}))
+        .await;
+    let b = w.documents(&b_name).await;
+    let z = w.documents(&z_name).await;
+    let bucket = format!("arn:aws:s3:::{}", w.bucket);
+    let object = |account: &str| format!("{bucket}/{}", log_key(None, account, "1200"));
+    let list = |prefix: Option<&str>| match prefix {
+        Some(prefix) => json!({"s3:prefix": prefix}),
+        None => json!({}),
+    };
+    // As if someone later attached `*` on `*` to the role.
+    let broad = [
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    ];
+    let allowed = "Allowed";
+    let denied = "ImplicitlyDenied";
+
+    expect_decisions(vec![
+        // Scenario 1 trust: B's principals, nobody else's.
+        (
+            b.assume(&format!("arn:aws:iam::{B}:user/analyst"), None),
+            allowed,
+        ),
+        (
+            b.assume(&format!("arn:aws:iam::{C}:user/analyst"), None),
+            denied,
+        ),
+        (
+            b.assume(&format!("arn:aws:iam::{Z}:user/auditor"), None),
+            denied,
+        ),
+        (
+            b.assume(&format!("arn:aws:iam::{A}:user/someone"), None),
+            denied,
+        ),
+        // Scenario 2 trust: only Z's named role, only with the external id.
+        (
+            z.assume(
+                &format!("arn:aws:iam::{Z}:role/Auditors"),
+                Some("z-issued-7f3a"),
+            ),
+            allowed,
+        ),
+        (
+            z.assume(
+                &format!("arn:aws:iam::{Z}:role/Auditors"),
+                Some("z-issued-7f3b"),
+            ),
+            denied,
+        ),
+        (
+            z.assume(&format!("arn:aws:iam::{Z}:role/Auditors"), None),
+            denied,
+        ),
+        (
+            z.assume(
+                &format!("arn:aws:iam::{Z}:user/intern"),
+                Some("z-issued-7f3a"),
+            ),
+            denied,
+        ),
+        (
+            z.assume(
+                &format!("arn:aws:iam::{C}:role/Auditors"),
+                Some("z-issued-7f3a"),
+            ),
+            denied,
+        ),
+        // Scenario 1 reads: B's files and B's listing only.
+        (
+            b.call("s3:GetObject", &object(B), json!({}), &[], true),
+            allowed,
+        ),
+        (
+            b.call("s3:GetObject", &object(C), json!({}), &[], true),
+            denied,
+        ),
+        (
+            b.call("s3:GetObject", &object(A), json!({}), &[], true),
+            denied,
+        ),
+        (
+            b.call(
+                "s3:ListBucket",
+                &bucket,
+                list(Some(&format!("AWSLogs/{B}/CloudTrail/"))),
+                &[],
+                true,
+            ),
+            allowed,
+        ),
+        (
+            b.call(
+                "s3:ListBucket",
+                &bucket,
+                list(Some(&format!("AWSLogs/{C}/"))),
+                &[],
+                true,
+            ),
+            denied,
+        ),
+        (
+            b.call("s3:ListBucket", &bucket, list(Some("AWSLogs/")), &[], true),
+            denied,
+        ),
+        (
+            b.call("s3:ListBucket", &bucket, list(Some("")), &[], true),
+            denied,
+        ),
+        (
+            b.call("s3:ListBucket", &bucket, list(None), &[], true),
+            denied,
+        ),
+        (
+            b.call("s3:GetBucketLocation", &bucket, json!({}), &[], true),
+            allowed,
+        ),
+        (
+            b.call("s3:PutObject", &object(B), json!({}), &[], true),
+            denied,
+        ),
+        // Scenario 2 reads every account's files, nothing outside AWSLogs/.
+        (
+            z.call("s3:GetObject", &object(C), json!({}), &[], true),
+            allowed,
+        ),
+        (
+            z.call("s3:ListBucket", &bucket, list(Some("AWSLogs/")), &[], true),
+            allowed,
+        ),
+        (
+            z.call("s3:ListBucket", &bucket, list(Some("private/")), &[], true),
+            denied,
+        ),
+        (
+            z.call(
+                "s3:GetObject",
+                &format!("{bucket}/private/notes.txt"),
+                json!({}),
+                &[],
+                true,
+            ),
+            denied,
+        ),
+        // The boundary: even a role given `*` on `*` stays a trail reader.
+        (
+            b.call("s3:PutObject", &object(B), json!({}), &broad, false),
+            allowed,
+        ),
+        (
+            b.call("s3:PutObject", &object(B), json!({}), &broad, true),
+            denied,
+        ),
+        (
+            b.call("s3:DeleteObject", &object(B), json!({}), &broad, true),
+            denied,
+        ),
+        (
+            b.call(
+                "s3:GetObject",
+                "arn:aws:s3:::another-bucket/secret",
+                json!({}),
+                &broad,
+                true,
+            ),
+            denied,
+        ),
+        (
+            b.call(
+                "iam:CreateUser",
+                &format!("arn:aws:iam::{A}:user/backdoor"),
+                json!({}),
+                &broad,
+                true,
+            ),
+            denied,
+        ),
+        (
+            b.call(
+                "sts:AssumeRole",
+                &format!("arn:aws:iam::{A}:role/Admin"),
+                json!({}),
+                &broad,
+                true,
+            ),
+            denied,
+        ),
+        (
+            b.call("s3:GetObject", &object(C), json!({}), &broad, true),
+            allowed,
+        ),
+    ]);
 }

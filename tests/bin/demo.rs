@@ -342,16 +342,12 @@ async fn main() {
             c_share["role_arn"]
         ),
     );
-    println!(
-        "    grantee_setup for B: attach {}",
-        b_share["grantee_setup"]["identity_policy"]
-    );
-    println!(
-        "    then: {}",
-        b_share["grantee_setup"]["assume_role_command"]
-            .as_str()
-            .unwrap_or("?")
-    );
+    // The whole answer once: what B's administrator is told to do.
+    let pretty = serde_json::to_string_pretty(&b_share).unwrap_or_default();
+    println!("    B's share, as the API returned it:");
+    for line in pretty.lines() {
+        println!("      {line}");
+    }
     let (status, again) = lambdas.api("POST", "/shares", Some(json!({"grantee_account": B})));
     report.check(
         status == 409,
