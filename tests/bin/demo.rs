@@ -200,6 +200,12 @@ fn queue_batch(bucket: &str, keys: &[String]) -> Value {
     batch
 }
 
+/// A copy's ETag and last-modified time: a rewrite changes the latter.
+async fn copy_state(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(String, String)> {
+    let head = s3.head_object().bucket(bucket).key(key).send().await.ok()?;
+    Some((head.e_tag?, head.last_modified?.to_string()))
+}
+
 async fn read_status(session: &SdkConfig, bucket: &str, key: &str) -> u16 {
     s3_status(
         &s3(session)
@@ -521,10 +527,27 @@ async fn main() {
         digest_tags.iter().any(|t| t.value == B),
         "B's digest file is tagged too",
     );
+    // S3 delivers at least once: the same events again must change nothing.
+    let copy_key = format!("from-central/{}", keys[2]);
+    let before = copy_state(&c_admin, &c_bucket, &copy_key).await;
+    // Last-Modified has whole seconds: wait so that a rewrite would show.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let reply = lambdas.invoke("forwarder", &queue_batch(&trail, &arrived));
+    let after = copy_state(&c_admin, &c_bucket, &copy_key).await;
+    let tags_after = a_s3
+        .get_object_tagging()
+        .bucket(&trail)
+        .key(&keys[1])
+        .send()
+        .await
+        .map(|t| t.tag_set)
+        .unwrap_or_default();
     report.check(
-        reply == json!({"batchItemFailures": []}),
-        "the same events again change nothing (at-least-once delivery)",
+        reply == json!({"batchItemFailures": []})
+            && before.is_some()
+            && before == after
+            && tags_after == tags,
+        "the same events again change nothing: C's copy not rewritten, B's tags as they were",
     );
 
     step("Revocation: DELETE B's share; B can no longer assume it");
