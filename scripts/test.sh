@@ -9,8 +9,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 # Unit and integration tests (each integration binary starts its own moto).
 cargo test --workspace --all-targets 2>&1 | tee "$log" || status=1
-# The independent IAM policy evaluator checks itself before tests rely on it.
-(cd tests/iam-eval && node --test selftest.mjs) 2>&1 | tee -a "$log" || status=1
+# The independent IAM policy evaluator checks itself, then judges the
+# guard rails of template.yaml as CloudFormation would deploy them.
+(cd tests/iam-eval && node --test selftest.mjs template.test.mjs) 2>&1 | tee -a "$log" || status=1
 # End to end: both functions as Lambda binaries behind the runtime interface
 # (cargo lambda watch), driven with real API Gateway and SQS event files.
 scripts/demo.sh 2>&1 | tee -a "$log" || status=1
