@@ -134,7 +134,10 @@ fn forwarder_principal(config: &Config, owner_account: &str) -> String {
 
 /// Copy mode: the statements the destination bucket's owner adds, letting the
 /// writer put copies (owner gets full control; setting that ACL on a put needs
-/// `s3:PutObjectAcl` too) and check for existing ones.
+/// `s3:PutObjectAcl` too) and check for existing ones. The check is a HEAD,
+/// which S3 answers 403 instead of 404 for a missing key unless the caller
+/// may `s3:ListBucket`; a HEAD carries no `s3:prefix`, so that grant cannot
+/// be narrowed by one.
 pub fn destination_bucket_policy(
     spec: &ShareSpec,
     config: &Config,
@@ -149,7 +152,9 @@ pub fn destination_bucket_policy(
         {"Sid": "TrailshareWritesCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": ["s3:PutObject", "s3:PutObjectAcl"],
          "Resource": objects, "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
         {"Sid": "TrailshareSkipsExistingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:GetObject",
-         "Resource": objects}
+         "Resource": objects},
+        {"Sid": "TrailshareTellsMissingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:ListBucket",
+         "Resource": format!("arn:aws:s3:::{bucket}")}
     ]}))
 }
 
@@ -174,7 +179,8 @@ pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str)
         "role_arn": role_arn,
         "trust_policy": {"Version": VERSION, "Statement": [trust]},
         "identity_policy": {"Version": VERSION, "Statement": [
-            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}
+            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects},
+            {"Sid": "TellMissingCopies", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}")}
         ]}
     }))
 }
@@ -323,6 +329,13 @@ mod tests {
             bucket_policy[0]["Condition"]["StringEquals"]["s3:x-amz-acl"],
             "bucket-owner-full-control"
         );
+        assert_eq!(
+            bucket_policy[2],
+            json!({"Sid": "TrailshareTellsMissingCopies", "Effect": "Allow",
+                   "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                   "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::z-logs"}),
+            "without ListBucket a HEAD of a missing copy is 403, and the copy never happens"
+        );
         assert!(setup.get("writer_role").is_none());
 
         let with_writer = spec(
@@ -343,6 +356,10 @@ mod tests {
         assert!(setup["writer_role"]["trust_policy"]["Statement"][0]
             .get("Condition")
             .is_none());
+        assert_eq!(
+            setup["writer_role"]["identity_policy"]["Statement"][1]["Action"],
+            "s3:ListBucket"
+        );
         assert!(grantee_setup(
             &spec(json!({"grantee_account": "222222222222"})),
             &cfg,
