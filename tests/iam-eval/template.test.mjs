@@ -101,6 +101,9 @@ test('the provisioner manages roles on its path only, and never loosens a bounda
     assert.equal(await decide(p, action, role('/OrganizationAccountAccessRole')), 'ImplicitlyDenied', action)
   }
   assert.equal(await decide(p, 'iam:ListRoles', '*'), 'Allowed')
+  // A missing share's role is looked up by name only: a 404, not a 502.
+  assert.equal(await decide(p, 'iam:GetRole', role('/trailshare-nobody')), 'Allowed')
+  assert.equal(await decide(p, 'iam:DeleteRole', role('/trailshare-elsewhere')), 'ImplicitlyDenied')
   assert.equal(await decide(p, 'iam:DeleteRolePermissionsBoundary', share), 'ExplicitlyDenied')
   assert.equal(
     await decide(p, 'iam:PutRolePermissionsBoundary', share, withBoundary(`arn:aws:iam::${A}:policy/Wide`)),
