@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use aws_credential_types::provider::ProvideCredentials;
 use serde_json::{json, Value};
 use stand_in::{
     digest_file, digest_key, log_key, put_log, s3, s3_status, stand_in, trail_file, unique,
@@ -291,30 +292,16 @@ async fn main() {
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/AWSLogs/*")},
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")}
     ]});
-    let functions_user = unique("trailshare-functions");
-    let iam_a = aws_sdk_iam::Client::new(&aws.admin(A).await);
-    iam_a
-        .create_user()
-        .user_name(&functions_user)
-        .send()
+    // The functions sign as a user of A with that policy; its keys go to them.
+    let functions = aws
+        .user(A, &unique("trailshare-functions"), &functions_policy)
+        .await;
+    let key = functions
+        .credentials_provider()
+        .expect("the stand-in's config has credentials")
+        .provide_credentials()
         .await
-        .unwrap();
-    iam_a
-        .put_user_policy()
-        .user_name(&functions_user)
-        .policy_name("functions")
-        .policy_document(functions_policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam_a
-        .create_access_key()
-        .user_name(&functions_user)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
+        .expect("the functions user's access key");
 
     step(
         "Run both functions as Lambda binaries (cargo lambda watch: the Lambda runtime interface)",
@@ -326,8 +313,8 @@ async fn main() {
         ("SHARE_CACHE_SECONDS", "0".into()),
         ("AWS_ENDPOINT_URL", aws.url.clone()),
         ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", key.access_key_id.clone()),
-        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key.clone()),
+        ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
         ("RUST_LOG", "warn".into()),
     ]);
     println!(
