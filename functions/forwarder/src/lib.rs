@@ -429,6 +429,14 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
 /// One line per target outcome; `retryable` says whether a redelivery may
 /// succeed by itself (throttles, 5xx) or needs a setting changed first.
 fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, StoreError>) {
+    log(&target_line(object, target, result));
+}
+
+fn target_line(
+    object: &CreatedObject,
+    target: &Target,
+    result: &Result<String, StoreError>,
+) -> Value {
     let mut line = json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target.name()});
     match result {
         Ok(action) => {
@@ -446,7 +454,7 @@ fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, S
             line["error"] = json!(error.to_string());
         }
     }
-    log(&line);
+    line
 }
 
 /// One JSON line on stdout, which Lambda sends to CloudWatch Logs.
