@@ -63,6 +63,14 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
     }
 
+    /// Reads the share table into the cache (at start-up, before the first
+    /// event). Concurrent callers wait for this one read.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.shares.get().await {
+            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+        }
+    }
+
     /// Handles one invocation. SQS batches answer with the failed message
     /// ids; direct invocations fail as a whole if any object failed.
     pub async fn handle_event(&self, event: Value) -> Result<Value, ForwardError> {
