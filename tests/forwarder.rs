@@ -653,3 +653,41 @@ async fn ten_tags_none_ours_fail_the_record_and_keep_every_tag() {
     assert_eq!(tags.len(), 10);
     assert!(tags.iter().all(|(k, _)| k != "trailshare:account"));
 }
+
+#[tokio::test]
+async fn control_tower_layout_arrives_through_cloudtrails_own_sns_notification() {
+    // Control Tower: TRAIL_PREFIX=o-id, ORGANIZATION_ID=o-id, and a log
+    // archive bucket whose notification configuration cannot change, so the
+    // trail's SNS topic is the trigger (raw, in SQS, or in an SNS envelope).
+    let w = world(Some(ORG)).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+    let key = |stamp: &str| {
+        format!("{ORG}/AWSLogs/{ORG}/{B}/CloudTrail/us-east-1/2024/05/01/{B}_CloudTrail_us-east-1_20240501T{stamp}Z_Ct123456.json.gz")
+    };
+    let (direct, queued, enveloped) = (key("1600"), key("1601"), key("1602"));
+    for k in [&direct, &queued, &enveloped] {
+        put_log(&w.s3(), &w.bucket, k, log_file(B, "x")).await;
+    }
+    let message = |k: &str| json!({"s3Bucket": w.bucket, "s3ObjectKey": [k]}).to_string();
+    let forwarder = w.forwarder(&[], &[]).await;
+    let sns = json!({"Records": [{"EventVersion": "1.0", "EventSource": "aws:sns",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:111111111111:trail-topic:1",
+        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:111111111111:trail-topic",
+                "Message": message(&direct), "Timestamp": "2024-05-01T16:00:00.000Z"}}]});
+    let summary = forwarder.handle_event(sns).await.expect("direct SNS");
+    assert_eq!(summary["processed"], 1, "{summary}");
+    let envelope =
+        json!({"Type": "Notification", "MessageId": "2", "Message": message(&enveloped)});
+    let response = forwarder
+        .handle_event(sqs_event(&[
+            ("raw", message(&queued)),
+            ("enveloped", envelope.to_string()),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    for k in [&direct, &queued, &enveloped] {
+        assert_eq!(w.tags(k).await, [pair("trailshare:account", B)], "{k}");
+    }
+}
