@@ -32,6 +32,8 @@ pub enum Notification {
     Objects(Vec<CreatedObject>),
     /// `s3:TestEvent`, sent when a notification is configured: nothing to do.
     Test,
+    /// Backfill work the provisioner or the forwarder queued.
+    Backfill(crate::backfill::Work),
 }
 
 /// One SQS message's body, decoded, or why it cannot be.
@@ -150,7 +152,7 @@ fn decode_sns(event: &Value) -> Result<Notification, String> {
             .map_err(|e| format!("SNS Message is not JSON: {e}"))?;
         match decode_notification(&inner)? {
             Notification::Objects(found) => objects.extend(found),
-            Notification::Test => {}
+            Notification::Test | Notification::Backfill(_) => {}
         }
     }
     Ok(Notification::Objects(objects))
@@ -160,6 +162,9 @@ fn decode_sns(event: &Value) -> Result<Notification, String> {
 fn decode_body(body: &str) -> Result<Notification, String> {
     let value: Value =
         serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
+    if let Some(work) = crate::backfill::Work::from_body(&value) {
+        return work.map(Notification::Backfill);
+    }
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
         let message = value
             .get("Message")

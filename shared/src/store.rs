@@ -145,6 +145,36 @@ pub struct Destination {
     pub writer: Option<Writer>,
 }
 
+/// One page-complete listing of a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Objects directly listed: key and (unquoted) ETag.
+    pub objects: Vec<(String, Option<String>)>,
+    /// With a delimiter: the child "folders" (common prefixes, ending in `/`).
+    pub folders: Vec<String>,
+}
+
+/// The forwarder's own queue, where backfill work fans out.
+pub trait WorkQueue: Send + Sync {
+    /// Sends every body (in batches of 10); fails if any is not accepted.
+    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A queue only when one is configured (`FORWARDER_QUEUE_URL`): without
+/// one, work that must fan out fails, so it is retried and dead-lettered
+/// rather than dropped.
+impl<Q: WorkQueue> WorkQueue for Option<Q> {
+    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+        match self {
+            Some(queue) => queue.send(bodies).await,
+            None => Err(StoreError::Rejected {
+                call: "sqs:SendMessageBatch",
+                message: "FORWARDER_QUEUE_URL is not set".into(),
+            }),
+        }
+    }
+}
+
 /// The S3 operations the forwarder needs. `NotFound` from a call on the
 /// source means the source is gone; a missing destination bucket is never
 /// `NotFound` from a write (it is `Rejected`), so it cannot pass for a skip.
@@ -183,6 +213,14 @@ pub trait LogObjects: Send + Sync {
         source: &SourceHead,
         destination: &Destination,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Everything under `prefix` (all pages); with `folders`, split at the
+    /// next `/` into objects and child folders.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        folders: bool,
+    ) -> impl Future<Output = Result<Listing, StoreError>> + Send;
     /// Reads the source and streams it to `destination` with the writer's
     /// credentials (never the whole body in memory). `if_match`: the ETag
     /// the source must still have. Returns the source ETag it copied.

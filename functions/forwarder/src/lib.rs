@@ -9,11 +9,17 @@ use std::collections::BTreeSet;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use trailshare::backfill::{
+    account_of_folder, account_parents, account_roots, day_folder, format_day, kind_folders,
+    parse_day, Window, Work,
+};
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::share::{Delivery, ShareSpec};
-use trailshare::store::{Destination, LogObjects, RoleStore, SourceHead, StoreError, Writer};
+use trailshare::store::{
+    Destination, LogObjects, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
+};
 
 pub use crate::shares::ShareCache;
 
@@ -47,22 +53,50 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-/// The forwarder over its ports. Built once per process.
-pub struct Forwarder<S, O> {
+/// The forwarder over its ports. Built once per process. `Q` is its own
+/// queue, where backfill work fans out (`NoQueue`: backfill work fails).
+pub struct Forwarder<S, O, Q = NoQueue> {
     shares: ShareCache<S>,
     objects: O,
+    queue: Q,
     config: Config,
 }
 
-impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
-    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O> {
+/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
+/// out further fails, so it is retried and ends in the dead-letter queue.
+pub struct NoQueue;
+
+impl WorkQueue for NoQueue {
+    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
+        Err(StoreError::Rejected {
+            call: "sqs:SendMessageBatch",
+            message: "FORWARDER_QUEUE_URL is not set".into(),
+        })
+    }
+}
+
+impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue> {
+    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O, NoQueue> {
         Forwarder {
             shares: ShareCache::new(roles, &config),
             objects,
+            queue: NoQueue,
             config,
         }
     }
 
+    /// The same forwarder with its queue, for backfill work.
+    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Forwarder<S, O, Q> {
+        Forwarder {
+            shares: self.shares,
+            objects: self.objects,
+            queue,
+            config: self.config,
+        }
+    }
+}
+
+impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
     /// Reads the share table into the cache (at start-up, before the first
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {
@@ -90,13 +124,26 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
             }
             Trigger::Queue(messages) => {
                 let mut failed_ids = BTreeSet::new();
-                let mut work: Vec<(usize, CreatedObject)> = Vec::new();
+                let mut work: Vec<(usize, Item)> = Vec::new();
                 for (index, message) in messages.iter().enumerate() {
                     match &message.content {
+                        Ok(Notification::Backfill(item)) => match self.backfill(item).await {
+                            Ok(objects) => work.extend(objects.into_iter().map(|object| {
+                                let only = Some(item.share().to_string());
+                                (index, Item { object, only })
+                            })),
+                            Err(error) => {
+                                log(
+                                    &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
+                                            "retryable": error.retryable(), "error": error.to_string()}),
+                                );
+                                failed_ids.insert(index);
+                            }
+                        },
                         Ok(notification) => work.extend(
                             self.objects_of(notification, Some(&message.message_id))
                                 .into_iter()
-                                .map(|o| (index, o)),
+                                .map(|object| (index, Item { object, only: None })),
                         ),
                         Err(error) => {
                             log(
@@ -106,8 +153,8 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                         }
                     }
                 }
-                let objects: Vec<CreatedObject> = work.iter().map(|(_, o)| o.clone()).collect();
-                let outcomes = self.process_all(&objects).await;
+                let items: Vec<Item> = work.iter().map(|(_, item)| item.clone()).collect();
+                let outcomes = self.process_items(&items).await;
                 for ((index, _), outcome) in work.iter().zip(&outcomes) {
                     if matches!(outcome, Outcome::Failed { .. }) {
                         failed_ids.insert(*index);
@@ -128,6 +175,104 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
     }
 
+    /// Carries out one backfill work item: fans out (share → account → day)
+    /// through the queue, or, for a day, lists the files to deliver. Work for
+    /// a share that is gone, or an account it no longer covers, does nothing.
+    async fn backfill(&self, work: &Work) -> Result<Vec<CreatedObject>, StoreError> {
+        let shares = self.shares.get().await?;
+        let Some(share) = shares.iter().find(|s| s.name == work.share()) else {
+            log(&json!({"event": "backfill", "work": work, "outcome": "share_gone"}));
+            return Ok(Vec::new());
+        };
+        let window = |from: &str, until: &str| match (parse_day(from), parse_day(until)) {
+            (Some(from), Some(until)) => Ok(Window { from, until }),
+            _ => Err(StoreError::Rejected {
+                call: "backfill",
+                message: "malformed window".into(),
+            }),
+        };
+        let bucket = &self.config.trail_bucket;
+        match work {
+            Work::Accounts {
+                share: name,
+                from,
+                until,
+            } => {
+                let window = window(from, until)?;
+                let mut accounts = BTreeSet::new();
+                for parent in account_parents(&self.config) {
+                    let listing = self.objects.list(bucket, &parent, true).await?;
+                    accounts.extend(listing.folders.iter().filter_map(|f| account_of_folder(f)));
+                }
+                let items: Vec<String> = accounts
+                    .iter()
+                    .filter(|account| share.covers(account))
+                    .map(|account| {
+                        Work::Account {
+                            share: name.clone(),
+                            account: account.clone(),
+                            from: format_day(window.from),
+                            until: format_day(window.until),
+                        }
+                        .to_body()
+                    })
+                    .collect();
+                self.queue.send(&items).await?;
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "fanned_out", "queued": items.len()}),
+                );
+                Ok(Vec::new())
+            }
+            Work::Account {
+                share: name,
+                account,
+                from,
+                until,
+            } => {
+                if !share.covers(account) {
+                    return Ok(Vec::new());
+                }
+                let items: Vec<String> = Work::days_of(name, account, window(from, until)?)
+                    .iter()
+                    .map(Work::to_body)
+                    .collect();
+                self.queue.send(&items).await?;
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "fanned_out", "queued": items.len()}),
+                );
+                Ok(Vec::new())
+            }
+            Work::Day { account, day, .. } => {
+                let Some(day) = parse_day(day).filter(|_| share.covers(account)) else {
+                    return Ok(Vec::new());
+                };
+                let mut objects = Vec::new();
+                for root in account_roots(&self.config, account) {
+                    for kind in kind_folders(&root) {
+                        let regions = self.objects.list(bucket, &kind, true).await?.folders;
+                        for region in regions {
+                            let files = self
+                                .objects
+                                .list(bucket, &day_folder(&region, day), false)
+                                .await?;
+                            objects.extend(files.objects.into_iter().map(|(key, etag)| {
+                                CreatedObject {
+                                    bucket: bucket.clone(),
+                                    key,
+                                    etag,
+                                }
+                            }));
+                        }
+                    }
+                }
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "listed", "files": objects.len()}),
+                );
+                Ok(objects)
+            }
+        }
+    }
+
     fn objects_of(
         &self,
         notification: &Notification,
@@ -141,15 +286,28 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 Vec::new()
             }
             Notification::Objects(objects) => objects.clone(),
+            // Backfill work is handled before (it only comes through SQS).
+            Notification::Backfill(_) => Vec::new(),
         }
     }
 
     /// Processes objects concurrently (bounded), outcomes in input order.
     async fn process_all(&self, objects: &[CreatedObject]) -> Vec<Outcome> {
-        stream::iter(objects)
-            .map(|object| async move {
-                let outcome = self.process(object).await;
-                log_outcome(object, &outcome);
+        let items: Vec<Item> = objects
+            .iter()
+            .map(|object| Item {
+                object: object.clone(),
+                only: None,
+            })
+            .collect();
+        self.process_items(&items).await
+    }
+
+    async fn process_items(&self, items: &[Item]) -> Vec<Outcome> {
+        stream::iter(items)
+            .map(|item| async move {
+                let outcome = self.process_for(&item.object, item.only.as_deref()).await;
+                log_outcome(&item.object, &outcome);
                 outcome
             })
             .buffered(CONCURRENCY)
@@ -157,9 +315,15 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
             .await
     }
 
-    /// Does what the shares ask for one object: every target (the tag, each
-    /// distinct copy) is tried, independently of the others' results.
+    /// Does what the shares ask for one object.
     pub async fn process(&self, object: &CreatedObject) -> Outcome {
+        self.process_for(object, None).await
+    }
+
+    /// Does what the shares (or only the share `only`, for backfill) ask for
+    /// one object: every target (the tag, each distinct copy) is tried,
+    /// independently of the others' results.
+    async fn process_for(&self, object: &CreatedObject, only: Option<&str>) -> Outcome {
         if object.bucket != self.config.trail_bucket {
             return skipped(format!("bucket {} is not the trail bucket", object.bucket));
         }
@@ -181,7 +345,10 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 }
             }
         };
-        let targets = targets_for(&shares, &key.account, &object.key);
+        let selected = shares
+            .iter()
+            .filter(|s| only.is_none_or(|name| s.name == name));
+        let targets = targets_for(selected, &key.account, &object.key);
         if targets.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
@@ -306,6 +473,13 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
     }
 }
 
+/// An object to process, for every share or only one (backfill).
+#[derive(Debug, Clone)]
+struct Item {
+    object: CreatedObject,
+    only: Option<String>,
+}
+
 /// One thing a log file owes: its tag, or one distinct copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -323,9 +497,13 @@ impl Target {
 }
 
 /// The distinct targets the active shares ask for one log file.
-fn targets_for(shares: &[ShareSpec], account: &str, key: &str) -> Vec<Target> {
+fn targets_for<'a>(
+    shares: impl Iterator<Item = &'a ShareSpec>,
+    account: &str,
+    key: &str,
+) -> Vec<Target> {
     let mut targets = Vec::new();
-    for share in shares.iter().filter(|s| s.covers(account)) {
+    for share in shares.filter(|s| s.covers(account)) {
         let target = match &share.delivery {
             Delivery::None => continue,
             Delivery::Tag => Target::Tag,

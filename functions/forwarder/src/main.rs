@@ -4,7 +4,7 @@
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, S3Objects};
+use trailshare::aws::{load_sdk_config, IamRoles, S3Objects, SqsQueue};
 use trailshare::config::Config;
 
 #[tokio::main]
@@ -14,12 +14,16 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     });
     let sdk = load_sdk_config().await;
+    // Where backfill work fans out; unset, backfill work fails (and is
+    // dead-lettered) instead of being dropped.
+    let queue = std::env::var("FORWARDER_QUEUE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| SqsQueue::new(&sdk, url));
     // One forwarder for the life of the process.
-    let forwarder: &'static _ = Box::leak(Box::new(Forwarder::new(
-        IamRoles::from_sdk(&sdk),
-        S3Objects::new(&sdk),
-        config,
-    )));
+    let forwarder: &'static _ = Box::leak(Box::new(
+        Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config).with_queue(queue),
+    ));
     // Read the share table during init, while the runtime polls for the
     // first event, instead of after it arrives: a cold start then costs
     // the slower of the two, not their sum. A failure here is only logged;

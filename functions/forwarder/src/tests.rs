@@ -11,8 +11,8 @@ use trailshare::events::CreatedObject;
 use trailshare::record::{role_name, ShareRecord};
 use trailshare::share::validate;
 use trailshare::store::{
-    Destination, LogObjects, ObjectMetadata, RoleDraft, RoleStore, SourceHead, StoreError,
-    StoredRole, SOURCE_ETAG_METADATA,
+    Destination, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore, SourceHead, StoreError,
+    StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
 use super::{target_line, Forwarder, Outcome, Target};
@@ -245,6 +245,32 @@ impl LogObjects for FakeObjects {
         );
         self.write_copy(&object, d);
         Ok(())
+    }
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+        self.call("list", bucket)?;
+        let mut listing = Listing::default();
+        let mut keys: Vec<(String, String)> = self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
+            .map(|((_, k), o)| (k.clone(), o.etag.clone()))
+            .collect();
+        keys.sort();
+        for (key, etag) in keys {
+            let rest = &key[prefix.len()..];
+            match rest.find('/') {
+                Some(slash) if folders => {
+                    let folder = format!("{prefix}{}", &rest[..=slash]);
+                    if !listing.folders.contains(&folder) {
+                        listing.folders.push(folder);
+                    }
+                }
+                _ => listing.objects.push((key, Some(etag))),
+            }
+        }
+        Ok(listing)
     }
     async fn copy_streamed(
         &self,
@@ -699,5 +725,138 @@ fn each_target_outcome_is_one_line_that_says_whether_a_retry_may_help() {
     assert_eq!(
         (done["outcome"].as_str(), done["target"].as_str()),
         (Some("done"), Some("tag"))
+    );
+}
+
+/// The forwarder's queue, in memory: what was sent, in order.
+#[derive(Default)]
+struct FakeQueue {
+    sent: Mutex<Vec<String>>,
+}
+
+impl WorkQueue for &FakeQueue {
+    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+        self.sent.lock().unwrap().extend_from_slice(bodies);
+        Ok(())
+    }
+}
+
+fn queued(bodies: &[String]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({"messageId": format!("w{i}"), "eventSource": "aws:sqs", "body": body}))
+        .collect();
+    json!({ "Records": records })
+}
+
+fn day_key(account: &str, region: &str, day: &str, stamp: &str) -> String {
+    let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
+    format!("AWSLogs/{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{y}{m}{d}T{stamp}Z_x.json.gz")
+}
+
+#[tokio::test]
+async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() {
+    let objects = FakeObjects::with_buckets(&[("z-logs", Z)]);
+    let mut existing = Vec::new();
+    for account in [B, C] {
+        for (region, day) in [
+            ("us-east-1", "2024-05-01"),
+            ("eu-west-1", "2024-05-02"),
+            ("us-east-1", "2024-06-01"),
+        ] {
+            let key = day_key(account, region, day, "0100");
+            objects.put("trail-bucket", &key, b"old", &[]);
+            existing.push(key);
+        }
+    }
+    // A tag share over B that is not being backfilled must not be touched.
+    let shares = [
+        json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
+               "delivery": {"mode": "copy", "bucket": "z-logs"}}),
+        json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
+    ];
+    let queue = FakeQueue::default();
+    let forwarder =
+        Forwarder::new(FakeRoles::with(&shares), objects, config("60")).with_queue(&queue);
+    let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
+    let reply = forwarder
+        .handle_event(queued(&[plan.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(reply, json!({"batchItemFailures": []}));
+    let accounts = std::mem::take(&mut *queue.sent.lock().unwrap());
+    assert_eq!(
+        accounts.len(),
+        2,
+        "one item per account found: {accounts:?}"
+    );
+    forwarder.handle_event(queued(&accounts)).await.unwrap();
+    let days = std::mem::take(&mut *queue.sent.lock().unwrap());
+    assert_eq!(days.len(), 4, "two accounts x two days: {days:?}");
+    let reply = forwarder.handle_event(queued(&days)).await.unwrap();
+    assert_eq!(reply, json!({"batchItemFailures": []}));
+    assert!(
+        queue.sent.lock().unwrap().is_empty(),
+        "a day is the last step"
+    );
+    for key in &existing {
+        let in_window = !key.contains("/2024/06/");
+        assert_eq!(
+            forwarder.objects.object("z-logs", key).is_some(),
+            in_window,
+            "{key}"
+        );
+        assert!(
+            forwarder.objects.tags_of("trail-bucket", key).is_empty(),
+            "b-tag was not backfilled: {key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fails() {
+    let objects = FakeObjects::default();
+    objects.put(
+        "trail-bucket",
+        &day_key(B, "us-east-1", "2024-05-01", "0100"),
+        b"old",
+        &[],
+    );
+    let shares = [json!({"grantee_account": B, "delivery": {"mode": "tag"}})];
+    let account = |share: &str| {
+        json!({"trailshare_backfill": {"step": "account", "share": share, "account": B,
+               "from": "2024-05-01", "until": "2024-05-01"}})
+        .to_string()
+    };
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let gone = forwarder
+        .handle_event(queued(&[account("deleted-share")]))
+        .await
+        .unwrap();
+    assert_eq!(gone, json!({"batchItemFailures": []}));
+    // No queue configured: fanning out fails (retried, then dead-lettered).
+    let name = format!("account-{B}");
+    let no_queue = forwarder
+        .handle_event(queued(&[account(&name)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        no_queue,
+        json!({"batchItemFailures": [{"itemIdentifier": "w0"}]})
+    );
+    // A day item needs no queue: it delivers that day's files.
+    let day = json!({"trailshare_backfill": {"step": "day", "share": name, "account": B, "day": "2024-05-01"}});
+    let done = forwarder
+        .handle_event(queued(&[day.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(done, json!({"batchItemFailures": []}));
+    assert_eq!(
+        forwarder.objects.tags_of(
+            "trail-bucket",
+            &day_key(B, "us-east-1", "2024-05-01", "0100")
+        ),
+        [("trailshare:account".to_string(), B.to_string())]
     );
 }

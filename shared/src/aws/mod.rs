@@ -3,9 +3,11 @@
 
 mod iam;
 mod s3;
+mod sqs;
 
 pub use iam::IamRoles;
 pub use s3::S3Objects;
+pub use sqs::SqsQueue;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

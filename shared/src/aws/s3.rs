@@ -10,7 +10,8 @@ use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
 use crate::store::{
-    Destination, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer, SOURCE_ETAG_METADATA,
+    Destination, Listing, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer,
+    SOURCE_ETAG_METADATA,
 };
 
 /// S3 access for the forwarder. Build once per process: the writer clients
@@ -215,6 +216,42 @@ impl LogObjects for S3Objects {
             .await
             .map_err(|e| classify("s3:CopyObject", e))?;
         Ok(())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+        let mut listing = Listing::default();
+        let mut token = None;
+        loop {
+            let page = self
+                .own
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(folders.then(|| "/".to_string()))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("s3:ListObjectsV2", e))?;
+            listing.objects.extend(
+                page.contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| Some((o.key?, unquote(o.e_tag)))),
+            );
+            listing.folders.extend(
+                page.common_prefixes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.prefix),
+            );
+            match page
+                .next_continuation_token
+                .filter(|_| page.is_truncated == Some(true))
+            {
+                Some(next) => token = Some(next),
+                None => return Ok(listing),
+            }
+        }
     }
 
     async fn copy_streamed(
