@@ -35,12 +35,16 @@ impl FakeRoles {
                     spec,
                     created_by: "me".into(),
                     created_at: "now".into(),
+                    updated_by: None,
+                    updated_at: None,
+                    sessions_valid_after: None,
                 };
                 StoredRole {
                     role_name: role_name(&record.spec.name),
                     arn: String::new(),
                     path: "/trailshare/".into(),
                     tags: record.to_tags().unwrap(),
+                    permissions_boundary: None,
                 }
             })
             .collect();
@@ -55,8 +59,23 @@ impl RoleStore for FakeRoles {
     async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
         unreachable!("the forwarder never creates roles")
     }
-    async fn replace(&self, _: &RoleDraft, _: &StoredRole) -> Result<StoredRole, StoreError> {
-        unreachable!("the forwarder never replaces roles")
+    async fn list_with_boundaries(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
+        unreachable!("the forwarder lists tags only")
+    }
+    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_trust(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
     }
     async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, StoreError> {
         unreachable!("the forwarder lists")
