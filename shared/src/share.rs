@@ -131,7 +131,7 @@ pub fn validate_existing_name(name: &str) -> Result<(), Invalid> {
     {
         return Err(Invalid::value(
             "name",
-            "must be 1-48 characters of a-z 0-9 + = , . @ _ -",
+            "must be 1-48 characters of A-Z a-z 0-9 + = , . @ _ -",
         ));
     }
     Ok(())
