@@ -1487,3 +1487,144 @@ async fn copies_go_to_the_grantee_only() {
         (from_a(C), "ImplicitlyDenied"),
     ]);
 }
+
+/// A stand-in for IAM that answers every request with one error, as real
+/// IAM does and moto cannot: an unknown principal, a throttle. Returns its URL.
+async fn failing_iam(status: u16, code: &'static str, message: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let message = message.clone();
+            tokio::spawn(async move {
+                // Read the whole request (headers, then Content-Length bytes).
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut buffer).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let body = format!(
+                    "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>",
+                    message.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+                );
+                let response = format!(
+                    "HTTP/1.1 {status} Error\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// A provisioner whose IAM calls all get `status`/`code`/`message`.
+async fn provisioner_against(
+    status: u16,
+    code: &'static str,
+    message: String,
+) -> Provisioner<IamRoles> {
+    let url = failing_iam(status, code, message).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let config = Config::from_lookup(|name| match name {
+        "TRAIL_BUCKET" => Some("trail-bucket".to_string()),
+        "ADMIN_PRINCIPALS" => Some(ADMIN.to_string()),
+        _ => None,
+    })
+    .unwrap();
+    Provisioner::new(IamRoles::from_sdk(&sdk), config)
+}
+
+async fn post(provisioner: &Provisioner<IamRoles>, body: Value) -> (u16, Value) {
+    let response = provisioner
+        .handle_event(http_event("POST", "/shares", Some(&body.to_string())))
+        .await;
+    (
+        response["statusCode"].as_u64().unwrap() as u16,
+        serde_json::from_str(response["body"].as_str().unwrap()).unwrap(),
+    )
+}
+
+/// Through the real SDK and adapter: IAM's refusal of a principal becomes a
+/// 400 naming it; a throttle a 503 naming the call and the code, never
+/// AWS's message.
+#[tokio::test]
+async fn iam_errors_moto_cannot_make_become_clear_answers() {
+    let ghost = format!("arn:aws:iam::{B}:role/Ghost");
+    let provisioner = provisioner_against(
+        400,
+        "MalformedPolicyDocument",
+        format!("Invalid principal in policy: \"AWS\":\"{ghost}\""),
+    )
+    .await;
+    let (status, body) = post(
+        &provisioner,
+        json!({"grantee_account": B, "grantee_principals": [format!("arn:aws:iam::{B}:role/Real"), ghost]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("grantee_principals[1]")),
+        "{body}"
+    );
+
+    let provisioner = provisioner_against(
+        400,
+        "Throttling",
+        format!("Rate exceeded for account {A} on role arn:aws:iam::{A}:role/secret"),
+    )
+    .await;
+    let (status, body) = post(&provisioner, json!({"grantee_account": B})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["error"],
+        json!({"code": "aws_throttled", "message": "iam:CreateRole failed: Throttling"})
+    );
+
+    let provisioner = provisioner_against(
+        403,
+        "AccessDenied",
+        format!("User: arn:aws:iam::{A}:user/p is not authorized"),
+    )
+    .await;
+    let (status, body) = post(&provisioner, json!({"grantee_account": B})).await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (502, Some("iam:CreateRole failed: AccessDenied"))
+    );
+}
