@@ -104,6 +104,13 @@ fn push_session_deny(policy: &mut Value, moment: &str) {
             "Condition": {"DateLessThan": {"aws:TokenIssueTime": moment}}}));
 }
 
+/// Reads nothing: held while the trust is put back to a share's own, when
+/// IAM trusts principals the share does not name (a replace that stopped).
+pub fn hold_policy() -> Value {
+    json!({"Version": VERSION, "Statement": [
+        {"Sid": "ReplaceInProgress", "Effect": "Deny", "Action": "*", "Resource": "*"}]})
+}
+
 /// The inline policy held while a replace changes who may assume the role:
 /// only what both the old and the new share read, so that neither the old
 /// principals (still trusted) nor the new ones (about to be) read anything
@@ -126,8 +133,7 @@ pub fn transition_policy(
             .collect()
     };
     let mut policy = if common.is_empty() {
-        json!({"Version": VERSION, "Statement": [
-            {"Sid": "ReplaceInProgress", "Effect": "Deny", "Action": "*", "Resource": "*"}]})
+        hold_policy()
     } else {
         let both = ShareSpec {
             log_accounts: common,

@@ -57,6 +57,8 @@ pub struct StoredRole {
     /// The role's permissions boundary as IAM reports it. Only `get` and
     /// `list_with_boundaries` read it; `list` (tags only) leaves it `None`.
     pub permissions_boundary: Option<String>,
+    /// The trust policy (JSON) as IAM holds it; only `get` reads it.
+    pub trust_policy: Option<String>,
 }
 
 impl StoredRole {
@@ -88,6 +90,12 @@ pub trait RoleStore: Send + Sync {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
+    fn get_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// `iam:PutRolePolicy`: sets one inline policy.
     fn put_policy(
         &self,

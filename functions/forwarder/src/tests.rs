@@ -45,6 +45,7 @@ impl FakeRoles {
                     path: "/trailshare/".into(),
                     tags: record.to_tags().unwrap(),
                     permissions_boundary: None,
+                    trust_policy: None,
                 }
             })
             .collect();
@@ -61,6 +62,9 @@ impl RoleStore for FakeRoles {
     }
     async fn list_with_boundaries(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
         unreachable!("the forwarder lists tags only")
+    }
+    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+        unreachable!("the forwarder never reads policies")
     }
     async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
         unreachable!("the forwarder never changes roles")

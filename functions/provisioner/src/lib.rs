@@ -8,7 +8,8 @@ mod tests;
 use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::policy::{
-    check_limits, grantee_setup, role_policy, transition_policy, trust_policy, READ_POLICY_NAME,
+    check_limits, grantee_setup, hold_policy, role_policy, transition_policy, trust_policy,
+    READ_POLICY_NAME,
 };
 use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
 use trailshare::share::{
@@ -354,7 +355,13 @@ impl<S: RoleStore> Provisioner<S> {
             .on("grantee_account"));
         }
         if current.spec == spec {
-            return Ok(ApiResponse::json(200, &self.render(&current, &role.arn)));
+            return match self.repair(&current, &role, caller).await? {
+                None => Ok(ApiResponse::json(200, &self.render(&current, &role.arn))),
+                Some(record) => {
+                    self.audit(caller, "repair", &spec.name, Some(&current), Some(&record));
+                    Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
+                }
+            };
         }
         let record = self.replace(&current, &role, spec, caller).await?;
         self.audit(
@@ -424,6 +431,53 @@ impl<S: RoleStore> Provisioner<S> {
         };
         self.write_record(role, &record).await?;
         Ok(record)
+    }
+
+    /// The record is written last, so after a replace that stopped half-way
+    /// it still says the old share while IAM may hold part of the new one.
+    /// A PUT of the recorded share therefore checks that IAM holds exactly
+    /// it (one GetRolePolicy; the trust came with GetRole): if so it writes
+    /// nothing; if not it puts the share back, reading nothing while the
+    /// trust names principals the share does not, and revoking their sessions.
+    async fn repair(
+        &self,
+        current: &ShareRecord,
+        role: &StoredRole,
+        caller: &str,
+    ) -> Result<Option<ShareRecord>> {
+        let spec = &current.spec;
+        let name = &role.role_name;
+        let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let trust = trust_policy(spec);
+        let trust_held = parse(role.trust_policy.as_deref()) == Some(trust.clone());
+        let policy = role_policy(spec, &self.config, current.sessions_valid_after.as_deref());
+        let held = self.store.get_policy(name, READ_POLICY_NAME).await?;
+        if trust_held && parse(held.as_deref()) == Some(policy) {
+            return Ok(None);
+        }
+        let mut valid_after = current.sessions_valid_after.clone();
+        if !trust_held {
+            self.store
+                .put_policy(name, READ_POLICY_NAME, &hold_policy().to_string())
+                .await?;
+            self.store
+                .update_trust(name, &trust.to_string())
+                .await
+                .map_err(|e| principal_error(e, spec))?;
+            valid_after = Some(revocation_moment());
+        }
+        let policy = role_policy(spec, &self.config, valid_after.as_deref());
+        self.store
+            .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+            .await?;
+        let record = ShareRecord {
+            updated_by: Some(caller.to_string()),
+            updated_at: Some(now_rfc3339()),
+            sessions_valid_after: valid_after,
+            ..current.clone()
+        };
+        self.write_record(role, &record).await?;
+        Ok(Some(record))
     }
 
     /// `POST /shares/{name}/revoke-sessions`: every session issued before

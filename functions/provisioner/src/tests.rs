@@ -115,6 +115,7 @@ impl RoleStore for Shared {
             path: draft.path.clone(),
             tags: draft.tags.clone(),
             permissions_boundary: draft.permissions_boundary.clone(),
+            trust_policy: Some(draft.trust_policy.clone()),
         };
         let mut roles = self.roles.lock().unwrap();
         if roles.contains_key(&draft.role_name) {
@@ -141,7 +142,10 @@ impl RoleStore for Shared {
         Ok(roles
             .get(role_name)
             .filter(|r| r.stored.path == path)
-            .map(|r| r.stored.clone()))
+            .map(|r| StoredRole {
+                trust_policy: Some(r.trust.to_string()),
+                ..r.stored.clone()
+            }))
     }
     async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
         self.list_with_boundaries(path).await
@@ -153,6 +157,13 @@ impl RoleStore for Shared {
             .filter(|r| r.stored.path == path)
             .map(|r| r.stored.clone())
             .collect())
+    }
+    async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .get(role)
+            .and_then(|r| r.policies.get(policy))
+            .map(Value::to_string))
     }
     async fn put_policy(&self, role: &str, policy: &str, document: &str) -> Result<(), StoreError> {
         let document: Value = serde_json::from_str(document).unwrap();
@@ -488,6 +499,38 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                 (status, got["log_accounts"].clone()),
                 (200, json!(old.log_accounts)),
                 "{what}"
+            );
+            // Putting the old share back (the record's) is not a no-op while
+            // IAM holds part of the new one: it restores exactly the old share.
+            let (status, body) = api.call("PUT", "/shares/s", Some(old_body.clone())).await;
+            assert_eq!(status, 200, "{what}, revert after write {n}: {body}");
+            let reverted = api.store.role("s");
+            assert_within(
+                &reverted,
+                &old,
+                &old,
+                &format!("{what}: reverted after write {n}"),
+            );
+            assert_eq!(
+                reverted.trust,
+                trailshare::policy::trust_policy(&old),
+                "{what}"
+            );
+            for account in [B, C, D] {
+                assert_eq!(
+                    session_reads(&reverted, "2999-01-01T00:00:00Z", account),
+                    old.covers(account),
+                    "{what}: reverted after write {n}: {account}"
+                );
+            }
+            api.store.writes.lock().unwrap().clear();
+            assert_eq!(
+                api.call("PUT", "/shares/s", Some(old_body.clone())).await.0,
+                200
+            );
+            assert!(
+                api.store.writes.lock().unwrap().is_empty(),
+                "{what}: once restored, nothing to write"
             );
             // …and it converges to the new share.
             let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;

@@ -95,8 +95,19 @@ fn iam_tags(tags: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
+/// IAM returns policy documents URL-encoded.
+fn decode_document(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> StoredRole {
     StoredRole {
+        trust_policy: role
+            .assume_role_policy_document
+            .as_deref()
+            .map(decode_document),
         permissions_boundary: role
             .permissions_boundary
             .and_then(|b| b.permissions_boundary_arn),
@@ -176,6 +187,27 @@ impl RoleStore for IamRoles {
             }
         }
         Ok(out)
+    }
+
+    async fn get_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        match self
+            .iam
+            .get_role_policy()
+            .role_name(role_name)
+            .policy_name(policy_name)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(decode_document(&output.policy_document))),
+            Err(error) => match classify("iam:GetRolePolicy", error) {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     async fn put_policy(
