@@ -112,6 +112,7 @@ async fn world(prefix: Option<&str>) -> World {
         ("SHARE_ROLE_PATH", path),
         ("SHARE_CACHE_SECONDS", "0".into()),
         ("ORGANIZATION_ID", ORG.to_string()),
+        ("ADMIN_PRINCIPALS", format!("arn:aws:iam::{A}:user/admin")),
     ];
     if let Some(prefix) = prefix {
         vars.push(("TRAIL_PREFIX", prefix.to_string()));
@@ -178,7 +179,7 @@ impl World {
         body["name"] = json!(unique("share"));
         let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
             "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "domainName": "d", "domainPrefix": "d", "requestId": "r",
+            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}}, "domainName": "d", "domainPrefix": "d", "requestId": "r",
                 "routeKey": "$default", "stage": "$default", "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
                 "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}});
         let response = self.shares.handle_event(event).await;

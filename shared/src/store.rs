@@ -69,6 +69,11 @@ pub struct StoredRole {
     pub arn: String,
     pub path: String,
     pub tags: Vec<(String, String)>,
+    /// The role's permissions boundary as IAM reports it. Only `get` and
+    /// `list_with_boundaries` read it; `list` (tags only) leaves it `None`.
+    pub permissions_boundary: Option<String>,
+    /// The trust policy (JSON) as IAM holds it; only `get` reads it.
+    pub trust_policy: Option<String>,
 }
 
 impl StoredRole {
@@ -77,7 +82,9 @@ impl StoredRole {
     }
 }
 
-/// Share roles in IAM, fenced to one path.
+/// Share roles in IAM, fenced to one path. Writes are one IAM call each, so
+/// the provisioner decides their order (a replace must never widen access
+/// half-way) and a test can fail any one of them.
 pub trait RoleStore: Send + Sync {
     /// Creates the role with its trust, boundary, tags and inline policy; on
     /// any failure removes what it made. `AlreadyExists` if the name is taken.
@@ -85,20 +92,57 @@ pub trait RoleStore: Send + Sync {
         &self,
         draft: &RoleDraft,
     ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
-    /// Brings an existing role to `draft` in place.
-    fn replace(
-        &self,
-        draft: &RoleDraft,
-        current: &StoredRole,
-    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
-    /// The role `role_name` if it exists under `path`.
+    /// The role `role_name` if it exists under `path`, with its tags and boundary.
     fn get(
         &self,
         path: &str,
         role_name: &str,
     ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
-    /// Every role under `path`, with its tags.
+    /// Every role under `path`, with its tags (not its boundary).
     fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// Every role under `path`, with its tags and boundary.
+    fn list_with_boundaries(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
+    fn get_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// `iam:PutRolePolicy`: sets one inline policy.
+    fn put_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UpdateAssumeRolePolicy`: sets the trust policy.
+    fn update_trust(
+        &self,
+        role_name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UpdateRole`: description and maximum session length.
+    fn update_role(
+        &self,
+        role_name: &str,
+        description: &str,
+        max_session_seconds: i32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:TagRole`: adds or overwrites tags, all at once.
+    fn tag(
+        &self,
+        role_name: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UntagRole`: removes tags.
+    fn untag(
+        &self,
+        role_name: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes the inline policies, then the role. `false` if it did not exist.
     fn delete(&self, role_name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

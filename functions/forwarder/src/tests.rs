@@ -37,12 +37,17 @@ impl FakeRoles {
                     spec,
                     created_by: "me".into(),
                     created_at: "now".into(),
+                    updated_by: None,
+                    updated_at: None,
+                    sessions_valid_after: None,
                 };
                 StoredRole {
                     role_name: role_name(&record.spec.name),
                     arn: String::new(),
                     path: "/trailshare/".into(),
                     tags: record.to_tags().unwrap(),
+                    permissions_boundary: None,
+                    trust_policy: None,
                 }
             })
             .collect();
@@ -57,8 +62,26 @@ impl RoleStore for FakeRoles {
     async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
         unreachable!("the forwarder never creates roles")
     }
-    async fn replace(&self, _: &RoleDraft, _: &StoredRole) -> Result<StoredRole, StoreError> {
-        unreachable!("the forwarder never replaces roles")
+    async fn list_with_boundaries(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
+        unreachable!("the forwarder lists tags only")
+    }
+    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+        unreachable!("the forwarder never reads policies")
+    }
+    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_trust(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
     }
     async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, StoreError> {
         unreachable!("the forwarder lists")
