@@ -88,7 +88,8 @@ fn aws_code(error: &StoreError) -> String {
         StoreError::AlreadyExists { .. } => return "EntityAlreadyExists".into(),
         StoreError::Throttled { message, .. }
         | StoreError::Denied { message, .. }
-        | StoreError::Failed { message, .. } => message,
+        | StoreError::Failed { message, .. }
+        | StoreError::Rejected { message, .. } => message,
     };
     let head = text
         .split_once(": ")
@@ -634,7 +635,7 @@ fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
 /// (`MalformedPolicyDocument: Invalid principal in policy: …`): that is the
 /// caller's input, a 400 naming the principal, not a 502.
 fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
-    if let StoreError::Failed { message, .. } = &error {
+    if let StoreError::Failed { message, .. } | StoreError::Rejected { message, .. } = &error {
         if message.starts_with("MalformedPolicyDocument")
             && message.to_ascii_lowercase().contains("principal")
         {

@@ -48,6 +48,7 @@ impl MemRoles {
             if *n == writes.len() {
                 let error = match error.clone() {
                     StoreError::Failed { message, .. } => StoreError::Failed { call, message },
+                    StoreError::Rejected { message, .. } => StoreError::Rejected { call, message },
                     StoreError::Throttled { message, .. } => {
                         StoreError::Throttled { call, message }
                     }
@@ -768,7 +769,7 @@ async fn iam_refusing_a_principal_is_a_400_naming_it() {
     let ghost = format!("arn:aws:iam::{B}:role/Ghost");
     api.store.fail_write(
         1,
-        StoreError::Failed {
+        StoreError::Rejected {
             call: "",
             message: format!(
                 "MalformedPolicyDocument: Invalid principal in policy: \"AWS\":\"{ghost}\""
