@@ -16,8 +16,13 @@ pub enum StoreError {
     Throttled { call: &'static str, message: String },
     #[error("{call} was denied: {message}")]
     Denied { call: &'static str, message: String },
+    /// A transient failure (5xx, timeout, reset, credentials): a retry may work.
     #[error("{call} failed: {message}")]
     Failed { call: &'static str, message: String },
+    /// AWS refused the request as it stands (a missing bucket, a full tag
+    /// set, a 4xx): retrying alone will not help, but it is still a failure.
+    #[error("{call} was rejected: {message}")]
+    Rejected { call: &'static str, message: String },
 }
 
 impl StoreError {
@@ -28,8 +33,18 @@ impl StoreError {
             | StoreError::AlreadyExists { call }
             | StoreError::Throttled { call, .. }
             | StoreError::Denied { call, .. }
-            | StoreError::Failed { call, .. } => call,
+            | StoreError::Failed { call, .. }
+            | StoreError::Rejected { call, .. } => call,
         }
+    }
+
+    /// Whether retrying the same request later may succeed by itself.
+    /// Denials and rejections need someone to change a setting first.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Throttled { .. } | StoreError::Failed { .. }
+        )
     }
 }
 
@@ -97,11 +112,16 @@ pub struct ObjectMetadata {
     pub user: BTreeMap<String, String>,
 }
 
-/// An object read in full (CloudTrail files are small: a few MB at most).
+/// User metadata key on every copy: the source's ETag. Under SSE-KMS or
+/// multipart uploads a copy's own ETag differs from its source's, so this,
+/// not the copy's ETag, says whether the copy is done.
+pub const SOURCE_ETAG_METADATA: &str = "trailshare-source-etag";
+
+/// What a HEAD of the source says: enough to copy it faithfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredObject {
-    pub body: Vec<u8>,
-    pub etag: Option<String>,
+pub struct SourceHead {
+    /// Unquoted.
+    pub etag: String,
     pub metadata: ObjectMetadata,
 }
 
@@ -113,40 +133,64 @@ pub struct Writer {
     pub external_id: Option<String>,
 }
 
-/// The S3 operations the forwarder needs.
+/// Where one copy goes. Every request to the destination carries
+/// `ExpectedBucketOwner = owner`, so a bucket of that name owned by anyone
+/// else (a deleted bucket's name re-created elsewhere) gets nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    pub bucket: String,
+    pub key: String,
+    /// The share's grantee account.
+    pub owner: String,
+    pub writer: Option<Writer>,
+}
+
+/// The S3 operations the forwarder needs. `NotFound` from a call on the
+/// source means the source is gone; a missing destination bucket is never
+/// `NotFound` from a write (it is `Rejected`), so it cannot pass for a skip.
 pub trait LogObjects: Send + Sync {
-    /// The object's tags, or `None` if the object does not exist.
+    /// The source object's tags, or `None` if it does not exist.
     fn tags(
         &self,
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
-    /// Replaces the object's whole tag set.
+    /// Replaces the source object's whole tag set.
     fn put_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The whole object, or `None` if it does not exist.
-    fn get(
+    /// The source's ETag and metadata, or `None` if it does not exist.
+    fn head(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
-    /// The ETag of a copy, or `None` if there is none yet.
-    fn copy_etag(
+    ) -> impl Future<Output = Result<Option<SourceHead>, StoreError>> + Send;
+    /// The `trailshare-source-etag` of the copy at `destination`: `None` when
+    /// there is no copy (or one without the mark, which is then redone).
+    fn copy_mark(
         &self,
-        writer: Option<&Writer>,
-        bucket: &str,
-        key: &str,
+        destination: &Destination,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-    /// Writes a copy with `bucket-owner-full-control`.
-    fn put_copy(
+    /// Server-side copy with the function's own credentials: no bytes pass
+    /// through the function. Only if the source still has `source.etag`.
+    fn copy_within(
         &self,
-        writer: Option<&Writer>,
         bucket: &str,
         key: &str,
-        object: &StoredObject,
+        source: &SourceHead,
+        destination: &Destination,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Reads the source and streams it to `destination` with the writer's
+    /// credentials (never the whole body in memory). `if_match`: the ETag
+    /// the source must still have. Returns the source ETag it copied.
+    fn copy_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+        destination: &Destination,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

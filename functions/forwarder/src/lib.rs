@@ -13,7 +13,7 @@ use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::share::{Delivery, ShareSpec};
-use trailshare::store::{LogObjects, RoleStore, StoreError, StoredObject, Writer};
+use trailshare::store::{Destination, LogObjects, RoleStore, SourceHead, StoreError, Writer};
 
 pub use crate::shares::ShareCache;
 
@@ -149,7 +149,8 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
             .await
     }
 
-    /// Does what the shares ask for one object.
+    /// Does what the shares ask for one object: every target (the tag, each
+    /// distinct copy) is tried, independently of the others' results.
     pub async fn process(&self, object: &CreatedObject) -> Outcome {
         if object.bucket != self.config.trail_bucket {
             return skipped(format!("bucket {} is not the trail bucket", object.bucket));
@@ -172,66 +173,58 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 }
             }
         };
-        let delivering: Vec<&ShareSpec> = shares
-            .iter()
-            .filter(|s| s.covers(&key.account) && s.delivery != Delivery::None)
-            .collect();
-        if delivering.is_empty() {
+        let targets = targets_for(&shares, &key.account, &object.key);
+        if targets.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
                 key.account
             ));
         }
-        match self.deliver(object, &key, &delivering).await {
-            Ok(actions) => Outcome::Processed {
-                account: key.account,
-                actions,
-            },
-            Err(StoreError::NotFound { call }) => {
-                skipped(format!("the object no longer exists ({call})"))
+        let source = SourceCache::default();
+        let results = futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|target| self.reach(object, &key.account, target, &source)),
+        )
+        .await;
+        let mut actions = Vec::new();
+        let mut errors = Vec::new();
+        let mut source_gone = None;
+        for (target, result) in targets.iter().zip(results) {
+            log_target(object, target, &result);
+            match result {
+                Ok(action) => actions.push(action),
+                Err(StoreError::NotFound { call }) => source_gone = Some(call),
+                Err(error) => errors.push(format!("{}: {error}", target.name())),
             }
-            Err(error) => Outcome::Failed {
-                error: error.to_string(),
-            },
+        }
+        if !errors.is_empty() {
+            return Outcome::Failed {
+                error: errors.join("; "),
+            };
+        }
+        if let Some(call) = source_gone {
+            return skipped(format!("the object no longer exists ({call})"));
+        }
+        Outcome::Processed {
+            account: key.account,
+            actions,
         }
     }
 
-    async fn deliver(
+    /// Brings one target to done. `Err(NotFound)` only ever means the
+    /// source object is gone; every other error fails the object.
+    async fn reach(
         &self,
         object: &CreatedObject,
-        key: &LogKey,
-        shares: &[&ShareSpec],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut actions = Vec::new();
-        if shares.iter().any(|s| s.delivery == Delivery::Tag) {
-            actions.push(self.ensure_tagged(object, &key.account).await?);
+        account: &str,
+        target: &Target,
+        source: &SourceCache,
+    ) -> Result<String, StoreError> {
+        match target {
+            Target::Tag => self.ensure_tagged(object, account).await,
+            Target::Copy(destination) => self.ensure_copied(object, destination, source).await,
         }
-        let mut targets: Vec<(String, String, Option<Writer>)> = Vec::new();
-        for share in shares {
-            if let Delivery::Copy {
-                bucket,
-                prefix,
-                role_arn,
-            } = &share.delivery
-            {
-                let writer = role_arn.as_ref().map(|arn| Writer {
-                    role_arn: arn.clone(),
-                    external_id: share.external_id.clone(),
-                });
-                let target = (bucket.clone(), format!("{prefix}{}", object.key), writer);
-                if !targets.contains(&target) {
-                    targets.push(target);
-                }
-            }
-        }
-        let mut source: Option<StoredObject> = None;
-        for (bucket, dest_key, writer) in &targets {
-            actions.push(
-                self.ensure_copied(object, &mut source, bucket, dest_key, writer.as_ref())
-                    .await?,
-            );
-        }
-        Ok(actions)
     }
 
     /// One read when already tagged; otherwise one read and one write that
@@ -253,7 +246,7 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
         tags.retain(|(k, _)| k != ACCOUNT_TAG);
         if tags.len() >= MAX_OBJECT_TAGS {
-            return Err(StoreError::Failed {
+            return Err(StoreError::Rejected {
                 call: "s3:PutObjectTagging",
                 message: format!(
                     "the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"
@@ -267,35 +260,120 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         Ok(format!("tagged {ACCOUNT_TAG}={account}"))
     }
 
-    /// A copy whose ETag equals the source's is already there: one HEAD.
+    /// Done when the copy's `trailshare-source-etag` equals the source's
+    /// ETag: one HEAD when the event carries the ETag. Otherwise a
+    /// server-side copy (own credentials) or a streamed one (writer role).
     async fn ensure_copied(
         &self,
         object: &CreatedObject,
-        source: &mut Option<StoredObject>,
-        bucket: &str,
-        dest_key: &str,
-        writer: Option<&Writer>,
+        destination: &Destination,
+        source: &SourceCache,
     ) -> Result<String, StoreError> {
-        let existing = self.objects.copy_etag(writer, bucket, dest_key).await?;
-        let target = format!("s3://{bucket}/{dest_key}");
-        if existing.is_some() && existing == object.etag {
-            return Ok(format!("already copied to {target}"));
+        let target = format!("s3://{}/{}", destination.bucket, destination.key);
+        let mark = self.objects.copy_mark(destination).await?;
+        if let Some(mark) = &mark {
+            let source_etag = match &object.etag {
+                Some(etag) => etag.clone(),
+                None => source.head(&self.objects, object).await?.etag,
+            };
+            if *mark == source_etag {
+                return Ok(format!("already copied to {target}"));
+            }
         }
-        if source.is_none() {
-            *source = Some(self.objects.get(&object.bucket, &object.key).await?.ok_or(
-                StoreError::NotFound {
-                    call: "s3:GetObject",
-                },
-            )?);
+        match destination.writer {
+            None => {
+                let head = source.head(&self.objects, object).await?;
+                self.objects
+                    .copy_within(&object.bucket, &object.key, &head, destination)
+                    .await?;
+            }
+            Some(_) => {
+                let known = source.known_etag(object);
+                self.objects
+                    .copy_streamed(&object.bucket, &object.key, known.as_deref(), destination)
+                    .await?;
+            }
         }
-        let source = source.as_ref().expect("loaded above");
-        if existing.is_some() && existing == source.etag {
-            return Ok(format!("already copied to {target}"));
-        }
-        self.objects
-            .put_copy(writer, bucket, dest_key, source)
-            .await?;
         Ok(format!("copied to {target}"))
+    }
+}
+
+/// One thing a log file owes: its tag, or one distinct copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Tag,
+    Copy(Destination),
+}
+
+impl Target {
+    fn name(&self) -> String {
+        match self {
+            Target::Tag => "tag".to_string(),
+            Target::Copy(d) => format!("copy to s3://{}/{}", d.bucket, d.key),
+        }
+    }
+}
+
+/// The distinct targets the active shares ask for one log file.
+fn targets_for(shares: &[ShareSpec], account: &str, key: &str) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for share in shares.iter().filter(|s| s.covers(account)) {
+        let target = match &share.delivery {
+            Delivery::None => continue,
+            Delivery::Tag => Target::Tag,
+            Delivery::Copy {
+                bucket,
+                prefix,
+                role_arn,
+            } => Target::Copy(Destination {
+                bucket: bucket.clone(),
+                key: format!("{prefix}{key}"),
+                owner: share.grantee_account.clone(),
+                writer: role_arn.as_ref().map(|arn| Writer {
+                    role_arn: arn.clone(),
+                    external_id: share.external_id.clone(),
+                }),
+            }),
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    targets
+}
+
+/// The source's HEAD, read at most once per object whatever the number of
+/// copies that need it.
+#[derive(Default)]
+struct SourceCache {
+    head: tokio::sync::OnceCell<SourceHead>,
+}
+
+impl SourceCache {
+    async fn head<O: LogObjects>(
+        &self,
+        objects: &O,
+        object: &CreatedObject,
+    ) -> Result<SourceHead, StoreError> {
+        self.head
+            .get_or_try_init(|| async {
+                objects
+                    .head(&object.bucket, &object.key)
+                    .await?
+                    .ok_or(StoreError::NotFound {
+                        call: "s3:HeadObject",
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The source ETag if already known (from the event or a HEAD).
+    fn known_etag(&self, object: &CreatedObject) -> Option<String> {
+        object
+            .etag
+            .clone()
+            .or_else(|| self.head.get().map(|h| h.etag.clone()))
     }
 }
 
@@ -343,6 +421,29 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
         Outcome::Failed { error } => {
             line["outcome"] = json!("failed");
             line["error"] = json!(error);
+        }
+    }
+    log(&line);
+}
+
+/// One line per target outcome; `retryable` says whether a redelivery may
+/// succeed by itself (throttles, 5xx) or needs a setting changed first.
+fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, StoreError>) {
+    let mut line = json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target.name()});
+    match result {
+        Ok(action) => {
+            line["outcome"] = json!("done");
+            line["action"] = json!(action);
+        }
+        Err(StoreError::NotFound { call }) => {
+            line["outcome"] = json!("source_gone");
+            line["call"] = json!(call);
+        }
+        Err(error) => {
+            line["outcome"] = json!("failed");
+            line["retryable"] = json!(error.retryable());
+            line["call"] = json!(error.call());
+            line["error"] = json!(error.to_string());
         }
     }
     log(&line);
