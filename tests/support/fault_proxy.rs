@@ -13,10 +13,11 @@
 //! ```
 //!
 //! Decisions are reproducible: whether an attempt fails, and how, is a hash
-//! of the rule's seed, the request (method, path, query, copy source) and how
-//! many times that same request came before, so concurrency does not change
-//! which attempts fail. The proxy runs on its own thread and runtime (tests
-//! each have their own runtime) and stops when dropped.
+//! of the rule's seed, the request (method, path, query, copy source; bucket
+//! names without their digits) and how many times that same request came
+//! before, so neither concurrency nor unique names change which S3 attempts
+//! fail. The proxy runs on its own thread and runtime (tests each have their
+//! own runtime) and stops when dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -269,8 +270,8 @@ async fn handle(
     let identity = format!(
         "{} {} {}",
         request.method(),
-        path_and_query,
-        header("x-amz-copy-source").unwrap_or_default()
+        without_bucket_digits(&path_and_query),
+        without_bucket_digits(&header("x-amz-copy-source").unwrap_or_default())
     );
     let expected_owner = header("x-amz-expected-bucket-owner");
     let is_head = request.method() == hyper::Method::HEAD;
@@ -326,7 +327,12 @@ async fn handle(
     if let (Some(owner), Some(expected)) = (&owner, &expected_owner) {
         if owner != expected {
             state.counts.lock().unwrap().owner_denied += 1;
-            return Ok(error(StatusCode::FORBIDDEN, &bucket, "AccessDenied", is_head));
+            return Ok(error(
+                StatusCode::FORBIDDEN,
+                &bucket,
+                "AccessDenied",
+                is_head,
+            ));
         }
     }
 
@@ -353,6 +359,16 @@ async fn handle(
     Ok(response.map(BodyExt::boxed))
 }
 
+/// A path with the digits of its bucket name left out, so that the unique
+/// suffixes tests give bucket names (`trail-<pid>-<n>`) do not change the
+/// decisions from one run to the next.
+fn without_bucket_digits(path: &str) -> String {
+    let path = path.trim_start_matches('/');
+    let (bucket, rest) = path.split_at(path.find(['/', '?']).unwrap_or(path.len()));
+    let bucket: String = bucket.chars().filter(|c| !c.is_ascii_digit()).collect();
+    format!("/{bucket}{rest}")
+}
+
 fn decide(rules: &[Rule], bucket: &str, identity: &str, attempt: u64) -> Option<Fault> {
     let rule = rules.iter().find(|rule| match &rule.scope {
         Scope::All => true,
@@ -367,8 +383,7 @@ fn decide(rules: &[Rule], bucket: &str, identity: &str, attempt: u64) -> Option<
     }
     let first = splitmix(rule.seed ^ hash ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let unit = (first >> 11) as f64 / (1u64 << 53) as f64;
-    (unit < rule.rate)
-        .then(|| rule.kinds[(splitmix(first) % rule.kinds.len() as u64) as usize])
+    (unit < rule.rate).then(|| rule.kinds[(splitmix(first) % rule.kinds.len() as u64) as usize])
 }
 
 fn splitmix(mut x: u64) -> u64 {
