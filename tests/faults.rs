@@ -289,6 +289,16 @@ struct Message {
     receives: u32,
 }
 
+/// An SQS event (as the event source mapping sends it) for `batch`.
+fn sqs_event(batch: &[Message]) -> Value {
+    json!({"Records": batch.iter().map(|m| json!({
+        "messageId": m.id, "receiptHandle": format!("handle-{}-{}", m.id, m.receives), "body": m.body,
+        "attributes": {"ApproximateReceiveCount": m.receives.to_string(), "SentTimestamp": "1714565131271",
+                       "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1714565131281"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:{A}:trailshare-forwarder"), "awsRegion": "us-east-1"})).collect::<Vec<_>>()})
+}
+
 /// Where every message ended, and what it took.
 #[derive(Default)]
 struct Drained {
@@ -324,19 +334,21 @@ async fn drain(forwarder: &Fwd, messages: Vec<(String, String)>) -> Drained {
                 for message in &mut batch {
                     message.receives += 1;
                 }
-                let event = json!({"Records": batch.iter().map(|m| json!({
-                    "messageId": m.id, "receiptHandle": format!("handle-{}-{}", m.id, m.receives), "body": m.body,
-                    "attributes": {"ApproximateReceiveCount": m.receives.to_string(), "SentTimestamp": "1714565131271",
-                                   "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1714565131281"},
-                    "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                    "eventSourceARN": format!("arn:aws:sqs:us-east-1:{A}:trailshare-forwarder"), "awsRegion": "us-east-1"})).collect::<Vec<_>>()});
+                let event = sqs_event(&batch);
                 let failed = match forwarder.handle_event(event).await {
                     Ok(response) => Some(
                         response["batchItemFailures"]
                             .as_array()
-                            .unwrap_or_else(|| panic!("an SQS batch answers with batchItemFailures: {response}"))
+                            .unwrap_or_else(|| {
+                                panic!("an SQS batch answers with batchItemFailures: {response}")
+                            })
                             .iter()
-                            .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier").to_string())
+                            .map(|f| {
+                                f["itemIdentifier"]
+                                    .as_str()
+                                    .expect("itemIdentifier")
+                                    .to_string()
+                            })
                             .collect(),
                     ),
                     Err(_) => None,
@@ -717,4 +729,108 @@ async fn a_destination_owned_by_another_account_gets_nothing_and_dead_letters() 
         in_foreign, 0,
         "nothing written to a bucket the grantee does not own"
     );
+}
+
+/// Each failure class the proxy makes (a 500, a throttle or a reset on the
+/// destination; STS failing for the writer role) fails the record while the
+/// message's other targets are done, and the redelivery redoes only what is
+/// not done: no second tagging, no second write of a finished copy.
+#[tokio::test]
+async fn each_failure_class_fails_the_record_and_the_retry_redoes_only_what_is_not_done() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+    let (own, _) = w.copy_share(B, &[B], "own/", false).await;
+    let (z_dest, z_writer) = w.copy_share(Z, &[B], "", true).await;
+    let z_writer = z_writer.unwrap();
+    let objects: Vec<LogObject> = objects(8).into_iter().filter(|o| o.account == B).collect();
+    upload(&w, &objects).await;
+    let (b_admin, z_admin) = (w.aws.admin(B).await, w.aws.admin(Z).await);
+    let own_copy = (&b_admin, own.as_str(), "own/");
+    let z_copy = (&z_admin, z_dest.as_str(), "");
+    let classes = [
+        (
+            "500 InternalError on the destination",
+            Scope::Bucket(own.clone()),
+            Fault::InternalError,
+            z_copy,
+        ),
+        (
+            "503 SlowDown on the destination",
+            Scope::Bucket(own.clone()),
+            Fault::SlowDown,
+            z_copy,
+        ),
+        (
+            "connection reset on the destination",
+            Scope::Bucket(own.clone()),
+            Fault::Reset,
+            z_copy,
+        ),
+        (
+            "STS failing for the writer role",
+            Scope::Service("sts".into()),
+            Fault::InternalError,
+            own_copy,
+        ),
+    ];
+    for ((class, scope, kind, unaffected), object) in classes.into_iter().zip(&objects) {
+        let proxy = FaultProxy::start(&w.aws.url);
+        proxy.set_bucket_owner(&own, B);
+        proxy.set_bucket_owner(&z_dest, Z);
+        proxy.set_rules(vec![Rule {
+            scope,
+            rate: 1.0,
+            kinds: vec![kind],
+            seed: seed(),
+        }]);
+        let forwarder = w.forwarder(&proxy, &[&own], &[&z_writer]).await;
+        let mut message = Message {
+            id: "m".into(),
+            body: notification(&w.bucket, &object.key),
+            receives: 1,
+        };
+
+        let first = forwarder
+            .handle_event(sqs_event(std::slice::from_ref(&message)))
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            json!({"batchItemFailures": [{"itemIdentifier": "m"}]}),
+            "{class}"
+        );
+        assert!(
+            proxy.counts().total_faults() >= 3,
+            "{class}: the SDK retried: {:?}",
+            proxy.counts()
+        );
+        let done = check(&w, object, true, &[unaffected]).await;
+        assert!(
+            done.is_empty(),
+            "{class}: the other targets are done despite the failure: {done:?}"
+        );
+
+        proxy.set_rules(Vec::new());
+        let before = proxy.counts().log.len();
+        message.receives = 2;
+        let second = forwarder
+            .handle_event(sqs_event(std::slice::from_ref(&message)))
+            .await
+            .unwrap();
+        assert_eq!(second, json!({"batchItemFailures": []}), "{class}");
+        let redo = proxy.counts().log[before..].to_vec();
+        let finished = format!("/{}/", unaffected.1);
+        assert!(
+            !redo
+                .iter()
+                .any(|r| r.contains(" PUT ") && (r.contains("?tagging") || r.contains(&finished))),
+            "{class}: the retry redid finished work: {redo:#?}"
+        );
+        let all = check(&w, object, true, &[own_copy, z_copy]).await;
+        assert!(all.is_empty(), "{class}: {all:?}");
+        println!("[{class}] first receive failed after {} injected faults; the retry made {} requests: {redo:?}",
+                 proxy.counts().total_faults(), redo.len());
+    }
 }

@@ -69,6 +69,9 @@ pub enum Scope {
     All,
     /// Requests to one bucket (path-style: `/<bucket>` or `/<bucket>/<key>`).
     Bucket(String),
+    /// Requests signed for one service (`s3`, `iam`, `sts`), as the SigV4
+    /// credential scope names it.
+    Service(String),
 }
 
 /// Fail `rate` (0.0–1.0) of the attempts in `scope`, with one of `kinds`.
@@ -108,6 +111,8 @@ pub struct Counts {
     pub owner_unchecked: BTreeMap<String, u64>,
     /// Attempts per bucket (`""`: not S3).
     pub by_bucket: BTreeMap<String, u64>,
+    /// Every attempt, in arrival order: `<service> <METHOD> <path?query>`.
+    pub log: Vec<String>,
 }
 
 impl Counts {
@@ -274,6 +279,13 @@ async fn handle(
         without_bucket_digits(&header("x-amz-copy-source").unwrap_or_default())
     );
     let expected_owner = header("x-amz-expected-bucket-owner");
+    // `Credential=<key>/<date>/<region>/<service>/aws4_request`
+    let service = header("authorization")
+        .and_then(|auth| {
+            let scope = auth.split("Credential=").nth(1)?;
+            scope.split('/').nth(3).map(str::to_string)
+        })
+        .unwrap_or_default();
     let is_head = request.method() == hyper::Method::HEAD;
 
     let attempt = {
@@ -283,7 +295,13 @@ async fn handle(
         *n - 1
     };
     let owner = state.owners.lock().unwrap().get(&bucket).cloned();
-    let fault = decide(&state.rules.lock().unwrap(), &bucket, &identity, attempt);
+    let fault = decide(
+        &state.rules.lock().unwrap(),
+        &bucket,
+        &service,
+        &identity,
+        attempt,
+    );
     {
         let mut counts = state.counts.lock().unwrap();
         counts.requests += 1;
@@ -291,6 +309,9 @@ async fn handle(
             counts.repeats += 1;
         }
         *counts.by_bucket.entry(bucket.clone()).or_default() += 1;
+        counts
+            .log
+            .push(format!("{service} {} {path_and_query}", request.method()));
         if let Some(fault) = fault {
             *counts.faults.entry(fault).or_default() += 1;
         }
@@ -369,10 +390,17 @@ fn without_bucket_digits(path: &str) -> String {
     format!("/{bucket}{rest}")
 }
 
-fn decide(rules: &[Rule], bucket: &str, identity: &str, attempt: u64) -> Option<Fault> {
+fn decide(
+    rules: &[Rule],
+    bucket: &str,
+    service: &str,
+    identity: &str,
+    attempt: u64,
+) -> Option<Fault> {
     let rule = rules.iter().find(|rule| match &rule.scope {
         Scope::All => true,
         Scope::Bucket(name) => name == bucket,
+        Scope::Service(name) => name == service,
     })?;
     if rule.kinds.is_empty() {
         return None;
