@@ -63,6 +63,14 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
     }
 
+    /// Reads the share table into the cache (at start-up, before the first
+    /// event). Concurrent callers wait for this one read.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.shares.get().await {
+            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+        }
+    }
+
     /// Handles one invocation. SQS batches answer with the failed message
     /// ids; direct invocations fail as a whole if any object failed.
     pub async fn handle_event(&self, event: Value) -> Result<Value, ForwardError> {
@@ -429,6 +437,14 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
 /// One line per target outcome; `retryable` says whether a redelivery may
 /// succeed by itself (throttles, 5xx) or needs a setting changed first.
 fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, StoreError>) {
+    log(&target_line(object, target, result));
+}
+
+fn target_line(
+    object: &CreatedObject,
+    target: &Target,
+    result: &Result<String, StoreError>,
+) -> Value {
     let mut line = json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target.name()});
     match result {
         Ok(action) => {
@@ -446,7 +462,7 @@ fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, S
             line["error"] = json!(error.to_string());
         }
     }
-    log(&line);
+    line
 }
 
 /// One JSON line on stdout, which Lambda sends to CloudWatch Logs.

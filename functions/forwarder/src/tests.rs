@@ -15,7 +15,7 @@ use trailshare::store::{
     StoredRole, SOURCE_ETAG_METADATA,
 };
 
-use super::{Forwarder, Outcome};
+use super::{target_line, Forwarder, Outcome, Target};
 
 const B: &str = "222222222222";
 const C: &str = "333333333333";
@@ -631,4 +631,73 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
     let _ = uncached.handle_event(event.clone()).await;
     let _ = uncached.handle_event(event).await;
     assert_eq!(uncached.shares.roles().listings.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn each_target_outcome_is_one_line_that_says_whether_a_retry_may_help() {
+    let object = created(&key(B));
+    let copy = Target::Copy(Destination {
+        bucket: "b-logs".into(),
+        key: key(B),
+        owner: B.into(),
+        writer: None,
+    });
+    let line = |target: &Target, result| target_line(&object, target, &result);
+    let cases = [
+        (
+            StoreError::Throttled {
+                call: "s3:CopyObject",
+                message: "SlowDown".into(),
+            },
+            true,
+        ),
+        (
+            StoreError::Failed {
+                call: "s3:CopyObject",
+                message: "connection reset".into(),
+            },
+            true,
+        ),
+        (
+            StoreError::Denied {
+                call: "s3:HeadObject",
+                message: "AccessDenied".into(),
+            },
+            false,
+        ),
+        (
+            StoreError::Rejected {
+                call: "s3:CopyObject",
+                message: "NoSuchBucket".into(),
+            },
+            false,
+        ),
+        (
+            StoreError::Rejected {
+                call: "s3:PutObjectTagging",
+                message: "10 tags".into(),
+            },
+            false,
+        ),
+    ];
+    for (error, retryable) in cases {
+        let call = error.call();
+        let l = line(&copy, Err(error));
+        assert_eq!(l["outcome"], "failed");
+        assert_eq!(l["retryable"], retryable, "{l}");
+        assert_eq!(l["call"], call);
+        assert_eq!(l["target"], format!("copy to s3://b-logs/{}", key(B)));
+    }
+    let gone = line(
+        &Target::Tag,
+        Err(StoreError::NotFound {
+            call: "s3:GetObjectTagging",
+        }),
+    );
+    assert_eq!(gone["outcome"], "source_gone");
+    let done = line(&Target::Tag, Ok("already tagged".into()));
+    assert_eq!(
+        (done["outcome"].as_str(), done["target"].as_str()),
+        (Some("done"), Some("tag"))
+    );
 }
