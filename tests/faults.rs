@@ -5,6 +5,7 @@
 //! deployed. `FAULT_SEED=<n>` replays another seed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -307,6 +308,8 @@ struct Drained {
     receives: u64,
     invocations: u64,
     invocation_errors: u64,
+    /// The most receives any acknowledged message took.
+    max_receives_acknowledged: u32,
 }
 
 /// Delivers `messages` as an SQS event source mapping does: batches of 10,
@@ -375,6 +378,8 @@ async fn drain(forwarder: &Fwd, messages: Vec<(String, String)>) -> Drained {
             for message in batch {
                 let retry = failed.as_ref().is_none_or(|f| f.contains(&message.id));
                 if !retry {
+                    drained.max_receives_acknowledged =
+                        drained.max_receives_acknowledged.max(message.receives);
                     drained.acknowledged.insert(message.id);
                 } else if message.receives >= MAX_RECEIVES {
                     drained.dead.insert(message.id, message.receives);
@@ -494,13 +499,17 @@ fn print_figures(
         .iter()
         .map(|k| format!("{k:?} {}", counts.faults.get(k).copied().unwrap_or(0)))
         .collect();
-    println!(
-        "[{name}] seed {}: {objects} objects, {} messages acknowledged, {} dead-lettered; {} receives in {} invocations ({} failed whole); \
+    // Straight to stderr, not through the test harness's capture: the
+    // figures belong in `make test`'s output even when the test passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "[{name}] seed {}: {objects} objects, {} messages acknowledged, {} dead-lettered; {} receives (at most {} for an acknowledged message) in {} invocations ({} failed whole); \
          {} HTTP attempts through the proxy, {} repeated; faults injected {} ({}); {} refused for a wrong ExpectedBucketOwner; lost = {lost}; {:.1} s",
         seed(),
         drained.acknowledged.len(),
         drained.dead.len(),
         drained.receives,
+        drained.max_receives_acknowledged,
         drained.invocations,
         drained.invocation_errors,
         counts.requests,
