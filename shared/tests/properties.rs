@@ -161,6 +161,9 @@ const WORDS: &[&str] = &[
     "none",
     "*",
     "222222222222",
+    "s3Bucket",
+    "s3ObjectKey",
+    "Sns",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -230,6 +233,34 @@ fn bridge_event(object: &CreatedObject) -> Value {
            "region": "us-east-1", "detail": {"version": "0", "bucket": {"name": object.bucket}, "object": detail_object}})
 }
 
+/// CloudTrail's own SNS message of delivered files: keys not encoded, no ETag.
+fn cloudtrail_message() -> impl Strategy<Value = (Value, Vec<CreatedObject>)> {
+    (
+        "[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]",
+        prop::collection::vec(any_key(), 1..4),
+    )
+        .prop_map(|(bucket, keys)| {
+            let objects = keys
+                .iter()
+                .map(|key| CreatedObject {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    etag: None,
+                })
+                .collect();
+            (json!({"s3Bucket": bucket, "s3ObjectKey": keys}), objects)
+        })
+}
+
+/// A message SNS carries: an S3 notification or CloudTrail's message.
+fn sns_message() -> impl Strategy<Value = (Value, Vec<CreatedObject>)> {
+    prop_oneof![
+        prop::collection::vec(created_object(), 0..3)
+            .prop_map(|objects| (s3_notification(&objects), objects)),
+        cloudtrail_message(),
+    ]
+}
+
 fn created_object() -> impl Strategy<Value = CreatedObject> {
     (
         "[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]",
@@ -250,6 +281,11 @@ fn queue_body() -> impl Strategy<Value = (String, Notification)> {
         prop::collection::vec(created_object(), 1..3).prop_map(|objects| {
             let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:111111111111:t",
                                   "Message": s3_notification(&objects).to_string()});
+            (envelope.to_string(), Notification::Objects(objects))
+        }),
+        cloudtrail_message().prop_map(|(message, objects)| (message.to_string(), Notification::Objects(objects))),
+        cloudtrail_message().prop_map(|(message, objects)| {
+            let envelope = json!({"Type": "Notification", "MessageId": "m", "Message": message.to_string()});
             (envelope.to_string(), Notification::Objects(objects))
         }),
         Just((
@@ -447,6 +483,16 @@ proptest! {
             decode(&bridge_event(&object)),
             Ok(Trigger::Direct(Notification::Objects(vec![object])))
         );
+    }
+
+    #[test]
+    fn sns_invocations_decode_to_every_object_their_messages_carry(messages in prop::collection::vec(sns_message(), 1..4)) {
+        let event = json!({"Records": messages.iter().map(|(message, _)| json!({
+            "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:111111111111:t:1",
+            "Sns": {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:111111111111:t",
+                    "Message": message.to_string(), "Timestamp": "2024-05-01T12:05:31.271Z"}})).collect::<Vec<_>>()});
+        let want: Vec<CreatedObject> = messages.into_iter().flat_map(|(_, objects)| objects).collect();
+        prop_assert_eq!(decode(&event), Ok(Trigger::Direct(Notification::Objects(want))));
     }
 
     #[test]
