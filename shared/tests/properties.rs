@@ -329,14 +329,16 @@ fn share_body() -> impl Strategy<Value = Value> {
                 .prop_map(|s| Some(s.into_iter().collect())),
         ];
         let external_id = prop::option::weighted(0.75, "[A-Za-z0-9+=,.@:/-]{2,64}");
+        // Copies go to the grantee only: a writer role in its account, and
+        // a prefix of the characters TRAIL_PREFIX allows, ending in `/`.
         let delivery = prop_oneof![
             Just(None),
             Just(Some(json!({"mode": "none"}))),
             Just(Some(json!({"mode": "tag"}))),
             (
                 "[a-z0-9][a-z0-9-]{1,30}[a-z0-9]",
-                prop::option::of("[a-zA-Z0-9 +!._*'()-][a-zA-Z0-9 +!._*'()/-]{0,30}"),
-                prop::option::of((account(), iam_name())),
+                prop::option::of("([a-zA-Z0-9 +!._'()-]{1,10}/){1,3}"),
+                prop::option::of((Just(grantee.clone()), iam_name())),
             )
                 .prop_map(|(bucket, prefix, role)| {
                     let mut d = json!({"mode": "copy", "bucket": bucket});
@@ -351,7 +353,7 @@ fn share_body() -> impl Strategy<Value = Value> {
         ];
         (
             Just(grantee),
-            prop::option::of("[A-Za-z0-9+=,.@_-]{1,48}"),
+            prop::option::of("[a-z0-9+=,.@_-]{1,48}"),
             principals,
             log_accounts,
             external_id,
