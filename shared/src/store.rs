@@ -204,6 +204,20 @@ pub trait WorkQueue: Send + Sync {
     fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
+/// out fails, so it is retried and dead-lettered rather than dropped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoQueue;
+
+impl WorkQueue for NoQueue {
+    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
+        Err(StoreError::Rejected {
+            call: "sqs:SendMessageBatch",
+            message: "FORWARDER_QUEUE_URL is not set".into(),
+        })
+    }
+}
+
 /// A queue only when one is configured (`FORWARDER_QUEUE_URL`): without
 /// one, work that must fan out fails, so it is retried and dead-lettered
 /// rather than dropped.
@@ -211,10 +225,7 @@ impl<Q: WorkQueue> WorkQueue for Option<Q> {
     async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
         match self {
             Some(queue) => queue.send(bodies).await,
-            None => Err(StoreError::Rejected {
-                call: "sqs:SendMessageBatch",
-                message: "FORWARDER_QUEUE_URL is not set".into(),
-            }),
+            None => NoQueue.send(bodies).await,
         }
     }
 }

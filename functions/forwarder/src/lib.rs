@@ -18,7 +18,7 @@ use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::share::{Delivery, ShareSpec};
 use trailshare::store::{
-    Destination, LogObjects, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
+    Destination, LogObjects, NoQueue, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
 };
 
 pub use crate::shares::ShareCache;
@@ -60,19 +60,6 @@ pub struct Forwarder<S, O, Q = NoQueue> {
     objects: O,
     queue: Q,
     config: Config,
-}
-
-/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
-/// out further fails, so it is retried and ends in the dead-letter queue.
-pub struct NoQueue;
-
-impl WorkQueue for NoQueue {
-    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
-        Err(StoreError::Rejected {
-            call: "sqs:SendMessageBatch",
-            message: "FORWARDER_QUEUE_URL is not set".into(),
-        })
-    }
 }
 
 impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue> {

@@ -36,6 +36,8 @@ pub enum Route {
     Item(String),
     /// `/shares/{name}/revoke-sessions`
     RevokeSessions(String),
+    /// `/shares/{name}/backfill`
+    Backfill(String),
 }
 
 impl ApiRequest {
@@ -128,6 +130,9 @@ impl ApiRequest {
             ["", "shares", item] if !item.is_empty() => Some(Route::Item(name(item))),
             ["", "shares", item, "revoke-sessions"] if !item.is_empty() => {
                 Some(Route::RevokeSessions(name(item)))
+            }
+            ["", "shares", item, "backfill"] if !item.is_empty() => {
+                Some(Route::Backfill(name(item)))
             }
             _ => None,
         }

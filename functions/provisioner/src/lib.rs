@@ -15,7 +15,7 @@ use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
 use trailshare::share::{
     check_deployment, validate, validate_existing_name, validate_name, Invalid, ShareSpec,
 };
-use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+use trailshare::store::{NoQueue, RoleDraft, RoleStore, StoreError, StoredRole, WorkQueue};
 
 pub use crate::http::{ApiRequest, ApiResponse, Route};
 
@@ -26,10 +26,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub type AuditSink = Box<dyn Fn(&Value) + Send + Sync>;
 
 /// The share API over a role store. Built once per process.
-pub struct Provisioner<S> {
+pub struct Provisioner<S, Q = NoQueue> {
     store: S,
     config: Config,
     audit: AuditSink,
+    /// The forwarder's queue, where backfill work is sent.
+    queue: Q,
 }
 
 /// A request failure, rendered as `{"error": {"code", "message", "field"}}`.
@@ -138,17 +140,30 @@ enum Found {
     },
 }
 
-impl<S: RoleStore> Provisioner<S> {
-    pub fn new(store: S, config: Config) -> Provisioner<S> {
+impl<S: RoleStore> Provisioner<S, NoQueue> {
+    pub fn new(store: S, config: Config) -> Provisioner<S, NoQueue> {
         Provisioner {
             store,
             config,
             audit: Box::new(|line| println!("{line}")),
+            queue: NoQueue,
         }
     }
 
+    /// The same API with the forwarder's queue, for backfill.
+    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Provisioner<S, Q> {
+        Provisioner {
+            store: self.store,
+            config: self.config,
+            audit: self.audit,
+            queue,
+        }
+    }
+}
+
+impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// Sends audit lines to `sink` instead of standard output.
-    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S> {
+    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S, Q> {
         self.audit = sink;
         self
     }
@@ -181,10 +196,13 @@ impl<S: RoleStore> Provisioner<S> {
         match (&route, method) {
             (Route::Collection, "GET" | "POST")
             | (Route::Item(_), "GET" | "PUT" | "DELETE")
-            | (Route::RevokeSessions(_), "POST") => {}
+            | (Route::RevokeSessions(_), "POST")
+            | (Route::Backfill(_), "POST") => {}
             (Route::Collection, _) => return Err(method_not_allowed("GET, POST")),
             (Route::Item(_), _) => return Err(method_not_allowed("GET, PUT, DELETE")),
-            (Route::RevokeSessions(_), _) => return Err(method_not_allowed("POST")),
+            (Route::RevokeSessions(_) | Route::Backfill(_), _) => {
+                return Err(method_not_allowed("POST"))
+            }
         }
         // Every change needs an administrator: calling the API must never
         // be a way around IAM. Reads are open to whoever the API lets in.
@@ -230,6 +248,11 @@ impl<S: RoleStore> Provisioner<S> {
             (Route::RevokeSessions(name), _) => {
                 validate_existing_name(&name)?;
                 self.revoke_sessions(&name, &request.caller).await
+            }
+            (Route::Backfill(name), _) => {
+                validate_existing_name(&name)?;
+                self.backfill(&name, &request.json_body()?, &request.caller)
+                    .await
             }
         }
     }
@@ -479,6 +502,45 @@ impl<S: RoleStore> Provisioner<S> {
         };
         self.write_record(role, &record).await?;
         Ok(Some(record))
+    }
+
+    /// `POST /shares/{name}/backfill`: queues the first step of the share's
+    /// deliveries for the files already in the window — one message per
+    /// log account (or one that discovers them, for `["*"]`); the forwarder
+    /// fans each out to days. Costs one IAM read and ⌈messages / 10⌉ sends,
+    /// whatever the number of shares.
+    async fn backfill(&self, name: &str, body: &Value, caller: &str) -> Result<ApiResponse> {
+        if self.config.forwarder_queue_url.is_none() {
+            return Err(ApiError::new(
+                503,
+                "not_configured",
+                "backfill needs the forwarder's queue: FORWARDER_QUEUE_URL is not set",
+            ));
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        let window = trailshare::backfill::parse_window(body, today)?;
+        let (current, _) = self.existing(name).await?;
+        let spec = &current.spec;
+        let work = trailshare::backfill::Work::plan(&spec.name, &spec.log_accounts, window);
+        let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
+        self.queue.send(&bodies).await?;
+        let accounts = if spec.reads_all_accounts() {
+            json!("*")
+        } else {
+            json!(spec.log_accounts)
+        };
+        let answer = json!({"backfill": {
+            "share": spec.name,
+            "from": trailshare::backfill::format_day(window.from),
+            "until": trailshare::backfill::format_day(window.until),
+            "accounts": accounts,
+            "queued": bodies.len(),
+        }});
+        (self.audit)(
+            &json!({"event": "audit", "at": now_rfc3339(), "caller": caller, "action": "backfill",
+                             "share": name, "before": Value::Null, "after": answer["backfill"]}),
+        );
+        Ok(ApiResponse::json(202, &answer))
     }
 
     /// `POST /shares/{name}/revoke-sessions`: every session issued before
