@@ -62,6 +62,14 @@ pub struct RoleDraft {
     pub tags: Vec<(String, String)>,
 }
 
+/// A role as `ListRoles` returns it: no tags, no boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSummary {
+    pub role_name: String,
+    pub arn: String,
+    pub description: Option<String>,
+}
+
 /// A role as IAM has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRole {
@@ -100,6 +108,12 @@ pub trait RoleStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
     /// Every role under `path`, with its tags (not its boundary).
     fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// Every role under `path` as `ListRoles` returns it (name, ARN,
+    /// description): one call per 1,000 roles, nothing per role.
+    fn list_summaries(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<RoleSummary>, StoreError>> + Send;
     /// Every role under `path`, with its tags and boundary.
     fn list_with_boundaries(
         &self,

@@ -16,7 +16,8 @@ use trailshare::backfill::{
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
-use trailshare::share::{Delivery, ShareSpec};
+use trailshare::route::Route;
+use trailshare::share::Delivery;
 use trailshare::store::{
     Destination, LogObjects, NoQueue, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
 };
@@ -485,7 +486,7 @@ impl Target {
 
 /// The distinct targets the active shares ask for one log file.
 fn targets_for<'a>(
-    shares: impl Iterator<Item = &'a ShareSpec>,
+    shares: impl Iterator<Item = &'a Route>,
     account: &str,
     key: &str,
 ) -> Vec<Target> {

@@ -724,11 +724,10 @@ fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
     error.into()
 }
 
+/// The role description carries the share's route, so the forwarder reads
+/// every share with one `ListRoles` call (see `trailshare::route`).
 fn description(spec: &ShareSpec) -> String {
-    format!(
-        "trailshare: read-only CloudTrail logs for account {}",
-        spec.grantee_account
-    )
+    trailshare::route::describe(spec)
 }
 
 fn method_not_allowed(allow: &'static str) -> ApiError {

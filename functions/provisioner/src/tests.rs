@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::record::ShareRecord;
 use trailshare::share::ShareSpec;
-use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+use trailshare::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -28,6 +28,7 @@ struct MemRole {
     trust: Value,
     policies: BTreeMap<String, Value>,
     max_session_seconds: i32,
+    description: String,
 }
 
 /// Roles in memory. Counts writes; `fail` makes the n-th write (1-based)
@@ -134,6 +135,7 @@ impl RoleStore for Shared {
                     serde_json::from_str(&draft.read_policy).unwrap(),
                 )]),
                 max_session_seconds: draft.max_session_seconds,
+                description: draft.description.clone(),
             },
         );
         Ok(stored)
@@ -150,6 +152,18 @@ impl RoleStore for Shared {
     }
     async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
         self.list_with_boundaries(path).await
+    }
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .values()
+            .filter(|r| r.stored.path == path)
+            .map(|r| RoleSummary {
+                role_name: r.stored.role_name.clone(),
+                arn: r.stored.arn.clone(),
+                description: Some(r.description.clone()),
+            })
+            .collect())
     }
     async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
         let roles = self.roles.lock().unwrap();
@@ -176,8 +190,11 @@ impl RoleStore for Shared {
         let document: Value = serde_json::from_str(document).unwrap();
         self.with_role(role, "iam:UpdateAssumeRolePolicy", |r| r.trust = document)
     }
-    async fn update_role(&self, role: &str, _: &str, max: i32) -> Result<(), StoreError> {
-        self.with_role(role, "iam:UpdateRole", |r| r.max_session_seconds = max)
+    async fn update_role(&self, role: &str, description: &str, max: i32) -> Result<(), StoreError> {
+        self.with_role(role, "iam:UpdateRole", |r| {
+            r.max_session_seconds = max;
+            r.description = description.to_string();
+        })
     }
     async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
         self.with_role(role, "iam:TagRole", |r| {
