@@ -713,8 +713,7 @@ async fn drain<Q: trailshare::store::WorkQueue>(
     queue: &str,
     forwarder: &Forwarder<IamRoles, S3Objects, Q>,
 ) -> usize {
-    let mut invocations = 0;
-    for _ in 0..100 {
+    for invocations in 0..100 {
         let received = sqs
             .receive_message()
             .queue_url(queue)
