@@ -2,6 +2,7 @@
 //! CloudTrail signs, with keys made here and read with `--public-keys`.
 
 use std::fs;
+use std::path::Path;
 use std::process::{Command, Output};
 
 use domain::integrity::testkit::{gzip, list_public_keys_json, Sealed, TestKey, Trail};
@@ -165,4 +166,55 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     assert!(String::from_utf8(output.stderr)
         .unwrap()
         .contains("cannot read /nonexistent/trailshare-verify"));
+}
+
+/// Python's `cryptography`, reading the user guide on its own
+/// (`tests/fixtures/integrity/crosscheck.py`), accepts the trees the testkit
+/// signs and rejects a tampered one: the signatures `verify` accepts are
+/// CloudTrail's documented SHA256withRSA over the documented string, not
+/// just whatever this crate produces.
+#[test]
+fn an_independent_implementation_agrees_on_the_signed_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let script = root.join("tests/fixtures/integrity/crosscheck.py");
+    assert!(
+        python.exists(),
+        "{} (run scripts/setup.sh)",
+        python.display()
+    );
+    let key = TestKey::generate();
+    let tree = tree(&key);
+    let crosscheck = || {
+        Command::new(&python)
+            .arg(&script)
+            .arg(tree.dir.path().join("pulled"))
+            .arg(&tree.keys_file)
+            .output()
+            .unwrap()
+    };
+    let output = crosscheck();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "valid digests 3, valid logs 9, bad 0\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0));
+    // A changed signature fails there too.
+    let sig = tree
+        .dir
+        .path()
+        .join("pulled")
+        .join(format!("{}.sig", tree.digests[0].path));
+    let mut text = fs::read_to_string(&sig).unwrap();
+    let last = if text.ends_with('0') { "1" } else { "0" };
+    text.replace_range(text.len() - 1.., last);
+    fs::write(&sig, text).unwrap();
+    let output = crosscheck();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "valid digests 2, valid logs 6, bad 1\n"
+    );
+    assert_eq!(output.status.code(), Some(1));
 }
