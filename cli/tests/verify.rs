@@ -218,3 +218,112 @@ fn an_independent_implementation_agrees_on_the_signed_tree() {
     );
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// Without `--public-keys`, verify asks CloudTrail's ListPublicKeys (through
+/// the real SDK client) in the digests' region, for their time range, and
+/// follows NextToken. moto has no ListPublicKeys, so a small HTTP server on
+/// 127.0.0.1 answers as CloudTrail's JSON protocol does, two pages.
+#[test]
+fn without_a_key_file_verify_asks_list_public_keys_in_the_digests_region() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    let key = TestKey::generate();
+    let stranger = TestKey::generate();
+    let tree = tree(&key);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let entry = |k: &TestKey| {
+        let listed: serde_json::Value = serde_json::from_str(&list_public_keys_json(&[k])).unwrap();
+        let mut entry = listed["PublicKeyList"][0].clone();
+        entry["ValidityStartTime"] = 1_772_000_000.into();
+        entry["ValidityEndTime"] = 1_775_000_000.into();
+        entry
+    };
+    let pages = [
+        serde_json::json!({"PublicKeyList": [entry(&stranger)], "NextToken": "page-2"}),
+        serde_json::json!({"PublicKeyList": [entry(&key)]}),
+    ];
+    let server = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for page in pages {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.trim_end().split_once(": ") {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.parse().unwrap();
+                    }
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            requests.push((head, String::from_utf8(body).unwrap()));
+            let body = page.to_string();
+            write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+        requests
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_trailshare"))
+        .arg("verify")
+        .arg(tree.dir.path().join("pulled"))
+        .args(["--region", "us-east-1"])
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("3 of 3 digest files verified"), "{stdout}");
+    let requests = server.join().unwrap();
+    assert_eq!(requests.len(), 2);
+    for (head, _) in &requests {
+        assert!(
+            head.iter().any(|h| h
+                .eq_ignore_ascii_case("x-amz-target: CloudTrail_20131101.ListPublicKeys")
+                || h.to_ascii_lowercase().ends_with(".listpublickeys")),
+            "{head:?}"
+        );
+        // Signed for the digests' region, not --region.
+        assert!(
+            head.iter()
+                .any(|h| h.to_ascii_lowercase().starts_with("authorization:")
+                    && h.contains("/eu-west-1/cloudtrail/aws4_request")),
+            "{head:?}"
+        );
+    }
+    // The digests span 09:01:31–12:01:31 on 2026-03-02: asked from an
+    // hour before (08:01:31) to two after (14:01:31).
+    let first: serde_json::Value = serde_json::from_str(&requests[0].1).unwrap();
+    assert_eq!(
+        first["StartTime"].as_f64(),
+        Some(1_772_438_491.0),
+        "{first}"
+    );
+    assert_eq!(first["EndTime"].as_f64(), Some(1_772_460_091.0), "{first}");
+    assert!(first.get("NextToken").is_none());
+    let second: serde_json::Value = serde_json::from_str(&requests[1].1).unwrap();
+    assert_eq!(second["NextToken"], "page-2");
+}
