@@ -88,8 +88,9 @@ pub enum ProblemKind {
     BrokenChain,
     /// A digest that does not lie at its own `digestS3Object`.
     Misplaced,
-    /// A digest that is not a gzip JSON CloudTrail digest, or names an
-    /// algorithm CloudTrail does not use.
+    /// A digest that is not a gzip JSON CloudTrail digest, names an
+    /// algorithm CloudTrail does not use, or lists a key outside the
+    /// directory.
     Malformed,
     /// A log file no digest in the directory lists: a failure only when
     /// strict.
@@ -228,6 +229,8 @@ struct Parsed {
     chain: String,
     /// The region of the digest's key: whose public keys sign it.
     region: String,
+    /// A `…_backfill.json.gz` digest (CloudTrail's backfill of past hours).
+    backfill: bool,
 }
 
 const DIGEST_FOLDER: &str = "/CloudTrail-Digest/";
@@ -279,7 +282,13 @@ impl Tree {
                 .entry(&parsed.region)
                 .or_insert((parsed.start, parsed.end));
             range.0 = range.0.min(parsed.start);
-            range.1 = range.1.max(parsed.end);
+            // A backfill digest is signed when it is generated, long after
+            // its hours: ask up to now for its region.
+            let end = match parsed.backfill {
+                true => OffsetDateTime::now_utc().max(parsed.end),
+                false => parsed.end,
+            };
+            range.1 = range.1.max(end);
         }
         ranges
             .into_iter()
@@ -384,6 +393,14 @@ impl Tree {
             path: rel.to_string(),
             detail,
         };
+        // Signed digests name S3 keys; a key that climbs out of the
+        // directory (`..`, a leading `/`) is never one CloudTrail writes.
+        if log.s3_object.starts_with('/') || log.s3_object.split('/').any(|part| part == "..") {
+            return Err(problem(
+                ProblemKind::Malformed,
+                format!("{digest} lists a key that leaves the directory"),
+            ));
+        }
         if log.hash_algorithm != HASH_ALGORITHM {
             return Err(problem(
                 ProblemKind::Malformed,
@@ -664,6 +681,7 @@ fn parse_digest(root: &Path, rel: &str) -> io::Result<Result<Parsed, Problem>> {
         prefix: prefix.to_string(),
         chain,
         region: key.region,
+        backfill,
     }))
 }
 

@@ -458,3 +458,84 @@ fn files_outside_cloudtrails_layout_are_ignored() {
     assert_eq!(failures(&report), vec![]);
     assert_eq!(report.counts.not_covered, 1);
 }
+
+/// Writes a digest by hand, signed with `key`, and its `.sig`.
+fn write_signed(root: &Path, file: &DigestFile, key: &TestKey) {
+    let content = serde_json::to_vec(file).unwrap();
+    let path = root.join(&file.digest_s3_object);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, gzip(&content)).unwrap();
+    let signature = key.sign_hex(&file.signing_string(&sha256_hex(&content)));
+    fs::write(format!("{}.sig", path.display()), signature).unwrap();
+}
+
+fn hand_digest(object: &str, logs: Vec<LogFileEntry>) -> DigestFile {
+    DigestFile {
+        aws_account_id: "222222222222".into(),
+        digest_start_time: "2026-03-02T09:01:31Z".into(),
+        digest_end_time: "2026-03-02T10:01:31Z".into(),
+        digest_s3_bucket: "central-trail-logs".into(),
+        digest_s3_object: object.into(),
+        digest_public_key_fingerprint: keys().0.fingerprint(),
+        digest_signature_algorithm: SIGNATURE_ALGORITHM.into(),
+        previous_digest_s3_bucket: None,
+        previous_digest_s3_object: None,
+        previous_digest_hash_value: None,
+        previous_digest_hash_algorithm: None,
+        previous_digest_signature: None,
+        log_files: logs,
+    }
+}
+
+#[test]
+fn a_signed_digest_cannot_send_verify_outside_the_directory() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("pulled");
+    let content = br#"{"Records":[]}"#;
+    fs::write(parent.path().join("outside.json.gz"), gzip(content)).unwrap();
+    let object = "AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2026/03/02/222222222222_CloudTrail-Digest_eu-west-1_t_eu-west-1_20260302T100131Z.json.gz";
+    let climbing = "AWSLogs/../../outside.json.gz";
+    write_signed(
+        &root,
+        &hand_digest(
+            object,
+            vec![LogFileEntry {
+                s3_bucket: "central-trail-logs".into(),
+                s3_object: climbing.into(),
+                hash_value: sha256_hex(content),
+                hash_algorithm: HASH_ALGORITHM.into(),
+            }],
+        ),
+        &keys().0,
+    );
+    let report = verify_tree(&root, &trusted(), VerifyOptions::default()).unwrap();
+    assert_eq!(
+        failures(&report),
+        vec![(ProblemKind::Malformed, climbing.to_string())]
+    );
+    assert_eq!(report.counts.valid_log_files, 0);
+}
+
+#[test]
+fn backfill_digests_chain_apart_and_ask_for_keys_up_to_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let standard = "AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2026/03/02/222222222222_CloudTrail-Digest_eu-west-1_t_eu-west-1_20260302T100131Z.json.gz";
+    let backfill = "AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2026/03/02/222222222222_CloudTrail-Digest_eu-west-1_t_eu-west-1_20260302T100131Z_backfill.json.gz";
+    write_signed(dir.path(), &hand_digest(standard, vec![]), &keys().0);
+    write_signed(dir.path(), &hand_digest(backfill, vec![]), &keys().0);
+    let tree = Tree::scan(dir.path()).unwrap();
+    let report = tree.verify(&trusted(), VerifyOptions::default());
+    // Two chains, each starting here: no fork, no problem.
+    assert_eq!(failures(&report), vec![]);
+    assert_eq!(report.notes.len(), 2);
+    let ranges = tree.key_ranges();
+    assert_eq!(ranges.len(), 1);
+    assert!(ranges[0].end > OffsetDateTime::now_utc());
+    // Without the backfill digest, the range ends two hours after the digest.
+    fs::remove_file(dir.path().join(backfill)).unwrap();
+    let ranges = Tree::scan(dir.path()).unwrap().key_ranges();
+    assert_eq!(
+        ranges[0].end,
+        OffsetDateTime::parse("2026-03-02T12:01:31Z", &Rfc3339).unwrap()
+    );
+}
