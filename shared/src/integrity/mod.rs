@@ -45,6 +45,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -331,9 +332,11 @@ impl Tree {
         }
         counts.valid_digests = valid.iter().filter(|v| **v).count();
 
-        // 2. The log files each verified digest lists.
+        // 2. The log files each verified digest lists, hashed on every core
+        //    (gunzip and SHA-256 are the bulk of the work).
         let mut covered = BTreeSet::new();
         let mut unverified = BTreeSet::new();
+        let mut jobs = Vec::new();
         for (index, entry) in self.digests.iter().enumerate() {
             let Ok(parsed) = &entry.parsed else { continue };
             for log in &parsed.file.log_files {
@@ -343,11 +346,14 @@ impl Tree {
                     continue;
                 }
                 covered.insert(rel.clone());
-                match self.check_log_file(&rel, log, &entry.rel) {
-                    Ok(()) => counts.valid_log_files += 1,
-                    Err(problem) => {
-                        problems.insert(problem);
-                    }
+                jobs.push((rel, log, entry.rel.as_str()));
+            }
+        }
+        for outcome in self.check_log_files(&jobs) {
+            match outcome {
+                Ok(()) => counts.valid_log_files += 1,
+                Err(problem) => {
+                    problems.insert(problem);
                 }
             }
         }
@@ -385,6 +391,36 @@ impl Tree {
             notes: notes.into_iter().collect(),
             failures,
         }
+    }
+
+    /// [`Tree::check_log_file`] for each job, on as many threads as cores.
+    fn check_log_files(&self, jobs: &[(String, &LogFileEntry, &str)]) -> Vec<Result<(), Problem>> {
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(jobs.len().max(1));
+        let mut outcomes: Vec<(usize, Result<(), Problem>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((rel, log, digest)) = jobs.get(index) else {
+                                return done;
+                            };
+                            done.push((index, self.check_log_file(rel, log, digest)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("a hashing thread panicked"))
+                .collect()
+        });
+        outcomes.sort_by_key(|(index, _)| *index);
+        outcomes.into_iter().map(|(_, outcome)| outcome).collect()
     }
 
     fn check_log_file(&self, rel: &str, log: &LogFileEntry, digest: &str) -> Result<(), Problem> {
