@@ -29,6 +29,10 @@
 //!   are notes, not problems. Any later digest whose previous is absent
 //!   means a digest is missing.
 //!
+//! - Offline, as the user guide suggests, a digest without its `.sig` is
+//!   verified with the signature its verified successor names in
+//!   `previousDigestSignature`; only the newest digest needs its `.sig`.
+//!
 //! Each problem is reported once, at its cause: the log files of a digest
 //! that fails its own check are not reported again (they are counted as
 //! unverified), and a broken digest does not also break its successor's link.
@@ -316,18 +320,100 @@ impl Tree {
         };
 
         // 1. Each digest on its own: location (at scan), signature.
-        let mut valid = vec![false; self.digests.len()];
-        for (index, entry) in self.digests.iter().enumerate() {
-            match &entry.parsed {
-                Err(problem) => {
-                    problems.insert(problem.clone());
+        let by_rel: HashMap<&str, usize> = self
+            .digests
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| (entry.rel.as_str(), index))
+            .collect();
+        let mut signatures: Vec<Option<String>> = self
+            .digests
+            .iter()
+            .map(|entry| entry.parsed.as_ref().ok().and_then(|p| p.signature.clone()))
+            .collect();
+        let mut outcomes: Vec<Result<(), Problem>> = self
+            .digests
+            .iter()
+            .zip(&signatures)
+            .map(|(entry, signature)| match &entry.parsed {
+                Err(problem) => Err(problem.clone()),
+                Ok(parsed) => {
+                    let source = format!("{}.sig", entry.rel);
+                    check_signature(&entry.rel, parsed, signature.as_deref(), &source, keys)
                 }
-                Ok(parsed) => match check_signature(&entry.rel, parsed, keys) {
-                    Err(problem) => {
-                        problems.insert(problem);
-                    }
-                    Ok(()) => valid[index] = true,
-                },
+            })
+            .collect();
+        // Offline, a digest without its `.sig` is verified with the
+        // signature its verified successor names (`previousDigestSignature`,
+        // the user guide's "Validating digest and log files offline"):
+        // newest first, so one pass usually settles a whole chain.
+        let mut newest_first: Vec<usize> = (0..self.digests.len()).collect();
+        newest_first.sort_by_key(|&i| {
+            std::cmp::Reverse(self.digests[i].parsed.as_ref().ok().map(|p| p.end))
+        });
+        loop {
+            let mut changed = false;
+            for &index in &newest_first {
+                let (Ok(()), Ok(current)) = (&outcomes[index], &self.digests[index].parsed) else {
+                    continue;
+                };
+                let (Some(previous_key), Some(named)) = (
+                    &current.file.previous_digest_s3_object,
+                    &current.file.previous_digest_signature,
+                ) else {
+                    continue;
+                };
+                let previous_rel = format!("{}{}", current.prefix, previous_key);
+                let Some(&previous) = by_rel.get(previous_rel.as_str()) else {
+                    continue;
+                };
+                let entry = &self.digests[previous];
+                let Ok(before) = &entry.parsed else { continue };
+                let unsigned =
+                    matches!(&outcomes[previous], Err(p) if p.kind == ProblemKind::Unsigned);
+                if !unsigned || before.signature.is_some() {
+                    continue;
+                }
+                let source = format!("the previousDigestSignature of {}", self.digests[index].rel);
+                outcomes[previous] =
+                    check_signature(&entry.rel, before, Some(named), &source, keys);
+                if outcomes[previous].is_ok() {
+                    signatures[previous] = Some(named.clone());
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+        let valid: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
+        // An unsigned digest whose successor failed its own check is that
+        // failure's consequence, not a second problem.
+        let mut failed_successor: HashMap<usize, &str> = HashMap::new();
+        for (index, entry) in self.digests.iter().enumerate() {
+            let Ok(current) = &entry.parsed else { continue };
+            if valid[index] {
+                continue;
+            }
+            if let Some(previous_key) = &current.file.previous_digest_s3_object {
+                let previous_rel = format!("{}{}", current.prefix, previous_key);
+                if let Some(&previous) = by_rel.get(previous_rel.as_str()) {
+                    failed_successor.insert(previous, entry.rel.as_str());
+                }
+            }
+        }
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            let Err(problem) = outcome else { continue };
+            match failed_successor.get(&index) {
+                Some(successor) if problem.kind == ProblemKind::Unsigned => {
+                    notes.insert(Note {
+                        path: problem.path,
+                        detail: format!("not verifiable: no .sig, and {successor}, which names its signature, failed its own check"),
+                    });
+                }
+                _ => {
+                    problems.insert(problem);
+                }
             }
         }
         counts.valid_digests = valid.iter().filter(|v| **v).count();
@@ -361,7 +447,7 @@ impl Tree {
         counts.unverified_log_files = unverified.len();
 
         // 3. The chains.
-        self.check_chains(&valid, &mut problems, &mut notes);
+        self.check_chains(&valid, &signatures, &by_rel, &mut problems, &mut notes);
 
         // 4. Log files no digest lists.
         for rel in &self.log_files {
@@ -480,15 +566,11 @@ impl Tree {
     fn check_chains(
         &self,
         valid: &[bool],
+        signatures: &[Option<String>],
+        by_rel: &HashMap<&str, usize>,
         problems: &mut BTreeSet<Problem>,
         notes: &mut BTreeSet<Note>,
     ) {
-        let by_rel: HashMap<&str, usize> = self
-            .digests
-            .iter()
-            .enumerate()
-            .map(|(index, entry)| (entry.rel.as_str(), index))
-            .collect();
         let parsed = |index: usize| self.digests[index].parsed.as_ref().ok();
 
         // The earliest digest of each chain in the directory.
@@ -545,11 +627,13 @@ impl Tree {
                 continue;
             }
             let before = parsed(previous).expect("a valid digest is parsed");
-            let signature_matches =
-                match (&before.signature, &current.file.previous_digest_signature) {
-                    (Some(actual), Some(named)) => actual.eq_ignore_ascii_case(named),
-                    _ => false,
-                };
+            let signature_matches = match (
+                &signatures[previous],
+                &current.file.previous_digest_signature,
+            ) {
+                (Some(actual), Some(named)) => actual.eq_ignore_ascii_case(named),
+                _ => false,
+            };
             let hash_matches = current
                 .file
                 .previous_digest_hash_value
@@ -601,23 +685,30 @@ impl Tree {
     }
 }
 
-/// The signature check of one digest, against its `.sig`.
-fn check_signature(rel: &str, parsed: &Parsed, keys: &PublicKeys) -> Result<(), Problem> {
+/// The signature check of one digest, against `signature` (hex) found in
+/// `source`.
+fn check_signature(
+    rel: &str,
+    parsed: &Parsed,
+    signature: Option<&str>,
+    source: &str,
+    keys: &PublicKeys,
+) -> Result<(), Problem> {
     let problem = |kind, detail: String| Problem {
         kind,
         path: rel.to_string(),
         detail,
     };
-    let Some(signature_hex) = &parsed.signature else {
+    let Some(signature_hex) = signature else {
         return Err(problem(
             ProblemKind::Unsigned,
-            format!("no {rel}.sig beside it (pull with --digests)"),
+            format!("no {source} beside it, and no verified digest names its signature (pull with --digests)"),
         ));
     };
     let Ok(signature) = hex::decode(signature_hex) else {
         return Err(problem(
             ProblemKind::Unsigned,
-            format!("{rel}.sig is not a hex signature"),
+            format!("{source} is not a hex signature"),
         ));
     };
     if parsed.file.digest_signature_algorithm != SIGNATURE_ALGORITHM {
@@ -642,7 +733,7 @@ fn check_signature(rel: &str, parsed: &Parsed, keys: &PublicKeys) -> Result<(), 
     if !signature_is_valid(key, &parsed.file.signing_string(&parsed.sha256), &signature) {
         return Err(problem(
             ProblemKind::BadSignature,
-            format!("the signature in {rel}.sig does not verify with key {fingerprint}: the digest or its signature was altered"),
+            format!("the signature in {source} does not verify with key {fingerprint}: the digest or its signature was altered"),
         ));
     }
     Ok(())

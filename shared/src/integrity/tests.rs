@@ -539,3 +539,52 @@ fn backfill_digests_chain_apart_and_ask_for_keys_up_to_now() {
         OffsetDateTime::parse("2026-03-02T12:01:31Z", &Rfc3339).unwrap()
     );
 }
+
+#[test]
+fn offline_a_digest_without_its_sig_takes_the_signature_its_successor_names() {
+    let fixture = build();
+    for digest in &fixture.digests[..HOURS - 1] {
+        fs::remove_file(fixture.path(&format!("{}.sig", digest.path))).unwrap();
+    }
+    let report = fixture.verify();
+    assert_eq!(failures(&report), vec![], "{report:#?}");
+    assert_eq!(report.counts.valid_digests, HOURS);
+    assert_eq!(report.counts.valid_log_files, fixture.log_count());
+
+    // A modified digest is caught by the signature its successor names.
+    let digest = &fixture.digests[1];
+    rewrite_gzip(&fixture.path(&digest.path), |content| content.push(b' '));
+    let report = fixture.verify();
+    assert_eq!(
+        failures(&report),
+        vec![(ProblemKind::BadSignature, digest.path.clone())]
+    );
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.detail.contains("previousDigestSignature")));
+
+    // Its predecessor, unsigned, is not verifiable: a note, not a problem.
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.path == fixture.digests[0].path && n.detail.starts_with("not verifiable")));
+
+    // Without any .sig nothing can be verified; the newest digest's missing
+    // .sig is the one cause, the others are notes.
+    fs::remove_file(fixture.path(&format!("{}.sig", fixture.digests[HOURS - 1].path))).unwrap();
+    rewrite_gzip(&fixture.path(&digest.path), |content| {
+        content.pop();
+    });
+    let report = fixture.verify();
+    assert_eq!(report.counts.valid_digests, 0);
+    assert_eq!(
+        failures(&report),
+        vec![(
+            ProblemKind::Unsigned,
+            fixture.digests[HOURS - 1].path.clone()
+        )]
+    );
+    assert_eq!(report.notes.len(), HOURS - 1);
+    assert_eq!(report.counts.unverified_log_files, fixture.log_count());
+}
