@@ -1,11 +1,12 @@
 //! trailshare's shared crate. The domain modules (`key`, `ids`, `share`,
-//! `record`, `policy`, `events`, `config`) make no AWS calls and are tested on
+//! `record`, `policy`, `events`, `config`, `integrity`) make no AWS calls and are tested on
 //! their own; `aws` (feature `aws`) holds the thin SDK adapters.
 
 pub mod backfill;
 pub mod config;
 pub mod events;
 pub mod ids;
+pub mod integrity;
 pub mod key;
 pub mod policy;
 pub mod record;

@@ -1,0 +1,54 @@
+//! `trailshare`: admins manage shares through the provisioner API; grantees
+//! pull the CloudTrail log files a share lets them read, and verify them.
+
+mod global;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::global::Global;
+
+/// Share CloudTrail log files across AWS accounts.
+///
+/// Grantees verify the log files they hold against CloudTrail's signed
+/// digest files (`trailshare verify`). Credentials come from the standard
+/// AWS chain: environment, profiles, SSO.
+#[derive(Parser)]
+#[command(name = "trailshare", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
+    Verify(verify::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(args) => verify::run(args, &cli.global).await,
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
