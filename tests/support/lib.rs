@@ -5,6 +5,8 @@
 //! and stopped by its watchdog when the process exits. Tests share it, so
 //! each test names its buckets, users and share path uniquely (`unique`).
 
+pub mod api_gateway;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,0 +1,60 @@
+//! `trailshare`: admins manage shares through the provisioner API; grantees
+//! pull the CloudTrail log files a share lets them read.
+
+mod api;
+mod global;
+mod pull;
+mod shares;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::global::Global;
+
+/// Share CloudTrail log files across AWS accounts.
+///
+/// Admins of the log-archive account create, change and revoke shares
+/// (`trailshare shares …`); grantees download the log files a share lets
+/// them read (`trailshare pull …`). Credentials come from the standard AWS
+/// chain: environment, profiles, SSO.
+#[derive(Parser)]
+#[command(name = "trailshare", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Admin: list, read, create, replace, delete and revoke shares
+    #[command(subcommand)]
+    Shares(shares::Command),
+    Pull(pull::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Shares(command) => shares::run(command, &cli.global).await,
+        Command::Pull(args) => pull::run(args, &cli.global).await,
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
