@@ -331,7 +331,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     if !global.json {
         let rate = (downloaded as f64) / seconds.max(0.001);
         eprintln!(
-            "pulled {downloaded} files ({}) into {}, skipped {skipped} already there, {} failed, in {seconds:.1} s ({rate:.0} files/s)",
+            "pulled {} ({}) into {}, skipped {skipped} already there, {} failed, in {seconds:.1} s ({rate:.0} files/s)",
+            files_text(downloaded),
             indicatif::HumanBytes(bytes),
             args.to.display(),
             failures.len()
@@ -342,6 +343,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn files_text(n: usize) -> String {
+    match n {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    }
 }
 
 /// A bar on a terminal (files, bytes, rate, ETA), nothing otherwise: the
