@@ -1008,3 +1008,37 @@ async fn an_interrupted_pull_resumes_and_a_missing_bucket_fails() {
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn a_named_profile_from_the_standard_chain_signs_the_request() {
+    let gateway = ApiGateway::start(
+        vec![TestKey::new(ADMIN_ID, ADMIN_SECRET, ADMIN_ARN)],
+        handler(|_event: Value| async {
+            json!({"statusCode": 200, "body": json!({"shares": []}).to_string()})
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (config, credentials) = (dir.path().join("config"), dir.path().join("credentials"));
+    std::fs::write(&config, "[profile platform]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        format!(
+            "[platform]\naws_access_key_id = {ADMIN_ID}\naws_secret_access_key = {ADMIN_SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let files = [
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("TRAILSHARE_API", gateway.url.as_str()),
+    ];
+    let out = run(&["shares", "list", "--profile", "platform"], &files);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("NAME"), "{out:?}");
+    // Another profile's name: no credentials, no request.
+    let out = run(&["shares", "list", "--profile", "nobody"], &files);
+    assert_ne!(out.code, 0, "{out:?}");
+    let seen = gateway.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].caller.as_deref(), Some(ADMIN_ARN));
+}
