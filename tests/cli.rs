@@ -1042,3 +1042,101 @@ async fn a_named_profile_from_the_standard_chain_signs_the_request() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].caller.as_deref(), Some(ADMIN_ARN));
 }
+
+#[tokio::test]
+async fn a_killed_pull_leaves_no_file_that_looks_complete_and_a_rerun_finishes() {
+    let w = world().await;
+    let client = s3(&w.aws.admin(A).await);
+    let mut keys = Vec::new();
+    for i in 0..300 {
+        let k = key("AWSLogs/", B, "us-east-1", "2024/05/01", &format!("{i:04}"));
+        client
+            .put_object()
+            .bucket(&w.bucket)
+            .key(&k)
+            .body(content(&k, i).into_bytes().into())
+            .send()
+            .await
+            .expect("put");
+        keys.push(k);
+    }
+    let share = w.create(&["--name", &unique("bu-b"), "--grantee", B]);
+    let creds = grantee_keys(w.aws, B, &share).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "pull",
+        "--role-arn",
+        share["role_arn"].as_str().unwrap(),
+        "--bucket",
+        &w.bucket,
+        "--since",
+        "2024-05-01",
+        "--until",
+        "2024-05-01",
+        "--regions",
+        "us-east-1",
+        "--concurrency",
+        "2",
+        "--to",
+        dir.path().to_str().unwrap(),
+    ];
+    let mut child = Command::new(trailshare())
+        .args(args)
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &w.aws.url)
+        .env("AWS_ACCESS_KEY_ID", &creds.0)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.1)
+        .spawn()
+        .expect("start pull");
+    let started = std::time::Instant::now();
+    while local_files(dir.path()).len() < 10 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().expect("kill pull");
+    child.wait().unwrap();
+
+    // Whatever has its final name is whole; the rest is missing or .part.
+    let landed: Vec<String> = local_files(dir.path())
+        .into_iter()
+        .filter(|f| !f.ends_with(".part"))
+        .collect();
+    assert!(
+        !landed.is_empty() && landed.len() < keys.len(),
+        "{}",
+        landed.len()
+    );
+    for (i, k) in keys.iter().enumerate() {
+        if landed.contains(k) {
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(k)).unwrap(),
+                content(k, i)
+            );
+        }
+    }
+
+    let out = run(
+        &[&args[..], &["--json"]].concat(),
+        &[
+            ("AWS_ACCESS_KEY_ID", &creds.0),
+            ("AWS_SECRET_ACCESS_KEY", &creds.1),
+            ("AWS_ENDPOINT_URL", &w.aws.url),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let summary = out.json();
+    assert_eq!(summary["skipped"], landed.len(), "{summary}");
+    assert_eq!(
+        summary["downloaded"],
+        keys.len() - landed.len(),
+        "{summary}"
+    );
+    assert_eq!(local_files(dir.path()), sorted(keys.clone()));
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(k)).unwrap(),
+            content(k, i)
+        );
+    }
+}
