@@ -348,24 +348,24 @@ fn api_error(response: &Response, global: &Global) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `error: 400 invalid_value (field external_id): message`.
+/// `error: 400 invalid_value (field external_id): message`; API Gateway's
+/// own refusals carry no code: `error: 403: Forbidden`.
 pub fn error_line(response: &Response) -> String {
     let error = &response.body["error"];
-    let code = error["code"].as_str().unwrap_or("error");
     let message = error["message"]
         .as_str()
         .or_else(|| response.body["message"].as_str())
         .or_else(|| response.body.as_str())
         .unwrap_or("no message");
-    match error["field"].as_str() {
-        Some(field) if !field.is_empty() => {
-            format!(
-                "error: {} {code} (field {field}): {message}",
-                response.status
-            )
-        }
-        _ => format!("error: {} {code}: {message}", response.status),
+    let mut line = format!("error: {}", response.status);
+    if let Some(code) = error["code"].as_str() {
+        line.push_str(&format!(" {code}"));
     }
+    match error["field"].as_str() {
+        Some(field) if !field.is_empty() => line.push_str(&format!(" (field {field})")),
+        _ => {}
+    }
+    format!("{line}: {message}")
 }
 
 /// One row per share.
@@ -527,7 +527,7 @@ mod tests {
             status: 403,
             body: json!({"message": "Forbidden"}),
         };
-        assert_eq!(error_line(&gateway), "error: 403 error: Forbidden");
+        assert_eq!(error_line(&gateway), "error: 403: Forbidden");
     }
 
     #[test]
