@@ -57,7 +57,7 @@ t3=$(now); r3=$(requests)
 pulled=$(count "$tmp/pull") synced=$(count "$tmp/sync")
 [ "$pulled" -eq "$files" ] && [ "$synced" -eq "$files" ] || { echo "bench: pulled $pulled, synced $synced of $files" >&2; exit 1; }
 diff -r "$tmp/pull" "$tmp/sync" >/dev/null || { echo "bench: pull and sync differ" >&2; exit 1; }
-echo "pull vs aws s3 sync ($(${aws} --version 2>&1 | cut -d' ' -f1)), $files files of $(du -sh --apparent-size "$tmp/src" | cut -f1), moto at ~$(awk -v r=$((r1 - r0)) -v s="$(echo "$t1 - $t0" | bc)" 'BEGIN{printf "%.0f", r/s}') requests/s:"
+echo "pull vs aws s3 sync ($(${aws} --version 2>&1 | cut -d' ' -f1)), $files files of $(find "$tmp/src" -type f -printf "%s\n" | awk "{ s += \$1 } END { printf \"%.0f KiB\", s / 1024 }"), moto at ~$(awk -v r=$((r1 - r0)) -v s="$(echo "$t1 - $t0" | bc)" 'BEGIN{printf "%.0f", r/s}') requests/s:"
 report "trailshare" "$files" "$(echo "$t1 - $t0" | bc)" $((r1 - r0))
 report "aws s3 sync" "$files" "$(echo "$t2 - $t1" | bc)" $((r2 - r1))
 report "rerun (all there)" "$files" "$(echo "$t3 - $t2" | bc)" $((r3 - r2))
