@@ -20,6 +20,9 @@ const ADMIN_ID: &str = "AKIATESTPLATFORMADM1";
 const ADMIN_SECRET: &str = "platform-admin-secret";
 const ADMIN_ARN: &str = "arn:aws:iam::111111111111:user/platform-admin";
 const ORG: &str = "o-abcdefghij";
+/// A signer the gateway knows who is not in ADMIN_PRINCIPALS.
+const READER_ID: &str = "AKIATESTREADER000001";
+const READER_SECRET: &str = "reader-secret";
 
 /// The `trailshare` binary of this workspace, built once per test process
 /// (`cargo build --workspace --bins`, as `make demo` builds it: a no-op when
@@ -118,7 +121,14 @@ async fn world() -> World {
         .await;
     let provisioner = Arc::new(Provisioner::new(IamRoles::from_sdk(&user), config));
     let gateway = ApiGateway::start(
-        vec![TestKey::new(ADMIN_ID, ADMIN_SECRET, ADMIN_ARN)],
+        vec![
+            TestKey::new(ADMIN_ID, ADMIN_SECRET, ADMIN_ARN),
+            TestKey::new(
+                READER_ID,
+                READER_SECRET,
+                &format!("arn:aws:iam::{A}:user/reader"),
+            ),
+        ],
         handler(move |event| {
             let provisioner = provisioner.clone();
             async move { provisioner.handle_event(event).await }
@@ -424,6 +434,33 @@ async fn admin_errors_show_the_apis_code_message_and_field_and_fail() {
     assert!(seen[before..]
         .iter()
         .all(|s| s.caller.is_none() && s.status == 403));
+
+    // Someone the API lets in but who is not an admin: reads, no changes.
+    let reader = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--api", &w.gateway.url]);
+        run(
+            &all,
+            &[
+                ("AWS_ACCESS_KEY_ID", READER_ID),
+                ("AWS_SECRET_ACCESS_KEY", READER_SECRET),
+            ],
+        )
+    };
+    let out = reader(&[
+        "shares",
+        "create",
+        "--name",
+        &unique("sneaky"),
+        "--grantee",
+        B,
+    ]);
+    assert_api_error(&out, 403, "forbidden", None);
+    let out = reader(&["shares", "delete", &taken]);
+    assert_api_error(&out, 403, "forbidden", None);
+    let out = reader(&["shares", "get", &taken, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["name"], taken.as_str());
 
     // No API: a usage error naming the flag and the variable.
     let out = run(&["shares", "list"], &[]);

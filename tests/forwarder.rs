@@ -112,6 +112,7 @@ async fn world(prefix: Option<&str>) -> World {
         ("SHARE_ROLE_PATH", path),
         ("SHARE_CACHE_SECONDS", "0".into()),
         ("ORGANIZATION_ID", ORG.to_string()),
+        ("ADMIN_PRINCIPALS", format!("arn:aws:iam::{A}:user/admin")),
     ];
     if let Some(prefix) = prefix {
         vars.push(("TRAIL_PREFIX", prefix.to_string()));
@@ -178,7 +179,7 @@ impl World {
         body["name"] = json!(unique("share"));
         let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
             "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "domainName": "d", "domainPrefix": "d", "requestId": "r",
+            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}}, "domainName": "d", "domainPrefix": "d", "requestId": "r",
                 "routeKey": "$default", "stage": "$default", "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
                 "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}});
         let response = self.shares.handle_event(event).await;
@@ -529,4 +530,165 @@ async fn unreadable_events_fail_the_invocation() {
         .await
         .expect("a test event is ignored");
     assert_eq!(summary["objects"], 0);
+}
+
+#[tokio::test]
+async fn a_destination_bucket_that_does_not_exist_fails_every_record_until_it_does() {
+    let w = world(None).await;
+    // A typo, or a bucket deleted later: the name exists in no account.
+    let missing = unique("no-such-bucket");
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": missing}}))
+        .await;
+    let key = log_key(None, B, "1500");
+    put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
+    let forwarder = w.forwarder(&[&missing], &[]).await;
+    let batch = || sqs_event(&[("m1", s3_event(&w.bucket, &[&key]).to_string())]);
+    for receive in 1..=2 {
+        let response = forwarder.handle_event(batch()).await.unwrap();
+        assert_eq!(
+            response,
+            json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}),
+            "receive {receive}: never acknowledged while the bucket is missing"
+        );
+    }
+    match forwarder.process(&object(&w.bucket, &key)).await {
+        Outcome::Failed { error } => assert!(error.contains("NoSuchBucket"), "{error}"),
+        other => panic!("a missing destination must fail, got {other:?}"),
+    }
+    // The grantee creates the bucket: the next redelivery copies the file.
+    s3(&w.aws.admin(B).await)
+        .create_bucket()
+        .bucket(&missing)
+        .send()
+        .await
+        .unwrap();
+    let response = forwarder.handle_event(batch()).await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let copy = s3(&w.aws.admin(B).await)
+        .get_object()
+        .bucket(&missing)
+        .key(&key)
+        .send()
+        .await
+        .expect("the copy arrived");
+    assert!(copy
+        .metadata
+        .unwrap_or_default()
+        .contains_key(trailshare::store::SOURCE_ETAG_METADATA));
+    let body = copy.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.as_ref(), log_file(B, "x").as_slice());
+}
+
+#[tokio::test]
+async fn a_writer_role_that_cannot_be_assumed_fails_the_record_but_not_the_other_targets() {
+    let w = world(None).await;
+    let dest = w.aws.bucket(B, "b-logs").await;
+    // The grantee never created this role (or its trust does not name us).
+    let writer_arn = format!("arn:aws:iam::{B}:role/{}", unique("never-created"));
+    w.share(json!({"grantee_account": B, "external_id": "b-ext-1",
+        "delivery": {"mode": "copy", "bucket": dest, "role_arn": writer_arn}}))
+        .await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+    let key = log_key(None, B, "1510");
+    put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
+    let forwarder = w.forwarder(&[], &[&writer_arn]).await;
+    let response = forwarder
+        .handle_event(sqs_event(&[(
+            "m1",
+            s3_event(&w.bucket, &[&key]).to_string(),
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
+    // The tag target is independent of the failing copy.
+    assert_eq!(w.tags(&key).await, [pair("trailshare:account", B)]);
+}
+
+#[tokio::test]
+async fn ten_tags_none_ours_fail_the_record_and_keep_every_tag() {
+    let w = world(None).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+    let key = log_key(None, B, "1520");
+    put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
+    let ten: Vec<aws_sdk_s3::types::Tag> = (0..10)
+        .map(|i| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(format!("k{i}"))
+                .value("v")
+                .build()
+                .unwrap()
+        })
+        .collect();
+    w.s3()
+        .put_object_tagging()
+        .bucket(&w.bucket)
+        .key(&key)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(ten))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let forwarder = w.forwarder(&[], &[]).await;
+    let response = forwarder
+        .handle_event(sqs_event(&[(
+            "m1",
+            s3_event(&w.bucket, &[&key]).to_string(),
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}),
+        "not retryable, yet never acknowledged: it ends in the dead-letter queue"
+    );
+    let tags = w.tags(&key).await;
+    assert_eq!(tags.len(), 10);
+    assert!(tags.iter().all(|(k, _)| k != "trailshare:account"));
+}
+
+#[tokio::test]
+async fn control_tower_layout_arrives_through_cloudtrails_own_sns_notification() {
+    // Control Tower: TRAIL_PREFIX=o-id, ORGANIZATION_ID=o-id, and a log
+    // archive bucket whose notification configuration cannot change, so the
+    // trail's SNS topic is the trigger (raw, in SQS, or in an SNS envelope).
+    let w = world(Some(ORG)).await;
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+    let key = |stamp: &str| {
+        format!("{ORG}/AWSLogs/{ORG}/{B}/CloudTrail/us-east-1/2024/05/01/{B}_CloudTrail_us-east-1_20240501T{stamp}Z_Ct123456.json.gz")
+    };
+    let (direct, queued, enveloped) = (key("1600"), key("1601"), key("1602"));
+    for k in [&direct, &queued, &enveloped] {
+        put_log(&w.s3(), &w.bucket, k, log_file(B, "x")).await;
+    }
+    let message = |k: &str| json!({"s3Bucket": w.bucket, "s3ObjectKey": [k]}).to_string();
+    let forwarder = w.forwarder(&[], &[]).await;
+    let sns = json!({"Records": [{"EventVersion": "1.0", "EventSource": "aws:sns",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:111111111111:trail-topic:1",
+        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:111111111111:trail-topic",
+                "Message": message(&direct), "Timestamp": "2024-05-01T16:00:00.000Z"}}]});
+    let summary = forwarder.handle_event(sns).await.expect("direct SNS");
+    assert_eq!(summary["processed"], 1, "{summary}");
+    let envelope =
+        json!({"Type": "Notification", "MessageId": "2", "Message": message(&enveloped)});
+    let response = forwarder
+        .handle_event(sqs_event(&[
+            ("raw", message(&queued)),
+            ("enveloped", envelope.to_string()),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    for k in [&direct, &queued, &enveloped] {
+        assert_eq!(w.tags(k).await, [pair("trailshare:account", B)], "{k}");
+    }
 }

@@ -46,7 +46,15 @@ const ROLE_ACTIONS: &[&str] = &[
     "iam:ListRoleTags",
 ];
 
+/// The API caller of the event fixtures: the one administrator.
+const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
+
 async fn world_with(actions: &[&str], boundary: bool) -> World {
+    world_env(actions, boundary, &[]).await
+}
+
+/// A world whose provisioner also gets `extra` variables (later ones win).
+async fn world_env(actions: &[&str], boundary: bool, extra: &[(&str, &str)]) -> World {
     let aws = stand_in();
     let bucket = aws.bucket(A, "trail").await;
     let admin = aws.admin(A).await;
@@ -64,10 +72,18 @@ async fn world_with(actions: &[&str], boundary: bool) -> World {
     let mut vars = vec![
         ("TRAIL_BUCKET", bucket.clone()),
         ("SHARE_ROLE_PATH", path.clone()),
+        ("ADMIN_PRINCIPALS", ADMIN.to_string()),
     ];
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let lookup = |vars: &[(&str, String)], name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
     if boundary {
-        let boundary_config =
-            Config::from_lookup(|name| (name == "TRAIL_BUCKET").then(|| bucket.clone())).unwrap();
+        // The boundary as the template makes it, for this deployment.
+        let boundary_config = Config::from_lookup(|name| lookup(&vars, name)).unwrap();
         let policy = aws_sdk_iam::Client::new(&admin)
             .create_policy()
             .policy_name(unique("boundary"))
@@ -79,12 +95,7 @@ async fn world_with(actions: &[&str], boundary: bool) -> World {
             .unwrap();
         vars.push(("PERMISSIONS_BOUNDARY_ARN", policy.arn.unwrap()));
     }
-    let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let config = Config::from_lookup(|name| lookup(&vars, name)).unwrap();
     let user = aws
         .user(A, &unique("provisioner"), &provisioner_policy(actions))
         .await;
@@ -593,6 +604,62 @@ async fn every_bad_input_is_a_4xx_naming_the_field_and_creates_nothing() {
         ("GET", "/grants", Value::Null, 404, "no_route", None),
         (
             "GET",
+            "/prod/shares/x/y",
+            Value::Null,
+            404,
+            "no_route",
+            None,
+        ),
+        (
+            "GET",
+            "/shares/bu-b/revoke-sessions",
+            Value::Null,
+            405,
+            "method_not_allowed",
+            None,
+        ),
+        (
+            "PUT",
+            "/shares/Bu-B",
+            json!({"grantee_account": B}),
+            400,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs", "role_arn": format!("arn:aws:iam::{C}:role/writer")}}),
+            400,
+            "invalid_field",
+            Some("delivery.role_arn"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "${aws:username}/"}}),
+            400,
+            "invalid_field",
+            Some("delivery.prefix"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": Z, "name": "wide", "external_id": "z-ext", "log_accounts": (0..150).map(|i| format!("{:012}", 500_000_000_000u64 + i)).collect::<Vec<_>>()}),
+            400,
+            "too_large",
+            Some("log_accounts"),
+        ),
+        (
+            "POST",
+            "/shares",
+            json!({"grantee_account": B, "grantee_principals": (0..60).map(|i| format!("arn:aws:iam::{B}:role/reader-{i:03}")).collect::<Vec<_>>()}),
+            400,
+            "too_large",
+            Some("grantee_principals"),
+        ),
+        (
+            "GET",
             "/shares/nobody",
             Value::Null,
             404,
@@ -614,13 +681,31 @@ async fn every_bad_input_is_a_4xx_naming_the_field_and_creates_nothing() {
             "{method} {path} {body:?}: {response}"
         );
     }
-    // Transport-level: not JSON, the wrong media type, too large.
+    // Transport-level: not JSON, a key twice, the wrong media type, too large.
     let (status, response) = w
         .raw(http_event("POST", "/shares", Some("{not json")))
         .await;
     assert_eq!(
         (status, response["error"]["code"].as_str()),
-        (415, Some("not_json"))
+        (400, Some("invalid_json"))
+    );
+    let twice =
+        format!(r#"{{"grantee_account": "{B}", "delivery": {{"mode": "tag", "mode": "copy"}}}}"#);
+    let (status, response) = w.raw(http_event("POST", "/shares", Some(&twice))).await;
+    assert_eq!(
+        (
+            status,
+            response["error"]["code"].as_str(),
+            response["error"]["field"].as_str()
+        ),
+        (400, Some("duplicate_key"), Some("delivery.mode"))
+    );
+    let twice =
+        format!(r#"{{"grantee_account": "{B}", "log_accounts": ["{B}"], "log_accounts": ["*"]}}"#);
+    let (status, response) = w.raw(http_event("POST", "/shares", Some(&twice))).await;
+    assert_eq!(
+        (status, response["error"]["field"].as_str()),
+        (400, Some("log_accounts"))
     );
     let mut xml = http_event("POST", "/shares", Some("<share/>"));
     xml["headers"]["content-type"] = json!("application/xml");
@@ -993,4 +1078,553 @@ async fn trust_conditions_and_boundary_hold_under_an_independent_evaluator() {
             allowed,
         ),
     ]);
+}
+
+/// The same event with another caller in the request context.
+fn as_caller(mut event: Value, caller: &str) -> Value {
+    event["requestContext"]["authorizer"]["iam"]["userArn"] = json!(caller);
+    event
+}
+
+#[tokio::test]
+async fn only_administrators_change_shares_and_only_for_allowed_grantees() {
+    let w = world_env(
+        ROLE_ACTIONS,
+        false,
+        &[
+            (
+                "ADMIN_PRINCIPALS",
+                "arn:aws:iam::111111111111:role/platform/ShareAdmin",
+            ),
+            ("GRANTEE_ACCOUNTS", B),
+        ],
+    )
+    .await;
+    let name = unique("exfil");
+    let body = json!({"grantee_account": Z, "name": name, "log_accounts": ["*"], "external_id": "z-ext-01"}).to_string();
+    // PowerUserAccess allows execute-api:Invoke: that alone changes nothing.
+    let power_user = "arn:aws:sts::111111111111:assumed-role/PowerUser/mallory";
+    for (method, path, body) in [
+        ("POST", "/shares".to_string(), Some(body.as_str())),
+        ("PUT", format!("/shares/{name}"), Some(body.as_str())),
+        ("DELETE", format!("/shares/{name}"), None),
+        ("POST", format!("/shares/{name}/revoke-sessions"), None),
+    ] {
+        // The fixture's caller (a user of A) is not an administrator either.
+        for caller in [power_user, ADMIN] {
+            let (status, response) = w
+                .raw(as_caller(http_event(method, &path, body), caller))
+                .await;
+            assert_eq!(
+                (status, response["error"]["code"].as_str()),
+                (403, Some("forbidden")),
+                "{caller} {method} {path}: {response}"
+            );
+        }
+    }
+    assert!(w.roles().await.is_empty());
+    let admin = "arn:aws:sts::111111111111:assumed-role/ShareAdmin/alice";
+    let (status, response) = w
+        .raw(as_caller(http_event("POST", "/shares", Some(&body)), admin))
+        .await;
+    assert_eq!(
+        (
+            status,
+            response["error"]["code"].as_str(),
+            response["error"]["field"].as_str()
+        ),
+        (403, Some("forbidden"), Some("grantee_account")),
+        "Z is not in GRANTEE_ACCOUNTS"
+    );
+    let ok = json!({"grantee_account": B, "name": name}).to_string();
+    let (status, share) = w
+        .raw(as_caller(http_event("POST", "/shares", Some(&ok)), admin))
+        .await;
+    assert_eq!(status, 201, "{share}");
+    assert_eq!(share["created_by"], admin);
+    assert_eq!(w.roles().await, [format!("trailshare-{name}")]);
+    // Reads stay open to every caller the API lets in.
+    let (status, _) = w
+        .raw(as_caller(http_event("GET", "/shares", None), power_user))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_replace_revokes_older_sessions_under_an_independent_evaluator() {
+    let w = world_with(ROLE_ACTIONS, true).await;
+    let name = unique("bu-b");
+    let path = format!("/shares/{name}");
+    let readers = format!("arn:aws:iam::{B}:role/Readers");
+    let auditors = format!("arn:aws:iam::{B}:role/Auditors");
+    w.create(json!({"grantee_account": B, "name": name, "grantee_principals": [readers]}))
+        .await;
+    let (status, body) = w
+        .call("PUT", &path, Some(json!({"grantee_account": B, "grantee_principals": [auditors], "log_accounts": [B, C], "external_id": "b-ext-02"})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = w
+        .call("PUT", &path, Some(json!({"grantee_account": Z})))
+        .await;
+    assert_eq!(status, 409, "grantee_account is immutable");
+    let moment = body["sessions_valid_after"].as_str().unwrap().to_string();
+    assert_eq!(body["updated_by"], ADMIN);
+    let docs = w.documents(&name).await;
+    let object = |account: &str| {
+        format!(
+            "arn:aws:s3:::{}/{}",
+            w.bucket,
+            log_key(None, account, "1200")
+        )
+    };
+    let issued = |at: &str| json!({"aws:TokenIssueTime": at});
+    let before = "2020-01-01T00:00:00Z";
+    let after = "2999-01-01T00:00:00Z";
+    let mut cases = vec![
+        (docs.assume(&readers, Some("b-ext-02")), "ImplicitlyDenied"),
+        (docs.assume(&auditors, Some("b-ext-02")), "Allowed"),
+        (docs.assume(&auditors, None), "ImplicitlyDenied"),
+        (
+            docs.call("s3:GetObject", &object(C), issued(before), &[], true),
+            "ExplicitlyDenied",
+        ),
+        (
+            docs.call("s3:GetObject", &object(B), issued(before), &[], true),
+            "ExplicitlyDenied",
+        ),
+        (
+            docs.call("s3:GetObject", &object(C), issued(after), &[], true),
+            "Allowed",
+        ),
+        (
+            docs.call("s3:GetObject", &object(C), issued(&moment), &[], true),
+            "Allowed",
+        ),
+        (
+            docs.call("s3:GetObject", &object(A), issued(after), &[], true),
+            "ImplicitlyDenied",
+        ),
+    ];
+    // revoke-sessions on demand: a later moment, the same deny.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, revoked) = w
+        .call("POST", &format!("{path}/revoke-sessions"), None)
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    let later = revoked["sessions_valid_after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(later > moment, "{later} > {moment}");
+    let docs = w.documents(&name).await;
+    cases.extend([
+        (
+            docs.call("s3:GetObject", &object(C), issued(&moment), &[], true),
+            "ExplicitlyDenied",
+        ),
+        (
+            docs.call("s3:GetObject", &object(C), issued(&later), &[], true),
+            "Allowed",
+        ),
+    ]);
+    expect_decisions(cases);
+    let (_, got) = w.call("GET", &path, None).await;
+    assert_eq!(got["sessions_valid_after"], json!(later));
+}
+
+#[tokio::test]
+async fn kms_decrypt_only_through_s3_for_the_organization_trail() {
+    let key = format!("arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let trail = format!("arn:aws:cloudtrail:us-east-1:{A}:trail/org-trail");
+    let w = world_env(
+        ROLE_ACTIONS,
+        true,
+        &[
+            ("KMS_KEY_ARN", &key),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+            ("TRAIL_ARN", &trail),
+        ],
+    )
+    .await;
+    let name = unique("bu-b");
+    w.create(json!({"grantee_account": B, "name": name})).await;
+    let docs = w.documents(&name).await;
+    let key_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"}]});
+    let decrypt = |context: Value| {
+        let mut case = docs.call("kms:Decrypt", &key, context, &[], true);
+        case["resourcePolicy"] = key_policy.clone();
+        case
+    };
+    let via = "s3.us-east-1.amazonaws.com";
+    let ctx = "kms:EncryptionContext:aws:cloudtrail:arn";
+    expect_decisions(vec![
+        // B's files of an organization trail carry the management trail's ARN.
+        (
+            decrypt(json!({"kms:ViaService": via, ctx: trail})),
+            "Allowed",
+        ),
+        (decrypt(json!({ctx: trail})), "ImplicitlyDenied"),
+        (
+            decrypt(json!({"kms:ViaService": "ec2.us-east-1.amazonaws.com", ctx: trail})),
+            "ImplicitlyDenied",
+        ),
+        (
+            decrypt(
+                json!({"kms:ViaService": via, ctx: format!("arn:aws:cloudtrail:us-east-1:{C}:trail/other")}),
+            ),
+            "ImplicitlyDenied",
+        ),
+        (decrypt(json!({"kms:ViaService": via})), "ImplicitlyDenied"),
+    ]);
+}
+
+#[tokio::test]
+async fn damaged_legacy_and_unmanaged_roles_are_listed_and_revocable() {
+    let w = world_with(ROLE_ACTIONS, true).await;
+    let iam = aws_sdk_iam::Client::new(&w.admin);
+    let torn = unique("torn");
+    let loose = unique("loose");
+    for name in [&torn, &loose] {
+        w.create(json!({"grantee_account": B, "name": name})).await;
+    }
+    // A hand edit (or a half-finished replace) leaves an unreadable record.
+    iam.untag_role()
+        .role_name(format!("trailshare-{torn}"))
+        .tag_keys("trailshare:record:00")
+        .send()
+        .await
+        .unwrap();
+    // Someone removes a boundary outside trailshare: the fence forbids touching it.
+    iam.delete_role_permissions_boundary()
+        .role_name(format!("trailshare-{loose}"))
+        .send()
+        .await
+        .unwrap();
+    // A role of the first version: uppercase name, record without chunk count.
+    let legacy = format!("Legacy-{}", std::process::id());
+    let record: trailshare::record::ShareRecord = serde_json::from_value(json!({"spec": {"name": legacy, "grantee_account": B,
+        "grantee_principals": [format!("arn:aws:iam::{B}:root")], "log_accounts": [B], "max_session_seconds": 3600,
+        "delivery": {"mode": "none"}}, "created_by": ADMIN, "created_at": "2026-11-01T00:00:00Z"}))
+    .unwrap();
+    let v1_tags: Vec<aws_sdk_iam::types::Tag> = record
+        .to_tags()
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k != "trailshare:record-chunks")
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let boundary_arn = iam
+        .get_role()
+        .role_name(format!("trailshare-{torn}"))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .permissions_boundary
+        .unwrap()
+        .permissions_boundary_arn
+        .unwrap();
+    iam.create_role()
+        .role_name(format!("trailshare-{legacy}"))
+        .path(&w.path)
+        .permissions_boundary(&boundary_arn)
+        .assume_role_policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{B}:root")}, "Action": "sts:AssumeRole"}]}).to_string())
+        .set_tags(Some(v1_tags))
+        .send()
+        .await
+        .unwrap();
+
+    let (status, list) = w.call("GET", "/shares", None).await;
+    assert_eq!(status, 200);
+    let by_name = |name: &str| {
+        list["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"))
+    };
+    assert_eq!(by_name(&torn)["status"], "damaged");
+    assert!(by_name(&loose)["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("not_managed"));
+    assert_eq!(by_name(&legacy)["status"], "active");
+    assert_eq!(
+        w.call("GET", &format!("/shares/{legacy}"), None).await.1["created_at"],
+        "2026-11-01T00:00:00Z"
+    );
+
+    let (status, body) = w
+        .call(
+            "PUT",
+            &format!("/shares/{torn}"),
+            Some(json!({"grantee_account": B})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("damaged"))
+    );
+    let (status, body) = w.call("DELETE", &format!("/shares/{loose}"), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_managed"))
+    );
+    for name in [&torn, &legacy] {
+        assert_eq!(
+            w.call("DELETE", &format!("/shares/{name}"), None).await.0,
+            204,
+            "{name}"
+        );
+    }
+    assert_eq!(w.roles().await, [format!("trailshare-{loose}")]);
+}
+
+#[tokio::test]
+async fn a_share_named_shares_is_a_share() {
+    let w = world().await;
+    // Role names are account-wide: only one test process may hold it.
+    let (status, body) = w
+        .call("PUT", "/shares/shares", Some(json!({"grantee_account": B})))
+        .await;
+    if status == 409 {
+        return assert_eq!(body["error"]["code"], "conflict", "{body}");
+    }
+    assert_eq!(status, 201, "{body}");
+    let (status, got) = w.call("GET", "/shares/shares", None).await;
+    assert_eq!((status, got["name"].as_str()), (200, Some("shares")));
+    let mut staged = http_event("GET", "/prod/shares/shares", None);
+    staged["requestContext"]["stage"] = json!("prod");
+    assert_eq!(w.raw(staged).await.1["name"], "shares");
+    assert_eq!(w.call("DELETE", "/shares/shares", None).await.0, 204);
+    assert!(w.roles().await.is_empty());
+}
+
+#[tokio::test]
+async fn copies_go_to_the_grantee_only() {
+    let w = world_env(
+        ROLE_ACTIONS,
+        false,
+        &[
+            ("COPY_DESTINATION_BUCKETS", "b-central-logs"),
+            (
+                "COPY_WRITER_ROLE_ARNS",
+                &format!("arn:aws:iam::{B}:role/trailshare-writer"),
+            ),
+        ],
+    )
+    .await;
+    let (status, body) = w
+        .call("POST", "/shares", Some(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "elsewhere-logs"}})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("delivery.bucket")),
+        "{body}"
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("redeploy"));
+    let (status, body) = w
+        .call("POST", "/shares", Some(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "elsewhere-logs",
+            "role_arn": format!("arn:aws:iam::{B}:role/other-writer")}})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("delivery.role_arn")),
+        "{body}"
+    );
+    assert!(w.roles().await.is_empty());
+
+    let name = unique("bu-b");
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "delivery": {"mode": "copy", "bucket": "b-central-logs", "prefix": "central/",
+            "role_arn": format!("arn:aws:iam::{B}:role/trailshare-writer")}}))
+        .await;
+    let writer = &share["grantee_setup"]["writer_role"]["identity_policy"];
+    let bucket_policy = &share["grantee_setup"]["destination_bucket_policy"];
+    let put = |bucket_account: &str, policy: Option<&Value>| {
+        let mut case = json!({"name": format!("writer puts into a bucket of {bucket_account}"),
+            "identityPolicies": [writer],
+            "request": {"principal": format!("arn:aws:sts::{B}:assumed-role/trailshare-writer/forwarder"),
+                "action": "s3:PutObject", "resource": "arn:aws:s3:::b-central-logs/central/AWSLogs/x.json.gz",
+                "resourceAccount": bucket_account, "context": {"s3:x-amz-acl": "bucket-owner-full-control",
+                    "s3:ResourceAccount": bucket_account, "aws:ResourceAccount": bucket_account}}});
+        if let Some(policy) = policy {
+            case["resourcePolicy"] = policy.clone();
+        }
+        case
+    };
+    expect_decisions(vec![
+        (put(B, None), "Allowed"),
+        // A bucket of that name in another account: the writer may not write.
+        (put(C, None), "ImplicitlyDenied"),
+        (put(A, None), "ImplicitlyDenied"),
+    ]);
+    // The bucket policy handed to the grantee grants nothing on anyone else's bucket.
+    let from_a = |bucket_account: &str| {
+        json!({"name": format!("forwarder puts into {bucket_account}'s bucket"),
+            "identityPolicies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}],
+            "resourcePolicy": bucket_policy,
+            "request": {"principal": format!("arn:aws:sts::{B}:assumed-role/trailshare-writer/forwarder"),
+                "action": "s3:PutObject", "resource": "arn:aws:s3:::b-central-logs/central/AWSLogs/x.json.gz",
+                "resourceAccount": bucket_account, "context": {"s3:x-amz-acl": "bucket-owner-full-control",
+                    "s3:ResourceAccount": bucket_account, "aws:ResourceAccount": bucket_account}}})
+    };
+    expect_decisions(vec![
+        (from_a(B), "Allowed"),
+        (from_a(C), "ImplicitlyDenied"),
+    ]);
+}
+
+/// A stand-in for IAM that answers every request with one error, as real
+/// IAM does and moto cannot: an unknown principal, a throttle. Returns its URL.
+async fn failing_iam(status: u16, code: &'static str, message: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let message = message.clone();
+            tokio::spawn(async move {
+                // Read the whole request (headers, then Content-Length bytes).
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut buffer).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let body = format!(
+                    "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>",
+                    message.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+                );
+                let response = format!(
+                    "HTTP/1.1 {status} Error\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// A provisioner whose IAM calls all get `status`/`code`/`message`.
+async fn provisioner_against(
+    status: u16,
+    code: &'static str,
+    message: String,
+) -> Provisioner<IamRoles> {
+    let url = failing_iam(status, code, message).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let config = Config::from_lookup(|name| match name {
+        "TRAIL_BUCKET" => Some("trail-bucket".to_string()),
+        "ADMIN_PRINCIPALS" => Some(ADMIN.to_string()),
+        _ => None,
+    })
+    .unwrap();
+    Provisioner::new(IamRoles::from_sdk(&sdk), config)
+}
+
+async fn post(provisioner: &Provisioner<IamRoles>, body: Value) -> (u16, Value) {
+    let response = provisioner
+        .handle_event(http_event("POST", "/shares", Some(&body.to_string())))
+        .await;
+    (
+        response["statusCode"].as_u64().unwrap() as u16,
+        serde_json::from_str(response["body"].as_str().unwrap()).unwrap(),
+    )
+}
+
+/// Through the real SDK and adapter: IAM's refusal of a principal becomes a
+/// 400 naming it; a throttle a 503 naming the call and the code, never
+/// AWS's message.
+#[tokio::test]
+async fn iam_errors_moto_cannot_make_become_clear_answers() {
+    let ghost = format!("arn:aws:iam::{B}:role/Ghost");
+    let provisioner = provisioner_against(
+        400,
+        "MalformedPolicyDocument",
+        format!("Invalid principal in policy: \"AWS\":\"{ghost}\""),
+    )
+    .await;
+    let (status, body) = post(
+        &provisioner,
+        json!({"grantee_account": B, "grantee_principals": [format!("arn:aws:iam::{B}:role/Real"), ghost]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("grantee_principals[1]")),
+        "{body}"
+    );
+
+    let provisioner = provisioner_against(
+        400,
+        "Throttling",
+        format!("Rate exceeded for account {A} on role arn:aws:iam::{A}:role/secret"),
+    )
+    .await;
+    let (status, body) = post(&provisioner, json!({"grantee_account": B})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["error"],
+        json!({"code": "aws_throttled", "message": "iam:CreateRole failed: Throttling"})
+    );
+
+    let provisioner = provisioner_against(
+        403,
+        "AccessDenied",
+        format!("User: arn:aws:iam::{A}:user/p is not authorized"),
+    )
+    .await;
+    let (status, body) = post(&provisioner, json!({"grantee_account": B})).await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (502, Some("iam:CreateRole failed: AccessDenied"))
+    );
 }

@@ -39,6 +39,7 @@ fn main() {
         "TRAIL_BUCKET" => Some("trail-bucket".into()),
         "ORGANIZATION_ID" => Some("o-a1b2c3d4e5".into()),
         "KMS_KEY_ARN" => Some("arn:aws:kms:us-east-1:111111111111:key/k".into()),
+        "TRAIL_ARN" => Some("arn:aws:cloudtrail:us-east-1:111111111111:trail/org".into()),
         _ => None,
     })
     .unwrap();
@@ -47,6 +48,9 @@ fn main() {
         spec: spec.clone(),
         created_by: "arn:aws:iam::111111111111:user/ops".into(),
         created_at: "2026-11-24T00:00:00Z".into(),
+        updated_by: None,
+        updated_at: None,
+        sessions_valid_after: None,
     };
     let tags = record.to_tags().unwrap();
     let records: Vec<_> = (0..10)

@@ -1,7 +1,10 @@
 //! Configuration from the environment, checked once at start-up so that a
 //! bad deployment fails loudly, naming the variable, before any request.
 
-use crate::ids::{arn_account, is_bucket_name, is_iam_path, is_organization_id};
+use crate::ids::{
+    arn_account, caller_matches, is_account_id, is_admin_entry, is_bucket_name, is_iam_path,
+    is_organization_id, role_account,
+};
 
 /// Everything both functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,20 @@ pub struct Config {
     /// `FORWARDER_ROLE_ARN`: the forwarder's role, named in the destination
     /// bucket policy that copy-mode grantees are told to add.
     pub forwarder_role_arn: Option<String>,
+    /// `TRAIL_ARN`: the encryption context of every log file of an
+    /// organization trail (members' files carry the management trail's ARN).
+    pub trail_arn: Option<String>,
+    /// `ADMIN_PRINCIPALS` (provisioner): who may change shares; empty: nobody.
+    pub admin_principals: Vec<String>,
+    /// `GRANTEE_ACCOUNTS` (provisioner): the only accounts that may be
+    /// grantees; empty: any.
+    pub grantee_accounts: Vec<String>,
+    /// `COPY_DESTINATION_BUCKETS` (provisioner): the buckets the forwarder may
+    /// write to with its own credentials; `None`: not checked.
+    pub copy_destination_buckets: Option<Vec<String>>,
+    /// `COPY_WRITER_ROLE_ARNS` (provisioner): the writer roles the forwarder
+    /// may assume; `None`: not checked.
+    pub copy_writer_role_arns: Option<Vec<String>>,
 }
 
 /// A missing or malformed variable.
@@ -123,7 +140,61 @@ impl Config {
         {
             return Err(fail("FORWARDER_ROLE_ARN", "must be an IAM role ARN"));
         }
+        let trail_arn = get("TRAIL_ARN");
+        if trail_arn.as_deref().is_some_and(|arn| !is_trail_arn(arn)) {
+            return Err(fail(
+                "TRAIL_ARN",
+                "must be a CloudTrail trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
+            ));
+        }
+        if trail_arn.is_none() && kms_key_arn.is_some() && organization_id.is_some() {
+            return Err(fail(
+                "TRAIL_ARN",
+                "is required when KMS_KEY_ARN and ORGANIZATION_ID are both set: an organization trail encrypts every member's files with the management account's trail ARN as encryption context",
+            ));
+        }
+        let list = |name: &'static str,
+                    valid: &dyn Fn(&str) -> bool,
+                    what: &str|
+         -> Result<Option<Vec<String>>, ConfigError> {
+            let Some(text) = get(name) else {
+                return Ok(None);
+            };
+            let items: Vec<String> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_string)
+                .collect();
+            match items.iter().find(|item| !valid(item)) {
+                Some(bad) => Err(fail(name, &format!("item {bad:?} is not {what}"))),
+                None => Ok((!items.is_empty()).then_some(items)),
+            }
+        };
+        let admin_principals = list(
+            "ADMIN_PRINCIPALS",
+            &is_admin_entry,
+            "an IAM user or role ARN (a '*' only at the end of the name)",
+        )?
+        .unwrap_or_default();
+        let grantee_accounts =
+            list("GRANTEE_ACCOUNTS", &is_account_id, "a 12-digit account id")?.unwrap_or_default();
+        let copy_destination_buckets = list(
+            "COPY_DESTINATION_BUCKETS",
+            &is_bucket_name,
+            "an S3 bucket name",
+        )?;
+        let copy_writer_role_arns = list(
+            "COPY_WRITER_ROLE_ARNS",
+            &|arn| role_account(arn).is_some(),
+            "an IAM role ARN",
+        )?;
         Ok(Config {
+            trail_arn,
+            admin_principals,
+            grantee_accounts,
+            copy_destination_buckets,
+            copy_writer_role_arns,
             trail_bucket,
             trail_prefix,
             organization_id,
@@ -142,6 +213,37 @@ impl Config {
             None => "AWSLogs/".to_string(),
         }
     }
+}
+
+impl Config {
+    /// Whether `caller` may change shares (`ADMIN_PRINCIPALS`).
+    pub fn is_admin(&self, caller: &str) -> bool {
+        self.admin_principals
+            .iter()
+            .any(|entry| caller_matches(entry, caller))
+    }
+
+    /// Whether `account` may be a grantee (`GRANTEE_ACCOUNTS`, empty: any).
+    pub fn grantee_allowed(&self, account: &str) -> bool {
+        self.grantee_accounts.is_empty() || self.grantee_accounts.iter().any(|a| a == account)
+    }
+
+    /// The Region of the trail's key, which is the bucket's (SSE-KMS keys
+    /// must be in the bucket's Region): `kms:ViaService` names S3 there.
+    pub fn kms_region(&self) -> Option<&str> {
+        self.kms_key_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(3))
+    }
+}
+
+fn is_trail_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", "aws", "cloudtrail", region, account, resource]
+        if !region.is_empty()
+            && crate::ids::is_account_id(account)
+            && resource.strip_prefix("trail/").is_some_and(|name| !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))))
 }
 
 fn is_kms_key_arn(arn: &str) -> bool {
@@ -178,6 +280,40 @@ mod tests {
         assert_eq!(c.trail_prefix, None);
         assert_eq!(c.kms_key_arn, None);
         assert_eq!(c.logs_root(), "AWSLogs/");
+        // The provisioner-only lists are optional: the forwarder starts without them.
+        assert!(c.admin_principals.is_empty() && c.grantee_accounts.is_empty());
+        assert_eq!(c.copy_destination_buckets, None);
+        assert!(!c.is_admin("arn:aws:iam::111111111111:user/anyone"));
+        assert!(c.grantee_allowed("222222222222"));
+    }
+
+    #[test]
+    fn admins_grantees_and_organization_kms() {
+        let c = config(&[
+            ("TRAIL_BUCKET", "trail-bucket"),
+            (
+                "ADMIN_PRINCIPALS",
+                "arn:aws:iam::111111111111:user/ops, arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+            ),
+            ("GRANTEE_ACCOUNTS", "222222222222,333333333333"),
+            ("KMS_KEY_ARN", "arn:aws:kms:eu-west-1:111111111111:key/k1"),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+            ("TRAIL_ARN", "arn:aws:cloudtrail:eu-west-1:111111111111:trail/org"),
+            ("COPY_DESTINATION_BUCKETS", "b-logs,c-logs"),
+        ])
+        .unwrap();
+        assert!(c.is_admin("arn:aws:iam::111111111111:user/ops"));
+        assert!(
+            c.is_admin("arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_99aa/alice")
+        );
+        assert!(!c.is_admin("arn:aws:sts::111111111111:assumed-role/PowerUser/mallory"));
+        assert!(c.grantee_allowed("333333333333") && !c.grantee_allowed("444444444444"));
+        assert_eq!(c.kms_region(), Some("eu-west-1"));
+        assert_eq!(
+            c.copy_destination_buckets,
+            Some(vec!["b-logs".to_string(), "c-logs".to_string()])
+        );
+        assert_eq!(c.copy_writer_role_arns, None);
     }
 
     #[test]
@@ -199,6 +335,10 @@ mod tests {
             (
                 "FORWARDER_ROLE_ARN",
                 "arn:aws:iam::111111111111:role/forwarder",
+            ),
+            (
+                "TRAIL_ARN",
+                "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail",
             ),
         ])
         .unwrap();
@@ -237,6 +377,40 @@ mod tests {
             (
                 &[("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:user/x")],
                 "FORWARDER_ROLE_ARN",
+            ),
+            (
+                &[
+                    ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:key/k1"),
+                    ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+                ],
+                "TRAIL_ARN",
+            ),
+            (
+                &[(
+                    "TRAIL_ARN",
+                    "arn:aws:cloudtrail:us-east-1:111111111111:trail/*",
+                )],
+                "TRAIL_ARN",
+            ),
+            (
+                &[("ADMIN_PRINCIPALS", "arn:aws:iam::111111111111:role/Admin,*")],
+                "ADMIN_PRINCIPALS",
+            ),
+            (
+                &[("ADMIN_PRINCIPALS", "arn:aws:iam::111111111111:role/*")],
+                "ADMIN_PRINCIPALS",
+            ),
+            (
+                &[("GRANTEE_ACCOUNTS", "222222222222,2222")],
+                "GRANTEE_ACCOUNTS",
+            ),
+            (
+                &[("COPY_DESTINATION_BUCKETS", "ok-bucket,*")],
+                "COPY_DESTINATION_BUCKETS",
+            ),
+            (
+                &[("COPY_WRITER_ROLE_ARNS", "arn:aws:iam::222222222222:role/*")],
+                "COPY_WRITER_ROLE_ARNS",
             ),
         ];
         for (vars, variable) in table {

@@ -3,8 +3,13 @@
 //!
 //! - an S3 event notification (`Records[].eventSource = "aws:s3"`), keys URL-encoded;
 //! - an EventBridge `Object Created` event from `aws.s3`, keys not encoded;
-//! - an SQS batch whose bodies are either of those, or an SNS envelope around
-//!   an S3 notification.
+//! - CloudTrail's own SNS notification of a delivered file,
+//!   `{"s3Bucket", "s3ObjectKey": [...]}`, keys not encoded: the route that
+//!   needs no change to a locked bucket's notification configuration;
+//! - SNS invoking the function directly (`Records[].EventSource = "aws:sns"`)
+//!   with an S3 notification or CloudTrail's message inside;
+//! - an SQS batch whose bodies are any of those, or an SNS envelope around
+//!   an S3 notification or CloudTrail's message.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -27,6 +32,8 @@ pub enum Notification {
     Objects(Vec<CreatedObject>),
     /// `s3:TestEvent`, sent when a notification is configured: nothing to do.
     Test,
+    /// Backfill work the provisioner or the forwarder queued.
+    Backfill(crate::backfill::Work),
 }
 
 /// One SQS message's body, decoded, or why it cannot be.
@@ -84,6 +91,23 @@ struct BridgeObject {
     etag: Option<String>,
 }
 #[derive(Deserialize)]
+struct CloudTrailMessage {
+    #[serde(rename = "s3Bucket")]
+    bucket: String,
+    #[serde(rename = "s3ObjectKey")]
+    keys: Vec<String>,
+}
+#[derive(Deserialize)]
+struct SnsRecord {
+    #[serde(rename = "Sns")]
+    sns: SnsMessage,
+}
+#[derive(Deserialize)]
+struct SnsMessage {
+    #[serde(rename = "Message")]
+    message: String,
+}
+#[derive(Deserialize)]
 struct SqsRecord {
     #[serde(rename = "messageId")]
     message_id: String,
@@ -110,15 +134,37 @@ pub fn decode(event: &Value) -> Result<Trigger, UnknownEvent> {
                 .collect(),
         ));
     }
+    if first_source == Some("aws:sns") {
+        return decode_sns(event).map(Trigger::Direct).map_err(UnknownEvent);
+    }
     decode_notification(event)
         .map(Trigger::Direct)
         .map_err(UnknownEvent)
+}
+
+/// SNS invoking the function: every record's message, objects combined.
+fn decode_sns(event: &Value) -> Result<Notification, String> {
+    let records: Vec<SnsRecord> =
+        serde_json::from_value(event["Records"].clone()).map_err(|e| format!("SNS event: {e}"))?;
+    let mut objects = Vec::new();
+    for record in records {
+        let inner: Value = serde_json::from_str(&record.sns.message)
+            .map_err(|e| format!("SNS Message is not JSON: {e}"))?;
+        match decode_notification(&inner)? {
+            Notification::Objects(found) => objects.extend(found),
+            Notification::Test | Notification::Backfill(_) => {}
+        }
+    }
+    Ok(Notification::Objects(objects))
 }
 
 /// An SQS body: an S3 notification, an EventBridge event, or an SNS envelope.
 fn decode_body(body: &str) -> Result<Notification, String> {
     let value: Value =
         serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
+    if let Some(work) = crate::backfill::Work::from_body(&value) {
+        return work.map(Notification::Backfill);
+    }
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
         let message = value
             .get("Message")
@@ -158,6 +204,21 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
         }
         return Ok(Notification::Objects(objects));
     }
+    if event.get("s3Bucket").is_some() && event.get("s3ObjectKey").is_some() {
+        let message: CloudTrailMessage = serde_json::from_value(event.clone())
+            .map_err(|e| format!("CloudTrail notification: {e}"))?;
+        return Ok(Notification::Objects(
+            message
+                .keys
+                .into_iter()
+                .map(|key| CreatedObject {
+                    bucket: message.bucket.clone(),
+                    key,
+                    etag: None,
+                })
+                .collect(),
+        ));
+    }
     let source = event.get("source").and_then(Value::as_str);
     let detail_type = event.get("detail-type").and_then(Value::as_str);
     if source == Some("aws.s3") && detail_type == Some("Object Created") {
@@ -170,7 +231,7 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
         }]));
     }
     Err(
-        "neither an S3 notification, an EventBridge Object Created event, nor an SQS batch"
+        "neither an S3 notification, an EventBridge Object Created event, CloudTrail's SNS notification, nor an SQS batch"
             .to_string(),
     )
 }
@@ -280,6 +341,67 @@ mod tests {
         assert_eq!(messages[4].content, Ok(Notification::Test));
         assert!(messages[5].content.is_err());
         assert!(messages[6].content.is_err());
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/../tests/fixtures/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn cloudtrail_objects() -> Vec<CreatedObject> {
+        ["222222222222", "333333333333"]
+            .iter()
+            .zip(["AbCdEfGh", "IjKlMnOp"])
+            .map(|(account, id)| CreatedObject {
+                bucket: "trail-bucket".into(),
+                key: format!("o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/{account}/CloudTrail/us-east-1/2024/05/01/{account}_CloudTrail_us-east-1_20240501T1205Z_{id}12345678.json.gz"),
+                etag: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cloudtrails_own_sns_notification_arrives_directly_from_sns() {
+        assert_eq!(
+            decode(&fixture("sns-cloudtrail.json")).unwrap(),
+            Trigger::Direct(Notification::Objects(cloudtrail_objects()))
+        );
+        // SNS around an S3 notification: its key is URL-encoded.
+        let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification",
+            "Message": s3_notification("a+b%2Bc").to_string()}}]});
+        assert_eq!(
+            decode(&event).unwrap(),
+            Trigger::Direct(Notification::Objects(vec![object("a b+c")]))
+        );
+        let broken = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "nope"}}]});
+        assert!(decode(&broken).is_err());
+    }
+
+    #[test]
+    fn cloudtrails_notification_in_sqs_raw_or_in_an_sns_envelope_keeps_keys_as_they_are() {
+        let Trigger::Queue(messages) = decode(&fixture("sqs-sns-cloudtrail.json")).unwrap() else {
+            panic!("not a queue")
+        };
+        assert_eq!(messages.len(), 2);
+        for message in messages {
+            assert_eq!(
+                message.content,
+                Ok(Notification::Objects(cloudtrail_objects()))
+            );
+        }
+        let with_space = json!({"s3Bucket": "b", "s3ObjectKey": ["a b+c%2B/AWSLogs/x"]});
+        assert_eq!(
+            decode_body(&with_space.to_string()),
+            Ok(Notification::Objects(vec![CreatedObject {
+                bucket: "b".into(),
+                key: "a b+c%2B/AWSLogs/x".into(),
+                etag: None
+            }]))
+        );
+        assert!(decode_body(r#"{"s3Bucket": "b", "s3ObjectKey": "not-a-list"}"#).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::share::{Delivery, ShareSpec};
+use crate::share::{Delivery, Invalid, ShareSpec};
 
 const VERSION: &str = "2012-10-17";
 /// The name of the one inline policy on every share role.
@@ -43,6 +43,110 @@ pub fn log_prefixes(spec: &ShareSpec, config: &Config) -> Vec<String> {
     prefixes
 }
 
+/// IAM's limit on a role's inline policies (characters, whitespace not counted).
+pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
+/// IAM's default limit on a trust policy (characters, whitespace not counted).
+pub const MAX_TRUST_POLICY_CHARS: usize = 2_048;
+
+/// The length IAM judges a document by: its characters, whitespace not counted.
+pub fn iam_size(document: &Value) -> usize {
+    document
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count()
+}
+
+/// Refuses, before any IAM call, documents that IAM would refuse for their
+/// size, naming the field that made them large.
+pub fn check_limits(spec: &ShareSpec, trust: &Value, inline: &Value) -> Result<(), Invalid> {
+    let size = iam_size(inline);
+    if size > MAX_INLINE_POLICY_CHARS {
+        return Err(Invalid {
+            field: "log_accounts".into(),
+            code: "too_large",
+            message: format!("log_accounts: makes the role's policy {size} characters; IAM allows {MAX_INLINE_POLICY_CHARS} (use [\"*\"] with an external id, or split the share)"),
+        });
+    }
+    let size = iam_size(trust);
+    if size > MAX_TRUST_POLICY_CHARS {
+        let principals: usize = spec.grantee_principals.iter().map(String::len).sum();
+        let external = spec.external_id.as_deref().map_or(0, str::len);
+        let field = if external > principals {
+            "external_id"
+        } else {
+            "grantee_principals"
+        };
+        return Err(Invalid {
+            field: field.into(),
+            code: "too_large",
+            message: format!("{field}: makes the role's trust policy {size} characters; IAM allows {MAX_TRUST_POLICY_CHARS}"),
+        });
+    }
+    Ok(())
+}
+
+/// The role's inline policy: what `read_policy` grants, plus the deny of
+/// every session issued before `sessions_valid_after` (RFC 3339), if set.
+pub fn role_policy(spec: &ShareSpec, config: &Config, sessions_valid_after: Option<&str>) -> Value {
+    let mut policy = read_policy(spec, config);
+    if let Some(moment) = sessions_valid_after {
+        push_session_deny(&mut policy, moment);
+    }
+    policy
+}
+
+fn push_session_deny(policy: &mut Value, moment: &str) {
+    policy["Statement"]
+        .as_array_mut()
+        .expect("a policy has statements")
+        .push(json!({"Sid": "DenySessionsIssuedBefore", "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": moment}}}));
+}
+
+/// Reads nothing: held while the trust is put back to a share's own, when
+/// IAM trusts principals the share does not name (a replace that stopped).
+pub fn hold_policy() -> Value {
+    json!({"Version": VERSION, "Statement": [
+        {"Sid": "ReplaceInProgress", "Effect": "Deny", "Action": "*", "Resource": "*"}]})
+}
+
+/// The inline policy held while a replace changes who may assume the role:
+/// only what both the old and the new share read, so that neither the old
+/// principals (still trusted) nor the new ones (about to be) read anything
+/// their share does not allow. Keeps the old share's session deny.
+pub fn transition_policy(
+    old: &ShareSpec,
+    new: &ShareSpec,
+    config: &Config,
+    sessions_valid_after: Option<&str>,
+) -> Value {
+    let common: Vec<String> = if old.reads_all_accounts() {
+        new.log_accounts.clone()
+    } else if new.reads_all_accounts() {
+        old.log_accounts.clone()
+    } else {
+        old.log_accounts
+            .iter()
+            .filter(|a| new.log_accounts.contains(a))
+            .cloned()
+            .collect()
+    };
+    let mut policy = if common.is_empty() {
+        hold_policy()
+    } else {
+        let both = ShareSpec {
+            log_accounts: common,
+            ..new.clone()
+        };
+        read_policy(&both, config)
+    };
+    if let Some(moment) = sessions_valid_after {
+        push_session_deny(&mut policy, moment);
+    }
+    policy
+}
+
 /// The role's one inline policy: read the share's log files, list only their
 /// prefixes, locate the bucket, and decrypt only those accounts' trail data.
 pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
@@ -61,14 +165,26 @@ pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
     ];
     if let Some(key_arn) = &config.kms_key_arn {
         statements.push(json!({"Sid": "DecryptLogFiles", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn,
-            "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn_patterns(spec)}}}));
+            "Condition": {
+                "StringEquals": {"kms:ViaService": via_s3(config)},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn_patterns(spec, config)}}}));
     }
     json!({"Version": VERSION, "Statement": statements})
 }
 
+/// Decrypting only through S3 reads, never a direct `kms:Decrypt` call.
+fn via_s3(config: &Config) -> String {
+    format!("s3.{}.amazonaws.com", config.kms_region().unwrap_or("*"))
+}
+
 /// CloudTrail encrypts each file with its trail's ARN as encryption context,
-/// so the key can only decrypt the log accounts' trails' files.
-fn trail_arn_patterns(spec: &ShareSpec) -> Vec<String> {
+/// so the key can only decrypt the log accounts' trails' files. An
+/// organization trail encrypts every member's files with the management
+/// account's trail ARN (`TRAIL_ARN`); the S3 grant fences the accounts.
+fn trail_arn_patterns(spec: &ShareSpec, config: &Config) -> Vec<String> {
+    if let Some(trail_arn) = &config.trail_arn {
+        return vec![trail_arn.clone()];
+    }
     if spec.reads_all_accounts() {
         return vec!["arn:aws:cloudtrail:*:*:trail/*".to_string()];
     }
@@ -83,12 +199,16 @@ fn trail_arn_patterns(spec: &ShareSpec) -> Vec<String> {
 /// template declares the same document; tests create it from here.
 pub fn boundary_policy(config: &Config) -> Value {
     let bucket_arn = format!("arn:aws:s3:::{}", config.trail_bucket);
+    let root = config.logs_root();
     let mut statements = vec![
-        json!({"Sid": "ReadTrailBucketObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("{bucket_arn}/*")}),
-        json!({"Sid": "ListTrailBucket", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket_arn}),
+        json!({"Sid": "ReadLogFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("{bucket_arn}/{root}*")}),
+        json!({"Sid": "ListLogFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+               "Condition": {"StringLike": {"s3:prefix": format!("{root}*")}}}),
+        json!({"Sid": "LocateTrailBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": bucket_arn}),
     ];
     if let Some(key_arn) = &config.kms_key_arn {
-        statements.push(json!({"Sid": "DecryptTrailKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}));
+        statements.push(json!({"Sid": "DecryptTrailKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": via_s3(config)}}}));
     }
     json!({"Version": VERSION, "Statement": statements})
 }
@@ -148,13 +268,16 @@ pub fn destination_bucket_policy(
     };
     let writer = copy_writer(spec, config, owner_account)?;
     let objects = format!("arn:aws:s3:::{bucket}/{prefix}*");
+    // Only in effect on a bucket of the grantee account: pasted onto anyone
+    // else's bucket, it grants nothing.
+    let grantee = &spec.grantee_account;
     Some(json!({"Version": VERSION, "Statement": [
         {"Sid": "TrailshareWritesCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": ["s3:PutObject", "s3:PutObjectAcl"],
-         "Resource": objects, "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+         "Resource": objects, "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:ResourceAccount": grantee}}},
         {"Sid": "TrailshareSkipsExistingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:GetObject",
-         "Resource": objects},
+         "Resource": objects, "Condition": {"StringEquals": {"aws:ResourceAccount": grantee}}},
         {"Sid": "TrailshareTellsMissingCopies", "Effect": "Allow", "Principal": {"AWS": writer}, "Action": "s3:ListBucket",
-         "Resource": format!("arn:aws:s3:::{bucket}")}
+         "Resource": format!("arn:aws:s3:::{bucket}"), "Condition": {"StringEquals": {"aws:ResourceAccount": grantee}}}
     ]}))
 }
 
@@ -175,12 +298,16 @@ pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str)
         trust["Condition"] = json!({"StringEquals": {"sts:ExternalId": external_id}});
     }
     let objects = format!("arn:aws:s3:::{bucket}/{prefix}*");
+    // The writer writes only into buckets its own (the grantee's) account owns.
+    let own = json!({"StringEquals": {"s3:ResourceAccount": spec.grantee_account}});
     Some(json!({
         "role_arn": role_arn,
         "trust_policy": {"Version": VERSION, "Statement": [trust]},
         "identity_policy": {"Version": VERSION, "Statement": [
-            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects},
-            {"Sid": "TellMissingCopies", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}")}
+            {"Sid": "WriteCopies", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects,
+             "Condition": own},
+            {"Sid": "TellMissingCopies", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}"),
+             "Condition": own}
         ]}
     }))
 }
@@ -217,6 +344,11 @@ mod tests {
             permissions_boundary_arn: None,
             share_cache_seconds: 60,
             forwarder_role_arn: None,
+            trail_arn: None,
+            admin_principals: vec![],
+            grantee_accounts: vec![],
+            copy_destination_buckets: None,
+            copy_writer_role_arns: None,
         }
     }
 
@@ -254,7 +386,86 @@ mod tests {
             policy["Statement"][3],
             json!({"Sid": "DecryptLogFiles", "Effect": "Allow", "Action": "kms:Decrypt",
                    "Resource": "arn:aws:kms:us-east-1:111111111111:key/k1",
-                   "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": ["arn:aws:cloudtrail:*:222222222222:trail/*"]}}})
+                   "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                                 "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": ["arn:aws:cloudtrail:*:222222222222:trail/*"]}}})
+        );
+        // An organization trail: every member's files carry the management
+        // account's trail ARN, so that is the context to allow.
+        let mut org = config(None, Some("o-a1b2c3d4e5"), true);
+        org.trail_arn = Some("arn:aws:cloudtrail:us-east-1:111111111111:trail/org".into());
+        assert_eq!(
+            read_policy(&s, &org)["Statement"][3]["Condition"]["StringLike"]
+                ["kms:EncryptionContext:aws:cloudtrail:arn"],
+            json!(["arn:aws:cloudtrail:us-east-1:111111111111:trail/org"])
+        );
+    }
+
+    #[test]
+    fn iam_size_limits_are_checked_before_any_call() {
+        let accounts: Vec<String> = (0..150)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        let wide = spec(
+            json!({"name": "wide", "grantee_account": accounts[0], "log_accounts": accounts, "external_id": "ext"}),
+        );
+        let cfg = config(None, Some("o-a1b2c3d4e5"), true);
+        let inline = read_policy(&wide, &cfg);
+        assert!(iam_size(&inline) > 20_000, "{}", iam_size(&inline));
+        let err = check_limits(&wide, &trust_policy(&wide), &inline).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("log_accounts", "too_large")
+        );
+        assert!(err.message.contains("10240"), "{}", err.message);
+
+        let principals: Vec<String> = (0..60)
+            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}"))
+            .collect();
+        let many =
+            spec(json!({"grantee_account": "222222222222", "grantee_principals": principals}));
+        let err = check_limits(&many, &trust_policy(&many), &read_policy(&many, &cfg)).unwrap_err();
+        assert_eq!(err.field, "grantee_principals");
+        assert!(err.message.contains("2048"), "{}", err.message);
+
+        let small = spec(json!({"grantee_account": "222222222222"}));
+        assert_eq!(
+            check_limits(&small, &trust_policy(&small), &read_policy(&small, &cfg)),
+            Ok(())
+        );
+        // Whitespace is not counted, as IAM does not count it.
+        assert_eq!(iam_size(&json!({"a": "b c"})), 10);
+    }
+
+    #[test]
+    fn revocation_and_transition_policies() {
+        let cfg = config(None, None, false);
+        let old = spec(
+            json!({"name": "x", "grantee_account": "222222222222", "log_accounts": ["222222222222", "333333333333"], "external_id": "e1"}),
+        );
+        let new = spec(
+            json!({"name": "x", "grantee_account": "222222222222", "log_accounts": ["333333333333", "444444444444"], "external_id": "e2"}),
+        );
+        let policy = role_policy(&new, &cfg, Some("2026-11-25T02:00:01Z"));
+        assert_eq!(
+            policy["Statement"][3],
+            json!({"Sid": "DenySessionsIssuedBefore", "Effect": "Deny", "Action": "*", "Resource": "*",
+                   "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-25T02:00:01Z"}}})
+        );
+        let during = transition_policy(&old, &new, &cfg, None);
+        assert_eq!(
+            during["Statement"][0]["Resource"],
+            json!(["arn:aws:s3:::trail-bucket/AWSLogs/333333333333/*"])
+        );
+        let disjoint = spec(json!({"name": "x", "grantee_account": "222222222222"}));
+        let nothing = transition_policy(&new, &disjoint, &cfg, Some("t"));
+        assert_eq!(nothing["Statement"][0]["Effect"], "Deny");
+        assert_eq!(nothing["Statement"][1]["Sid"], "DenySessionsIssuedBefore");
+        let all = spec(
+            json!({"name": "x", "grantee_account": "222222222222", "log_accounts": ["*"], "external_id": "e1"}),
+        );
+        assert_eq!(
+            transition_policy(&all, &old, &cfg, None),
+            read_policy(&old, &cfg)
         );
     }
 
@@ -333,7 +544,8 @@ mod tests {
             bucket_policy[2],
             json!({"Sid": "TrailshareTellsMissingCopies", "Effect": "Allow",
                    "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-                   "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::z-logs"}),
+                   "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::z-logs",
+                   "Condition": {"StringEquals": {"aws:ResourceAccount": "444444444444"}}}),
             "without ListBucket a HEAD of a missing copy is 403, and the copy never happens"
         );
         assert!(setup.get("writer_role").is_none());

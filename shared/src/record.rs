@@ -19,17 +19,31 @@ const FORMAT_VERSION: &str = "1";
 /// Readable for people looking at the role in the console; not read back.
 const GRANTEE_TAG: &str = "trailshare:grantee-account";
 const CHUNK_TAG: &str = "trailshare:record:";
+/// How many chunks make the record. Written in the same TagRole call as the
+/// chunks, so chunks left over from a longer record (an UntagRole that
+/// failed after a replace) are ignored instead of corrupting it. Records of
+/// the first version have no count: all their chunks are the record.
+const CHUNK_COUNT_TAG: &str = "trailshare:record-chunks";
 const CHUNK_LEN: usize = 256;
 /// IAM allows 50 tags per role; leave room for the others and the owner's own.
 const MAX_CHUNKS: usize = 40;
 
-/// A share as stored: the spec plus who created it and when.
+/// A share as stored: the spec plus who created and last changed it, and
+/// when sessions were last revoked. The optional fields are absent from
+/// records of the first version, which stay readable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShareRecord {
     pub spec: ShareSpec,
     pub created_by: String,
     pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// RFC 3339: sessions issued before this are denied (`aws:TokenIssueTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_valid_after: Option<String>,
 }
 
 /// A role's tags could not be read as a share.
@@ -70,6 +84,7 @@ impl ShareRecord {
         let mut tags = vec![
             (FORMAT_TAG.to_string(), FORMAT_VERSION.to_string()),
             (GRANTEE_TAG.to_string(), self.spec.grantee_account.clone()),
+            (CHUNK_COUNT_TAG.to_string(), chunks.len().to_string()),
         ];
         tags.extend(
             chunks
@@ -86,10 +101,15 @@ impl ShareRecord {
         tags: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<ShareRecord, RecordError> {
         let mut format = None;
+        let mut count = None;
         let mut chunks: Vec<(usize, &str)> = Vec::new();
         for (key, value) in tags {
             if key == FORMAT_TAG {
                 format = Some(value);
+            } else if key == CHUNK_COUNT_TAG {
+                count = Some(value.parse::<usize>().map_err(|_| {
+                    RecordError::Damaged(format!("bad tag {CHUNK_COUNT_TAG}={value}"))
+                })?);
             } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
                 let index = index
                     .parse()
@@ -107,6 +127,12 @@ impl ShareRecord {
             }
         }
         chunks.sort_unstable();
+        if let Some(count) = count {
+            chunks.retain(|(index, _)| *index < count);
+            if chunks.len() != count {
+                return Err(RecordError::Damaged("record tags are missing".into()));
+            }
+        }
         if chunks.is_empty() || chunks.iter().enumerate().any(|(i, (index, _))| i != *index) {
             return Err(RecordError::Damaged("record tags are missing".into()));
         }
@@ -149,7 +175,55 @@ mod tests {
             spec: validate(&body, None, "trail-bucket").unwrap(),
             created_by: "arn:aws:iam::111111111111:user/ops,team".into(),
             created_at: "2026-11-24T03:00:00Z".into(),
+            updated_by: None,
+            updated_at: None,
+            sessions_valid_after: None,
         }
+    }
+
+    #[test]
+    fn stale_tails_of_a_longer_record_are_ignored() {
+        let principals: Vec<String> = (0..20)
+            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}"))
+            .collect();
+        let long = record(
+            json!({"name": "b", "grantee_account": "222222222222", "grantee_principals": principals}),
+        );
+        let mut short = record(json!({"name": "b", "grantee_account": "222222222222"}));
+        short.updated_by = Some("arn:aws:iam::111111111111:user/ops".into());
+        short.updated_at = Some("2026-11-25T00:00:00Z".into());
+        short.sessions_valid_after = Some("2026-11-25T00:00:01Z".into());
+        let long_tags = long.to_tags().unwrap();
+        let short_tags = short.to_tags().unwrap();
+        assert!(long_tags.len() > short_tags.len() + 1);
+        // TagRole of the short record succeeded, UntagRole of the tail did not.
+        let mut merged: Vec<(String, String)> = long_tags
+            .into_iter()
+            .filter(|(k, _)| !short_tags.iter().any(|(s, _)| s == k))
+            .collect();
+        merged.extend(short_tags.iter().cloned());
+        assert_eq!(
+            ShareRecord::from_tags("trailshare-b", pairs(&merged)),
+            Ok(short)
+        );
+    }
+
+    #[test]
+    fn records_of_the_first_version_stay_readable() {
+        // As the first version wrote them: no chunk count, no update fields.
+        let v1 = json!({"spec": {"name": "legacy", "grantee_account": "222222222222",
+            "grantee_principals": ["arn:aws:iam::222222222222:root"], "log_accounts": ["222222222222"],
+            "max_session_seconds": 3600, "delivery": {"mode": "none"}},
+            "created_by": "arn:aws:iam::111111111111:user/ops", "created_at": "2026-11-01T00:00:00Z"});
+        let encoded = STANDARD.encode(v1.to_string());
+        let tags = vec![
+            ("trailshare:format", "1"),
+            ("trailshare:grantee-account", "222222222222"),
+            ("trailshare:record:00", encoded.as_str()),
+        ];
+        let rec = ShareRecord::from_tags("trailshare-legacy", tags).unwrap();
+        assert_eq!(rec.spec.name, "legacy");
+        assert_eq!(rec.updated_by, None);
     }
 
     fn pairs(tags: &[(String, String)]) -> Vec<(&str, &str)> {

@@ -107,14 +107,85 @@ const TOP_FIELDS: &[&str] = &[
 ];
 const DELIVERY_FIELDS: &[&str] = &["mode", "bucket", "prefix", "role_arn"];
 
-/// Validates a share name (from a body or a path).
+/// Validates the name of a share to create or replace. IAM role names are
+/// case-insensitive, so `Bu-B` and `bu-b` would be one role: lowercase only.
 pub fn validate_name(name: &str) -> Result<(), Invalid> {
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_LEN
+        || !name
+            .chars()
+            .all(|c| is_iam_name_char(c) && !c.is_ascii_uppercase())
+    {
+        return Err(Invalid::value(
+            "name",
+            "must be 1-48 characters of a-z 0-9 + = , . @ _ -",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates the name of a share to read, revoke or delete: the first
+/// version allowed uppercase, and its shares stay readable and deletable.
+pub fn validate_existing_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN || !name.chars().all(is_iam_name_char)
     {
         return Err(Invalid::value(
             "name",
             "must be 1-48 characters of A-Z a-z 0-9 + = , . @ _ -",
         ));
+    }
+    Ok(())
+}
+
+/// Longest `delivery.prefix`.
+pub const MAX_PREFIX_LEN: usize = 256;
+
+/// `delivery.prefix` becomes part of the destination policy's resource ARN:
+/// `TRAIL_PREFIX`'s rules (no `*`, `?`, `$`, which are wildcards or variables
+/// there, no control characters, no leading `/`, no `//`), ending in `/`.
+fn is_delivery_prefix(prefix: &str) -> bool {
+    prefix.is_empty()
+        || (prefix.len() <= MAX_PREFIX_LEN
+            && prefix.ends_with('/')
+            && !prefix.starts_with('/')
+            && !prefix.contains("//")
+            && !prefix.chars().any(|c| c.is_control() || "*?$".contains(c)))
+}
+
+/// Checks a valid share against what the deployment allows: with
+/// `COPY_DESTINATION_BUCKETS` / `COPY_WRITER_ROLE_ARNS` set, a copy the
+/// forwarder has no permission for would send every file to the dead-letter
+/// queue, so it is refused up front, naming the field.
+pub fn check_deployment(spec: &ShareSpec, config: &crate::config::Config) -> Result<(), Invalid> {
+    let Delivery::Copy {
+        bucket, role_arn, ..
+    } = &spec.delivery
+    else {
+        return Ok(());
+    };
+    match role_arn {
+        // The forwarder writes with its own credentials.
+        None => {
+            if let Some(allowed) = &config.copy_destination_buckets {
+                if !allowed.iter().any(|b| b == bucket) {
+                    return Err(Invalid::value(
+                        "delivery.bucket",
+                        format!("{bucket} is not in the stack's CopyDestinationBuckets (COPY_DESTINATION_BUCKETS); redeploy with it"),
+                    ));
+                }
+            }
+        }
+        // The forwarder writes through the grantee's writer role.
+        Some(arn) => {
+            if let Some(allowed) = &config.copy_writer_role_arns {
+                if !allowed.iter().any(|a| a == arn) {
+                    return Err(Invalid::value(
+                        "delivery.role_arn",
+                        format!("{arn} is not in the stack's CopyWriterRoleArns (COPY_WRITER_ROLE_ARNS); redeploy with it"),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -164,7 +235,7 @@ pub fn validate(
     };
     let delivery = match object.get("delivery") {
         None | Some(Value::Null) => Delivery::None,
-        Some(value) => delivery(value, trail_bucket)?,
+        Some(value) => delivery(value, trail_bucket, &grantee_account)?,
     };
 
     let mut spec = ShareSpec {
@@ -324,7 +395,7 @@ fn external_id(value: &Value) -> Result<String, Invalid> {
     }
 }
 
-fn delivery(value: &Value, trail_bucket: &str) -> Result<Delivery, Invalid> {
+fn delivery(value: &Value, trail_bucket: &str, grantee: &str) -> Result<Delivery, Invalid> {
     let object = value
         .as_object()
         .ok_or_else(|| Invalid::value("delivery", "must be an object with a mode"))?;
@@ -377,19 +448,28 @@ fn delivery(value: &Value, trail_bucket: &str) -> Result<Delivery, Invalid> {
                 ));
             }
             let prefix = field_str("prefix")?.unwrap_or_default();
-            if prefix.len() > 512 || prefix.starts_with('/') || prefix.chars().any(char::is_control)
-            {
+            if !is_delivery_prefix(prefix) {
                 return Err(Invalid::value(
                     "delivery.prefix",
-                    "must be at most 512 characters, not start with '/', and have no control characters",
+                    "must be at most 256 characters ending in '/', not start with '/', and have no '//', '*', '?', '$' or control characters",
                 ));
             }
             let role_arn = field_str("role_arn")?;
-            if role_arn.is_some_and(|arn| role_account(arn).is_none()) {
-                return Err(Invalid::value(
-                    "delivery.role_arn",
-                    "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-                ));
+            match role_arn.map(role_account) {
+                None => {}
+                Some(None) => {
+                    return Err(Invalid::value(
+                        "delivery.role_arn",
+                        "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                    ));
+                }
+                Some(Some(account)) if account != grantee => {
+                    return Err(Invalid::value(
+                        "delivery.role_arn",
+                        format!("must be a role in the grantee account {grantee}: copies go to the grantee only"),
+                    ));
+                }
+                Some(Some(_)) => {}
             }
             Ok(Delivery::Copy {
                 bucket: bucket.to_string(),
@@ -442,6 +522,7 @@ mod tests {
             "max_session_seconds": 43200,
             "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "central/", "role_arn": "arn:aws:iam::444444444444:role/writer"}
         }));
+        assert_eq!(spec.name, "auditor-z");
         assert!(spec.reads_all_accounts() && spec.covers(B));
         assert_eq!(
             spec.delivery,
@@ -755,6 +836,48 @@ mod tests {
                 "invalid_field",
             ),
             (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "role_arn": "arn:aws:iam::333333333333:role/writer"}}),
+                None,
+                "delivery.role_arn",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "prefix": "*"}}),
+                None,
+                "delivery.prefix",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "prefix": "${aws:username}/"}}),
+                None,
+                "delivery.prefix",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "prefix": "central"}}),
+                None,
+                "delivery.prefix",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "prefix": "a//b/"}}),
+                None,
+                "delivery.prefix",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "ok-bucket", "prefix": format!("{}/", "p".repeat(256))}}),
+                None,
+                "delivery.prefix",
+                "invalid_field",
+            ),
+            (
+                json!({"grantee_account": B, "name": "Bu-B"}),
+                None,
+                "name",
+                "invalid_field",
+            ),
+            (
                 json!({"grantee_account": B, "delivery": {"mode": "tag", "bucket": "ok-bucket"}}),
                 None,
                 "delivery.bucket",
@@ -787,11 +910,46 @@ mod tests {
 
     #[test]
     fn names() {
-        for good in ["a", "bu-b", "A+b=c,d.e@f_g-h", &"x".repeat(48)] {
+        for good in ["a", "bu-b", "a+b=c,d.e@f_g-h", "shares", &"x".repeat(48)] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "a b", "a/b", "a*", "ü", &"x".repeat(49)] {
+        for bad in ["", "a b", "a/b", "a*", "ü", "Bu-B", &"x".repeat(49)] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
+        // Shares of the first version may have uppercase names: still readable.
+        assert!(validate_existing_name("Bu-B").is_ok());
+        assert!(validate_existing_name("a/b").is_err());
+    }
+
+    #[test]
+    fn the_deployment_lists_bound_copies() {
+        let mut config = crate::config::Config::from_lookup(|name| {
+            (name == "TRAIL_BUCKET").then(|| TRAIL.to_string())
+        })
+        .unwrap();
+        let own =
+            ok(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}));
+        let writer = ok(
+            json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs", "role_arn": "arn:aws:iam::222222222222:role/w"}}),
+        );
+        assert_eq!(
+            check_deployment(&own, &config),
+            Ok(()),
+            "unset: not checked"
+        );
+        config.copy_destination_buckets = Some(vec!["c-logs".into()]);
+        config.copy_writer_role_arns = Some(vec!["arn:aws:iam::222222222222:role/other".into()]);
+        assert_eq!(
+            check_deployment(&own, &config).unwrap_err().field,
+            "delivery.bucket"
+        );
+        assert_eq!(
+            check_deployment(&writer, &config).unwrap_err().field,
+            "delivery.role_arn"
+        );
+        config.copy_destination_buckets = Some(vec!["b-logs".into()]);
+        config.copy_writer_role_arns = Some(vec!["arn:aws:iam::222222222222:role/w".into()]);
+        assert_eq!(check_deployment(&own, &config), Ok(()));
+        assert_eq!(check_deployment(&writer, &config), Ok(()));
     }
 }

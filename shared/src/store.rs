@@ -16,8 +16,13 @@ pub enum StoreError {
     Throttled { call: &'static str, message: String },
     #[error("{call} was denied: {message}")]
     Denied { call: &'static str, message: String },
+    /// A transient failure (5xx, timeout, reset, credentials): a retry may work.
     #[error("{call} failed: {message}")]
     Failed { call: &'static str, message: String },
+    /// AWS refused the request as it stands (a missing bucket, a full tag
+    /// set, a 4xx): retrying alone will not help, but it is still a failure.
+    #[error("{call} was rejected: {message}")]
+    Rejected { call: &'static str, message: String },
 }
 
 impl StoreError {
@@ -28,8 +33,18 @@ impl StoreError {
             | StoreError::AlreadyExists { call }
             | StoreError::Throttled { call, .. }
             | StoreError::Denied { call, .. }
-            | StoreError::Failed { call, .. } => call,
+            | StoreError::Failed { call, .. }
+            | StoreError::Rejected { call, .. } => call,
         }
+    }
+
+    /// Whether retrying the same request later may succeed by itself.
+    /// Denials and rejections need someone to change a setting first.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Throttled { .. } | StoreError::Failed { .. }
+        )
     }
 }
 
@@ -54,6 +69,11 @@ pub struct StoredRole {
     pub arn: String,
     pub path: String,
     pub tags: Vec<(String, String)>,
+    /// The role's permissions boundary as IAM reports it. Only `get` and
+    /// `list_with_boundaries` read it; `list` (tags only) leaves it `None`.
+    pub permissions_boundary: Option<String>,
+    /// The trust policy (JSON) as IAM holds it; only `get` reads it.
+    pub trust_policy: Option<String>,
 }
 
 impl StoredRole {
@@ -62,7 +82,9 @@ impl StoredRole {
     }
 }
 
-/// Share roles in IAM, fenced to one path.
+/// Share roles in IAM, fenced to one path. Writes are one IAM call each, so
+/// the provisioner decides their order (a replace must never widen access
+/// half-way) and a test can fail any one of them.
 pub trait RoleStore: Send + Sync {
     /// Creates the role with its trust, boundary, tags and inline policy; on
     /// any failure removes what it made. `AlreadyExists` if the name is taken.
@@ -70,20 +92,57 @@ pub trait RoleStore: Send + Sync {
         &self,
         draft: &RoleDraft,
     ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
-    /// Brings an existing role to `draft` in place.
-    fn replace(
-        &self,
-        draft: &RoleDraft,
-        current: &StoredRole,
-    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
-    /// The role `role_name` if it exists under `path`.
+    /// The role `role_name` if it exists under `path`, with its tags and boundary.
     fn get(
         &self,
         path: &str,
         role_name: &str,
     ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
-    /// Every role under `path`, with its tags.
+    /// Every role under `path`, with its tags (not its boundary).
     fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// Every role under `path`, with its tags and boundary.
+    fn list_with_boundaries(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
+    fn get_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// `iam:PutRolePolicy`: sets one inline policy.
+    fn put_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UpdateAssumeRolePolicy`: sets the trust policy.
+    fn update_trust(
+        &self,
+        role_name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UpdateRole`: description and maximum session length.
+    fn update_role(
+        &self,
+        role_name: &str,
+        description: &str,
+        max_session_seconds: i32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:TagRole`: adds or overwrites tags, all at once.
+    fn tag(
+        &self,
+        role_name: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `iam:UntagRole`: removes tags.
+    fn untag(
+        &self,
+        role_name: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes the inline policies, then the role. `false` if it did not exist.
     fn delete(&self, role_name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
@@ -97,11 +156,16 @@ pub struct ObjectMetadata {
     pub user: BTreeMap<String, String>,
 }
 
-/// An object read in full (CloudTrail files are small: a few MB at most).
+/// User metadata key on every copy: the source's ETag. Under SSE-KMS or
+/// multipart uploads a copy's own ETag differs from its source's, so this,
+/// not the copy's ETag, says whether the copy is done.
+pub const SOURCE_ETAG_METADATA: &str = "trailshare-source-etag";
+
+/// What a HEAD of the source says: enough to copy it faithfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredObject {
-    pub body: Vec<u8>,
-    pub etag: Option<String>,
+pub struct SourceHead {
+    /// Unquoted.
+    pub etag: String,
     pub metadata: ObjectMetadata,
 }
 
@@ -113,40 +177,102 @@ pub struct Writer {
     pub external_id: Option<String>,
 }
 
-/// The S3 operations the forwarder needs.
+/// Where one copy goes. Every request to the destination carries
+/// `ExpectedBucketOwner = owner`, so a bucket of that name owned by anyone
+/// else (a deleted bucket's name re-created elsewhere) gets nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    pub bucket: String,
+    pub key: String,
+    /// The share's grantee account.
+    pub owner: String,
+    pub writer: Option<Writer>,
+}
+
+/// One page-complete listing of a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Objects directly listed: key and (unquoted) ETag.
+    pub objects: Vec<(String, Option<String>)>,
+    /// With a delimiter: the child "folders" (common prefixes, ending in `/`).
+    pub folders: Vec<String>,
+}
+
+/// The forwarder's own queue, where backfill work fans out.
+pub trait WorkQueue: Send + Sync {
+    /// Sends every body (in batches of 10); fails if any is not accepted.
+    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A queue only when one is configured (`FORWARDER_QUEUE_URL`): without
+/// one, work that must fan out fails, so it is retried and dead-lettered
+/// rather than dropped.
+impl<Q: WorkQueue> WorkQueue for Option<Q> {
+    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+        match self {
+            Some(queue) => queue.send(bodies).await,
+            None => Err(StoreError::Rejected {
+                call: "sqs:SendMessageBatch",
+                message: "FORWARDER_QUEUE_URL is not set".into(),
+            }),
+        }
+    }
+}
+
+/// The S3 operations the forwarder needs. `NotFound` from a call on the
+/// source means the source is gone; a missing destination bucket is never
+/// `NotFound` from a write (it is `Rejected`), so it cannot pass for a skip.
 pub trait LogObjects: Send + Sync {
-    /// The object's tags, or `None` if the object does not exist.
+    /// The source object's tags, or `None` if it does not exist.
     fn tags(
         &self,
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
-    /// Replaces the object's whole tag set.
+    /// Replaces the source object's whole tag set.
     fn put_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The whole object, or `None` if it does not exist.
-    fn get(
+    /// The source's ETag and metadata, or `None` if it does not exist.
+    fn head(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
-    /// The ETag of a copy, or `None` if there is none yet.
-    fn copy_etag(
+    ) -> impl Future<Output = Result<Option<SourceHead>, StoreError>> + Send;
+    /// The `trailshare-source-etag` of the copy at `destination`: `None` when
+    /// there is no copy (or one without the mark, which is then redone).
+    fn copy_mark(
         &self,
-        writer: Option<&Writer>,
-        bucket: &str,
-        key: &str,
+        destination: &Destination,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-    /// Writes a copy with `bucket-owner-full-control`.
-    fn put_copy(
+    /// Server-side copy with the function's own credentials: no bytes pass
+    /// through the function. Only if the source still has `source.etag`.
+    fn copy_within(
         &self,
-        writer: Option<&Writer>,
         bucket: &str,
         key: &str,
-        object: &StoredObject,
+        source: &SourceHead,
+        destination: &Destination,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Everything under `prefix` (all pages); with `folders`, split at the
+    /// next `/` into objects and child folders.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        folders: bool,
+    ) -> impl Future<Output = Result<Listing, StoreError>> + Send;
+    /// Reads the source and streams it to `destination` with the writer's
+    /// credentials (never the whole body in memory). `if_match`: the ETag
+    /// the source must still have. Returns the source ETag it copied.
+    fn copy_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+        destination: &Destination,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

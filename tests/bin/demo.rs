@@ -16,6 +16,9 @@ use stand_in::{
     StandIn, A, B, C, Z,
 };
 
+/// The platform team's administrator: the one caller in ADMIN_PRINCIPALS.
+const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
+
 /// Counts checks and prints each one.
 struct Report {
     passed: usize,
@@ -130,7 +133,13 @@ impl Lambdas {
 
     /// Calls the provisioner with an HTTP API event; (status, body).
     fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u64, Value) {
+        self.api_as(ADMIN, method, path, body)
+    }
+
+    /// The same, signed by `caller` (the request context's IAM identity).
+    fn api_as(&self, caller: &str, method: &str, path: &str, body: Option<Value>) -> (u64, Value) {
         let mut event = fixture("apigw-v2-create.json");
+        event["requestContext"]["authorizer"]["iam"]["userArn"] = json!(caller);
         event["routeKey"] = json!(format!(
             "{method} {}",
             if path.len() > 7 {
@@ -311,6 +320,7 @@ async fn main() {
         ("SHARE_ROLE_PATH", share_path.clone()),
         ("PERMISSIONS_BOUNDARY_ARN", boundary.clone()),
         ("SHARE_CACHE_SECONDS", "0".into()),
+        ("ADMIN_PRINCIPALS", ADMIN.into()),
         ("AWS_ENDPOINT_URL", aws.url.clone()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
@@ -455,6 +465,75 @@ async fn main() {
     report.check(
         status == 200 && names.len() == 3,
         &format!("GET /shares -> {status} {names:?}"),
+    );
+
+    step("Who may grant: a PowerUser may call the API (execute-api:Invoke) but not change shares");
+    let (status, denied) = lambdas.api_as(
+        &format!("arn:aws:sts::{A}:assumed-role/PowerUser/mallory"),
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": Z, "name": "exfil", "log_accounts": ["*"], "external_id": "mallory-01"})),
+    );
+    report.check(
+        status == 403 && denied["error"]["code"] == "forbidden",
+        &format!(
+            "POST /shares by a PowerUser session -> {status} {}",
+            denied["error"]["code"]
+        ),
+    );
+
+    step("Replace: Z's share gets a new external id; sessions issued before it are denied");
+    let (status, replaced) = lambdas.api(
+        "PUT",
+        "/shares/auditor-z",
+        Some(json!({"grantee_account": Z, "log_accounts": ["*"],
+        "external_id": "z-8b2d41", "grantee_principals": [format!("arn:aws:iam::{Z}:root")]})),
+    );
+    let moment = replaced["sessions_valid_after"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
+    report.check(
+        status == 200 && moment.len() == 20,
+        &format!(
+            "PUT /shares/auditor-z (new external id) -> {status}, sessions_valid_after {moment}"
+        ),
+    );
+    // moto does not evaluate aws:TokenIssueTime: the independent evaluator
+    // judges the policy IAM now holds for a session from before and after.
+    let iam_a = aws_sdk_iam::Client::new(&aws.admin(A).await);
+    let held = iam_a
+        .get_role_policy()
+        .role_name("trailshare-auditor-z")
+        .policy_name(trailshare::policy::READ_POLICY_NAME)
+        .send()
+        .await
+        .map(|p| {
+            let text = percent_encoding::percent_decode_str(&p.policy_document)
+                .decode_utf8_lossy()
+                .into_owned();
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
+        })
+        .unwrap_or(Value::Null);
+    let session = |issued: &str| {
+        json!({"name": format!("Z's session issued {issued} reads B's log file"),
+            "identityPolicies": [held],
+            "request": {"principal": format!("arn:aws:sts::{A}:assumed-role/trailshare-auditor-z/z"),
+                "action": "s3:GetObject", "resource": format!("arn:aws:s3:::{trail}/{}", keys[1]),
+                "resourceAccount": A, "context": {"aws:TokenIssueTime": issued}}})
+    };
+    let decisions = if held.is_null() {
+        vec![]
+    } else {
+        stand_in::iam_eval(&json!([
+            session("2020-01-01T00:00:00Z"),
+            session("2999-01-01T00:00:00Z")
+        ]))
+    };
+    report.check(
+        decisions == ["ExplicitlyDenied", "Allowed"],
+        &format!("a session issued before the replace -> {:?}; one issued after -> {:?} (independent evaluator on IAM's policy)",
+            decisions.first(), decisions.get(1)),
     );
 
     step("Forwarder: new log files arrive (EventBridge via SQS); B's are tagged, C's copied");

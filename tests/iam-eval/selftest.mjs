@@ -83,3 +83,31 @@ test('a malformed question is an error, never a silent denial', async () => {
   bad.request.action = 's3:NoSuchAction'
   await assert.rejects(evaluate(bad), /invalid/)
 })
+
+test('a KMS encryption-context condition is judged, not dropped', async () => {
+  const key = 'arn:aws:kms:us-east-1:111111111111:key/k1'
+  const trail = 'arn:aws:cloudtrail:us-east-1:111111111111:trail/org'
+  const decrypt = (context) => ({
+    name: `decrypt ${JSON.stringify(context)}`,
+    identityPolicies: [
+      doc({
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: key,
+        Condition: { StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': [trail] } },
+      }),
+    ],
+    resourcePolicy: doc({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:*', Resource: '*' }),
+    request: {
+      principal: 'arn:aws:sts::111111111111:assumed-role/r/s',
+      action: 'kms:Decrypt',
+      resource: key,
+      resourceAccount: '111111111111',
+      context,
+    },
+  })
+  assert.equal(await evaluate(decrypt({ 'kms:EncryptionContext:aws:cloudtrail:arn': trail })), 'Allowed')
+  assert.equal(await evaluate(decrypt({ 'kms:EncryptionContext:aws:cloudtrail:arn': `${trail}2` })), 'ImplicitlyDenied')
+  assert.equal(await evaluate(decrypt({})), 'ImplicitlyDenied')
+  await assert.rejects(evaluate(decrypt({ 'ec2:Region': 'us-east-1' })), /context keys/)
+})

@@ -73,10 +73,16 @@ const trustsAccountA = (action) => ({
 const role = (path) => `arn:aws:iam::${A}:role${path}`
 const withBoundary = (arn) => ({ 'iam:PermissionsBoundary': arn })
 
-test('the provisioner creates and grants only share roles that carry the boundary', async () => {
+test('the provisioner creates, grants, re-trusts and un-grants only share roles that carry the boundary', async () => {
   const p = withDefaults.provisioner
   const share = role('/trailshare/trailshare-bu-b')
-  for (const action of ['iam:CreateRole', 'iam:PutRolePolicy']) {
+  for (const action of [
+    'iam:CreateRole',
+    'iam:PutRolePolicy',
+    'iam:UpdateAssumeRolePolicy',
+    'iam:UpdateRole',
+    'iam:DeleteRolePolicy',
+  ]) {
     assert.equal(await decide(p, action, share, withBoundary(BOUNDARY)), 'Allowed', action)
     assert.equal(await decide(p, action, share, {}), 'ExplicitlyDenied', `${action} without a boundary`)
     assert.equal(
@@ -96,10 +102,17 @@ test('the provisioner creates and grants only share roles that carry the boundar
 test('the provisioner manages roles on its path only, and never loosens a boundary', async () => {
   const p = withDefaults.provisioner
   const share = role('/trailshare/trailshare-bu-b')
-  for (const action of ['iam:GetRole', 'iam:DeleteRole', 'iam:UpdateAssumeRolePolicy', 'iam:TagRole', 'iam:DeleteRolePolicy']) {
+  for (const action of ['iam:GetRole', 'iam:DeleteRole', 'iam:ListRoleTags']) {
     assert.equal(await decide(p, action, share), 'Allowed', action)
     assert.equal(await decide(p, action, role('/OrganizationAccountAccessRole')), 'ImplicitlyDenied', action)
   }
+  // DeleteRole needs no boundary: IAM refuses it while the (fenced) inline
+  // policy is there, and deleting cannot widen access.
+  assert.equal(await decide(p, 'iam:DeleteRole', share, withBoundary(`arn:aws:iam::${A}:policy/Wide`)), 'Allowed')
+  assert.equal(
+    await decide(p, 'iam:DeleteRolePolicy', role('/OrganizationAccountAccessRole'), withBoundary(BOUNDARY)),
+    'ImplicitlyDenied',
+  )
   assert.equal(await decide(p, 'iam:ListRoles', '*'), 'Allowed')
   // A missing share's role is looked up by name only: a 404, not a 502.
   assert.equal(await decide(p, 'iam:GetRole', role('/trailshare-nobody')), 'Allowed')
@@ -118,12 +131,65 @@ test('the provisioner manages roles on its path only, and never loosens a bounda
   assert.equal(await decide(p, 's3:GetObject', `arn:aws:s3:::${TRAIL}/AWSLogs/x`), 'ImplicitlyDenied')
 })
 
+test('the provisioner writes and removes only its own trailshare:* tags', async () => {
+  const p = withDefaults.provisioner
+  const share = role('/trailshare/trailshare-bu-b')
+  for (const action of ['iam:TagRole', 'iam:UntagRole']) {
+    const keys = (...k) => ({ 'aws:TagKeys': k })
+    assert.equal(await decide(p, action, share, keys('trailshare:format', 'trailshare:record:00')), 'Allowed', action)
+    assert.equal(await decide(p, action, share, keys('trailshare:format', 'owner')), 'ImplicitlyDenied', action)
+    assert.equal(await decide(p, action, share, keys('cost-center')), 'ImplicitlyDenied', action)
+    assert.equal(await decide(p, action, role('/Admin'), keys('trailshare:format')), 'ImplicitlyDenied', action)
+  }
+  const tags = { 'aws:TagKeys': ['trailshare:format'], 'iam:PermissionsBoundary': BOUNDARY }
+  assert.equal(await decide(p, 'iam:CreateRole', share, tags), 'Allowed')
+})
+
+test('the provisioner is told who may change shares and what the forwarder may reach', async () => {
+  const admins = `arn:aws:iam::${A}:role/Platform,arn:aws:iam::${A}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*`
+  const params = {
+    TrailBucketName: TRAIL,
+    AdminPrincipalArns: admins,
+    GranteeAccounts: '222222222222,333333333333',
+    CopyDestinationBuckets: DEST,
+    CopyWriterRoleArns: WRITER,
+  }
+  const resolve = resolver(template, params, {
+    account: A,
+    region: REGION,
+    arns: { SharePermissionsBoundary: BOUNDARY, 'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd` },
+  })
+  const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
+  assert.deepEqual(env, {
+    ADMIN_PRINCIPALS: admins,
+    GRANTEE_ACCOUNTS: '222222222222,333333333333',
+    COPY_DESTINATION_BUCKETS: DEST,
+    COPY_WRITER_ROLE_ARNS: WRITER,
+  })
+  assert.equal(template.Parameters.AdminPrincipalArns.Default, undefined, 'AdminPrincipalArns is required')
+  const pattern = new RegExp(template.Parameters.AdminPrincipalArns.AllowedPattern)
+  for (const good of admins.split(',')) assert.match(good, pattern)
+  for (const bad of ['*', `arn:aws:iam::${A}:role/*`, `arn:aws:iam::*:role/Admin`, `arn:aws:iam::${A}:role/a*/b`]) {
+    assert.doesNotMatch(bad, pattern, bad)
+  }
+  assert.equal(resolve(template.Globals.Function.Environment.Variables).TRAIL_ARN, '')
+  assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
+})
+
 test('the boundary leaves a share role nothing but reading the trail bucket', async () => {
   const everything = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }]
   const b = withDefaults.boundary
   const trailObject = `arn:aws:s3:::${TRAIL}/AWSLogs/222222222222/CloudTrail/x.json.gz`
   assert.equal(await decide(everything, 's3:GetObject', trailObject, {}, b), 'Allowed')
-  assert.equal(await decide(everything, 's3:ListBucket', `arn:aws:s3:::${TRAIL}`, {}, b), 'Allowed')
+  assert.equal(await decide(everything, 's3:ListBucket', `arn:aws:s3:::${TRAIL}`, { 's3:prefix': 'AWSLogs/2222' }, b), 'Allowed')
+  // Only the logs root: not whatever else the bucket holds.
+  assert.equal(await decide(everything, 's3:GetObject', `arn:aws:s3:::${TRAIL}/private/notes.txt`, {}, b), 'ImplicitlyDenied')
+  assert.equal(await decide(everything, 's3:ListBucket', `arn:aws:s3:::${TRAIL}`, { 's3:prefix': 'private/' }, b), 'ImplicitlyDenied')
+  assert.equal(await decide(everything, 's3:ListBucket', `arn:aws:s3:::${TRAIL}`, {}, b), 'ImplicitlyDenied')
+  assert.equal(await decide(everything, 's3:GetBucketLocation', `arn:aws:s3:::${TRAIL}`, {}, b), 'Allowed')
+  const prefixed = deployed({ TrailBucketName: TRAIL, TrailPrefix: 'org' }).boundary
+  assert.equal(await decide(everything, 's3:GetObject', `arn:aws:s3:::${TRAIL}/org/AWSLogs/x`, {}, prefixed), 'Allowed')
+  assert.equal(await decide(everything, 's3:GetObject', trailObject, {}, prefixed), 'ImplicitlyDenied')
   assert.equal(await decide(everything, 's3:PutObject', trailObject, {}, b), 'ImplicitlyDenied')
   assert.equal(await decide(everything, 's3:DeleteObject', trailObject, {}, b), 'ImplicitlyDenied')
   assert.equal(await decide(everything, 's3:GetObject', `arn:aws:s3:::${DEST}/x`, {}, b), 'ImplicitlyDenied')
@@ -133,7 +199,9 @@ test('the boundary leaves a share role nothing but reading the trail bucket', as
   const keyPolicy = trustsAccountA('kms:*')
   assert.equal(await decide(everything, 'kms:Decrypt', key, {}, b, keyPolicy), 'ImplicitlyDenied', 'no key: no decrypt')
   const withKey = deployed({ TrailBucketName: TRAIL, KmsKeyArn: key }).boundary
-  assert.equal(await decide(everything, 'kms:Decrypt', key, {}, withKey, keyPolicy), 'Allowed')
+  const viaS3 = { 'kms:ViaService': `s3.${REGION}.amazonaws.com` }
+  assert.equal(await decide(everything, 'kms:Decrypt', key, viaS3, withKey, keyPolicy), 'Allowed')
+  assert.equal(await decide(everything, 'kms:Decrypt', key, {}, withKey, keyPolicy), 'ImplicitlyDenied', 'only through S3')
   assert.equal(await decide(everything, 'kms:Encrypt', key, {}, withKey, keyPolicy), 'ImplicitlyDenied')
 })
 

@@ -9,11 +9,17 @@ use std::collections::BTreeSet;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use trailshare::backfill::{
+    account_of_folder, account_parents, account_roots, day_folder, format_day, kind_folders,
+    parse_day, Window, Work,
+};
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::share::{Delivery, ShareSpec};
-use trailshare::store::{LogObjects, RoleStore, StoreError, StoredObject, Writer};
+use trailshare::store::{
+    Destination, LogObjects, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
+};
 
 pub use crate::shares::ShareCache;
 
@@ -47,19 +53,55 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-/// The forwarder over its ports. Built once per process.
-pub struct Forwarder<S, O> {
+/// The forwarder over its ports. Built once per process. `Q` is its own
+/// queue, where backfill work fans out (`NoQueue`: backfill work fails).
+pub struct Forwarder<S, O, Q = NoQueue> {
     shares: ShareCache<S>,
     objects: O,
+    queue: Q,
     config: Config,
 }
 
-impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
-    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O> {
+/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
+/// out further fails, so it is retried and ends in the dead-letter queue.
+pub struct NoQueue;
+
+impl WorkQueue for NoQueue {
+    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
+        Err(StoreError::Rejected {
+            call: "sqs:SendMessageBatch",
+            message: "FORWARDER_QUEUE_URL is not set".into(),
+        })
+    }
+}
+
+impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue> {
+    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O, NoQueue> {
         Forwarder {
             shares: ShareCache::new(roles, &config),
             objects,
+            queue: NoQueue,
             config,
+        }
+    }
+
+    /// The same forwarder with its queue, for backfill work.
+    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Forwarder<S, O, Q> {
+        Forwarder {
+            shares: self.shares,
+            objects: self.objects,
+            queue,
+            config: self.config,
+        }
+    }
+}
+
+impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
+    /// Reads the share table into the cache (at start-up, before the first
+    /// event). Concurrent callers wait for this one read.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.shares.get().await {
+            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
         }
     }
 
@@ -82,13 +124,26 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
             }
             Trigger::Queue(messages) => {
                 let mut failed_ids = BTreeSet::new();
-                let mut work: Vec<(usize, CreatedObject)> = Vec::new();
+                let mut work: Vec<(usize, Item)> = Vec::new();
                 for (index, message) in messages.iter().enumerate() {
                     match &message.content {
+                        Ok(Notification::Backfill(item)) => match self.backfill(item).await {
+                            Ok(objects) => work.extend(objects.into_iter().map(|object| {
+                                let only = Some(item.share().to_string());
+                                (index, Item { object, only })
+                            })),
+                            Err(error) => {
+                                log(
+                                    &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
+                                            "retryable": error.retryable(), "error": error.to_string()}),
+                                );
+                                failed_ids.insert(index);
+                            }
+                        },
                         Ok(notification) => work.extend(
                             self.objects_of(notification, Some(&message.message_id))
                                 .into_iter()
-                                .map(|o| (index, o)),
+                                .map(|object| (index, Item { object, only: None })),
                         ),
                         Err(error) => {
                             log(
@@ -98,8 +153,8 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                         }
                     }
                 }
-                let objects: Vec<CreatedObject> = work.iter().map(|(_, o)| o.clone()).collect();
-                let outcomes = self.process_all(&objects).await;
+                let items: Vec<Item> = work.iter().map(|(_, item)| item.clone()).collect();
+                let outcomes = self.process_items(&items).await;
                 for ((index, _), outcome) in work.iter().zip(&outcomes) {
                     if matches!(outcome, Outcome::Failed { .. }) {
                         failed_ids.insert(*index);
@@ -120,6 +175,104 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
     }
 
+    /// Carries out one backfill work item: fans out (share → account → day)
+    /// through the queue, or, for a day, lists the files to deliver. Work for
+    /// a share that is gone, or an account it no longer covers, does nothing.
+    async fn backfill(&self, work: &Work) -> Result<Vec<CreatedObject>, StoreError> {
+        let shares = self.shares.get().await?;
+        let Some(share) = shares.iter().find(|s| s.name == work.share()) else {
+            log(&json!({"event": "backfill", "work": work, "outcome": "share_gone"}));
+            return Ok(Vec::new());
+        };
+        let window = |from: &str, until: &str| match (parse_day(from), parse_day(until)) {
+            (Some(from), Some(until)) => Ok(Window { from, until }),
+            _ => Err(StoreError::Rejected {
+                call: "backfill",
+                message: "malformed window".into(),
+            }),
+        };
+        let bucket = &self.config.trail_bucket;
+        match work {
+            Work::Accounts {
+                share: name,
+                from,
+                until,
+            } => {
+                let window = window(from, until)?;
+                let mut accounts = BTreeSet::new();
+                for parent in account_parents(&self.config) {
+                    let listing = self.objects.list(bucket, &parent, true).await?;
+                    accounts.extend(listing.folders.iter().filter_map(|f| account_of_folder(f)));
+                }
+                let items: Vec<String> = accounts
+                    .iter()
+                    .filter(|account| share.covers(account))
+                    .map(|account| {
+                        Work::Account {
+                            share: name.clone(),
+                            account: account.clone(),
+                            from: format_day(window.from),
+                            until: format_day(window.until),
+                        }
+                        .to_body()
+                    })
+                    .collect();
+                self.queue.send(&items).await?;
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "fanned_out", "queued": items.len()}),
+                );
+                Ok(Vec::new())
+            }
+            Work::Account {
+                share: name,
+                account,
+                from,
+                until,
+            } => {
+                if !share.covers(account) {
+                    return Ok(Vec::new());
+                }
+                let items: Vec<String> = Work::days_of(name, account, window(from, until)?)
+                    .iter()
+                    .map(Work::to_body)
+                    .collect();
+                self.queue.send(&items).await?;
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "fanned_out", "queued": items.len()}),
+                );
+                Ok(Vec::new())
+            }
+            Work::Day { account, day, .. } => {
+                let Some(day) = parse_day(day).filter(|_| share.covers(account)) else {
+                    return Ok(Vec::new());
+                };
+                let mut objects = Vec::new();
+                for root in account_roots(&self.config, account) {
+                    for kind in kind_folders(&root) {
+                        let regions = self.objects.list(bucket, &kind, true).await?.folders;
+                        for region in regions {
+                            let files = self
+                                .objects
+                                .list(bucket, &day_folder(&region, day), false)
+                                .await?;
+                            objects.extend(files.objects.into_iter().map(|(key, etag)| {
+                                CreatedObject {
+                                    bucket: bucket.clone(),
+                                    key,
+                                    etag,
+                                }
+                            }));
+                        }
+                    }
+                }
+                log(
+                    &json!({"event": "backfill", "work": work, "outcome": "listed", "files": objects.len()}),
+                );
+                Ok(objects)
+            }
+        }
+    }
+
     fn objects_of(
         &self,
         notification: &Notification,
@@ -133,15 +286,28 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 Vec::new()
             }
             Notification::Objects(objects) => objects.clone(),
+            // Backfill work is handled before (it only comes through SQS).
+            Notification::Backfill(_) => Vec::new(),
         }
     }
 
     /// Processes objects concurrently (bounded), outcomes in input order.
     async fn process_all(&self, objects: &[CreatedObject]) -> Vec<Outcome> {
-        stream::iter(objects)
-            .map(|object| async move {
-                let outcome = self.process(object).await;
-                log_outcome(object, &outcome);
+        let items: Vec<Item> = objects
+            .iter()
+            .map(|object| Item {
+                object: object.clone(),
+                only: None,
+            })
+            .collect();
+        self.process_items(&items).await
+    }
+
+    async fn process_items(&self, items: &[Item]) -> Vec<Outcome> {
+        stream::iter(items)
+            .map(|item| async move {
+                let outcome = self.process_for(&item.object, item.only.as_deref()).await;
+                log_outcome(&item.object, &outcome);
                 outcome
             })
             .buffered(CONCURRENCY)
@@ -151,6 +317,13 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
 
     /// Does what the shares ask for one object.
     pub async fn process(&self, object: &CreatedObject) -> Outcome {
+        self.process_for(object, None).await
+    }
+
+    /// Does what the shares (or only the share `only`, for backfill) ask for
+    /// one object: every target (the tag, each distinct copy) is tried,
+    /// independently of the others' results.
+    async fn process_for(&self, object: &CreatedObject, only: Option<&str>) -> Outcome {
         if object.bucket != self.config.trail_bucket {
             return skipped(format!("bucket {} is not the trail bucket", object.bucket));
         }
@@ -172,66 +345,61 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
                 }
             }
         };
-        let delivering: Vec<&ShareSpec> = shares
+        let selected = shares
             .iter()
-            .filter(|s| s.covers(&key.account) && s.delivery != Delivery::None)
-            .collect();
-        if delivering.is_empty() {
+            .filter(|s| only.is_none_or(|name| s.name == name));
+        let targets = targets_for(selected, &key.account, &object.key);
+        if targets.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
                 key.account
             ));
         }
-        match self.deliver(object, &key, &delivering).await {
-            Ok(actions) => Outcome::Processed {
-                account: key.account,
-                actions,
-            },
-            Err(StoreError::NotFound { call }) => {
-                skipped(format!("the object no longer exists ({call})"))
+        let source = SourceCache::default();
+        let results = futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|target| self.reach(object, &key.account, target, &source)),
+        )
+        .await;
+        let mut actions = Vec::new();
+        let mut errors = Vec::new();
+        let mut source_gone = None;
+        for (target, result) in targets.iter().zip(results) {
+            log_target(object, target, &result);
+            match result {
+                Ok(action) => actions.push(action),
+                Err(StoreError::NotFound { call }) => source_gone = Some(call),
+                Err(error) => errors.push(format!("{}: {error}", target.name())),
             }
-            Err(error) => Outcome::Failed {
-                error: error.to_string(),
-            },
+        }
+        if !errors.is_empty() {
+            return Outcome::Failed {
+                error: errors.join("; "),
+            };
+        }
+        if let Some(call) = source_gone {
+            return skipped(format!("the object no longer exists ({call})"));
+        }
+        Outcome::Processed {
+            account: key.account,
+            actions,
         }
     }
 
-    async fn deliver(
+    /// Brings one target to done. `Err(NotFound)` only ever means the
+    /// source object is gone; every other error fails the object.
+    async fn reach(
         &self,
         object: &CreatedObject,
-        key: &LogKey,
-        shares: &[&ShareSpec],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut actions = Vec::new();
-        if shares.iter().any(|s| s.delivery == Delivery::Tag) {
-            actions.push(self.ensure_tagged(object, &key.account).await?);
+        account: &str,
+        target: &Target,
+        source: &SourceCache,
+    ) -> Result<String, StoreError> {
+        match target {
+            Target::Tag => self.ensure_tagged(object, account).await,
+            Target::Copy(destination) => self.ensure_copied(object, destination, source).await,
         }
-        let mut targets: Vec<(String, String, Option<Writer>)> = Vec::new();
-        for share in shares {
-            if let Delivery::Copy {
-                bucket,
-                prefix,
-                role_arn,
-            } = &share.delivery
-            {
-                let writer = role_arn.as_ref().map(|arn| Writer {
-                    role_arn: arn.clone(),
-                    external_id: share.external_id.clone(),
-                });
-                let target = (bucket.clone(), format!("{prefix}{}", object.key), writer);
-                if !targets.contains(&target) {
-                    targets.push(target);
-                }
-            }
-        }
-        let mut source: Option<StoredObject> = None;
-        for (bucket, dest_key, writer) in &targets {
-            actions.push(
-                self.ensure_copied(object, &mut source, bucket, dest_key, writer.as_ref())
-                    .await?,
-            );
-        }
-        Ok(actions)
     }
 
     /// One read when already tagged; otherwise one read and one write that
@@ -253,7 +421,7 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         }
         tags.retain(|(k, _)| k != ACCOUNT_TAG);
         if tags.len() >= MAX_OBJECT_TAGS {
-            return Err(StoreError::Failed {
+            return Err(StoreError::Rejected {
                 call: "s3:PutObjectTagging",
                 message: format!(
                     "the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"
@@ -267,35 +435,131 @@ impl<S: RoleStore, O: LogObjects> Forwarder<S, O> {
         Ok(format!("tagged {ACCOUNT_TAG}={account}"))
     }
 
-    /// A copy whose ETag equals the source's is already there: one HEAD.
+    /// Done when the copy's `trailshare-source-etag` equals the source's
+    /// ETag: one HEAD when the event carries the ETag. Otherwise a
+    /// server-side copy (own credentials) or a streamed one (writer role).
     async fn ensure_copied(
         &self,
         object: &CreatedObject,
-        source: &mut Option<StoredObject>,
-        bucket: &str,
-        dest_key: &str,
-        writer: Option<&Writer>,
+        destination: &Destination,
+        source: &SourceCache,
     ) -> Result<String, StoreError> {
-        let existing = self.objects.copy_etag(writer, bucket, dest_key).await?;
-        let target = format!("s3://{bucket}/{dest_key}");
-        if existing.is_some() && existing == object.etag {
-            return Ok(format!("already copied to {target}"));
+        let target = format!("s3://{}/{}", destination.bucket, destination.key);
+        let mark = self.objects.copy_mark(destination).await?;
+        if let Some(mark) = &mark {
+            let source_etag = match &object.etag {
+                Some(etag) => etag.clone(),
+                None => source.head(&self.objects, object).await?.etag,
+            };
+            if *mark == source_etag {
+                return Ok(format!("already copied to {target}"));
+            }
         }
-        if source.is_none() {
-            *source = Some(self.objects.get(&object.bucket, &object.key).await?.ok_or(
-                StoreError::NotFound {
-                    call: "s3:GetObject",
-                },
-            )?);
+        match destination.writer {
+            None => {
+                let head = source.head(&self.objects, object).await?;
+                self.objects
+                    .copy_within(&object.bucket, &object.key, &head, destination)
+                    .await?;
+            }
+            Some(_) => {
+                let known = source.known_etag(object);
+                self.objects
+                    .copy_streamed(&object.bucket, &object.key, known.as_deref(), destination)
+                    .await?;
+            }
         }
-        let source = source.as_ref().expect("loaded above");
-        if existing.is_some() && existing == source.etag {
-            return Ok(format!("already copied to {target}"));
-        }
-        self.objects
-            .put_copy(writer, bucket, dest_key, source)
-            .await?;
         Ok(format!("copied to {target}"))
+    }
+}
+
+/// An object to process, for every share or only one (backfill).
+#[derive(Debug, Clone)]
+struct Item {
+    object: CreatedObject,
+    only: Option<String>,
+}
+
+/// One thing a log file owes: its tag, or one distinct copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Tag,
+    Copy(Destination),
+}
+
+impl Target {
+    fn name(&self) -> String {
+        match self {
+            Target::Tag => "tag".to_string(),
+            Target::Copy(d) => format!("copy to s3://{}/{}", d.bucket, d.key),
+        }
+    }
+}
+
+/// The distinct targets the active shares ask for one log file.
+fn targets_for<'a>(
+    shares: impl Iterator<Item = &'a ShareSpec>,
+    account: &str,
+    key: &str,
+) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for share in shares.filter(|s| s.covers(account)) {
+        let target = match &share.delivery {
+            Delivery::None => continue,
+            Delivery::Tag => Target::Tag,
+            Delivery::Copy {
+                bucket,
+                prefix,
+                role_arn,
+            } => Target::Copy(Destination {
+                bucket: bucket.clone(),
+                key: format!("{prefix}{key}"),
+                owner: share.grantee_account.clone(),
+                writer: role_arn.as_ref().map(|arn| Writer {
+                    role_arn: arn.clone(),
+                    external_id: share.external_id.clone(),
+                }),
+            }),
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    targets
+}
+
+/// The source's HEAD, read at most once per object whatever the number of
+/// copies that need it.
+#[derive(Default)]
+struct SourceCache {
+    head: tokio::sync::OnceCell<SourceHead>,
+}
+
+impl SourceCache {
+    async fn head<O: LogObjects>(
+        &self,
+        objects: &O,
+        object: &CreatedObject,
+    ) -> Result<SourceHead, StoreError> {
+        self.head
+            .get_or_try_init(|| async {
+                objects
+                    .head(&object.bucket, &object.key)
+                    .await?
+                    .ok_or(StoreError::NotFound {
+                        call: "s3:HeadObject",
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The source ETag if already known (from the event or a HEAD).
+    fn known_etag(&self, object: &CreatedObject) -> Option<String> {
+        object
+            .etag
+            .clone()
+            .or_else(|| self.head.get().map(|h| h.etag.clone()))
     }
 }
 
@@ -346,6 +610,37 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
         }
     }
     log(&line);
+}
+
+/// One line per target outcome; `retryable` says whether a redelivery may
+/// succeed by itself (throttles, 5xx) or needs a setting changed first.
+fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, StoreError>) {
+    log(&target_line(object, target, result));
+}
+
+fn target_line(
+    object: &CreatedObject,
+    target: &Target,
+    result: &Result<String, StoreError>,
+) -> Value {
+    let mut line = json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target.name()});
+    match result {
+        Ok(action) => {
+            line["outcome"] = json!("done");
+            line["action"] = json!(action);
+        }
+        Err(StoreError::NotFound { call }) => {
+            line["outcome"] = json!("source_gone");
+            line["call"] = json!(call);
+        }
+        Err(error) => {
+            line["outcome"] = json!("failed");
+            line["retryable"] = json!(error.retryable());
+            line["call"] = json!(error.call());
+            line["error"] = json!(error.to_string());
+        }
+    }
+    line
 }
 
 /// One JSON line on stdout, which Lambda sends to CloudWatch Logs.

@@ -1,10 +1,10 @@
 //! The forwarder Lambda: configuration and clients built once, then the
-//! runtime loop hands each S3, EventBridge or SQS event to the forwarder.
+//! runtime loop hands each S3, EventBridge, SNS or SQS event to the forwarder.
 
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, S3Objects};
+use trailshare::aws::{load_sdk_config, IamRoles, S3Objects, SqsQueue};
 use trailshare::config::Config;
 
 #[tokio::main]
@@ -14,8 +14,21 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     });
     let sdk = load_sdk_config().await;
-    let forwarder = Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config);
-    let forwarder = &forwarder;
+    // Where backfill work fans out; unset, backfill work fails (and is
+    // dead-lettered) instead of being dropped.
+    let queue = std::env::var("FORWARDER_QUEUE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| SqsQueue::new(&sdk, url));
+    // One forwarder for the life of the process.
+    let forwarder: &'static _ = Box::leak(Box::new(
+        Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config).with_queue(queue),
+    ));
+    // Read the share table during init, while the runtime polls for the
+    // first event, instead of after it arrives: a cold start then costs
+    // the slower of the two, not their sum. A failure here is only logged;
+    // the first event reads again.
+    tokio::spawn(forwarder.warm_up());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         forwarder
             .handle_event(event.payload)

@@ -11,13 +11,15 @@ use trailshare::events::CreatedObject;
 use trailshare::record::{role_name, ShareRecord};
 use trailshare::share::validate;
 use trailshare::store::{
-    LogObjects, ObjectMetadata, RoleDraft, RoleStore, StoreError, StoredObject, StoredRole, Writer,
+    Destination, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore, SourceHead, StoreError,
+    StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
-use super::{Forwarder, Outcome};
+use super::{target_line, Forwarder, Outcome, Target};
 
 const B: &str = "222222222222";
 const C: &str = "333333333333";
+const Z: &str = "444444444444";
 
 #[derive(Default)]
 struct FakeRoles {
@@ -35,12 +37,17 @@ impl FakeRoles {
                     spec,
                     created_by: "me".into(),
                     created_at: "now".into(),
+                    updated_by: None,
+                    updated_at: None,
+                    sessions_valid_after: None,
                 };
                 StoredRole {
                     role_name: role_name(&record.spec.name),
                     arn: String::new(),
                     path: "/trailshare/".into(),
                     tags: record.to_tags().unwrap(),
+                    permissions_boundary: None,
+                    trust_policy: None,
                 }
             })
             .collect();
@@ -55,8 +62,26 @@ impl RoleStore for FakeRoles {
     async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
         unreachable!("the forwarder never creates roles")
     }
-    async fn replace(&self, _: &RoleDraft, _: &StoredRole) -> Result<StoredRole, StoreError> {
-        unreachable!("the forwarder never replaces roles")
+    async fn list_with_boundaries(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
+        unreachable!("the forwarder lists tags only")
+    }
+    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+        unreachable!("the forwarder never reads policies")
+    }
+    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_trust(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
+    }
+    async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
+        unreachable!("the forwarder never changes roles")
     }
     async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, StoreError> {
         unreachable!("the forwarder lists")
@@ -72,43 +97,113 @@ impl RoleStore for FakeRoles {
 
 /// (bucket, key)
 type ObjectId = (String, String);
-/// An object and its tags.
-type TaggedObject = (StoredObject, Vec<(String, String)>);
 
-/// Objects by (bucket, key), with their tags; counts every call.
+/// An object as the fake S3 holds it.
+#[derive(Debug, Clone, Default)]
+struct FakeObject {
+    body: Vec<u8>,
+    etag: String,
+    metadata: ObjectMetadata,
+    tags: Vec<(String, String)>,
+}
+
+/// Objects by (bucket, key) in buckets with owners; counts every call and
+/// fails the buckets it is told to.
 #[derive(Default)]
 struct FakeObjects {
-    objects: Mutex<HashMap<ObjectId, TaggedObject>>,
+    objects: Mutex<HashMap<ObjectId, FakeObject>>,
+    /// bucket → owning account; a bucket not here does not exist.
+    owners: Mutex<HashMap<String, String>>,
+    /// bucket → the error every request to it gets.
+    failing: Mutex<HashMap<String, StoreError>>,
     calls: Mutex<Vec<String>>,
-    deny_puts: bool,
 }
 
 impl FakeObjects {
+    fn with_buckets(buckets: &[(&str, &str)]) -> FakeObjects {
+        let fake = FakeObjects::default();
+        for (bucket, owner) in buckets {
+            fake.owners
+                .lock()
+                .unwrap()
+                .insert(bucket.to_string(), owner.to_string());
+        }
+        fake
+    }
     fn put(&self, bucket: &str, key: &str, body: &[u8], tags: &[(&str, &str)]) {
-        let object = StoredObject {
+        let object = FakeObject {
             body: body.to_vec(),
-            etag: Some(format!("etag-{}", body.len())),
-            metadata: ObjectMetadata::default(),
+            etag: format!("etag-{}", body.len()),
+            metadata: ObjectMetadata {
+                content_type: Some("application/json".into()),
+                content_encoding: Some("gzip".into()),
+                user: [("signature".to_string(), "abc".to_string())].into(),
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
-        let tags = tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         self.objects
             .lock()
             .unwrap()
-            .insert((bucket.into(), key.into()), (object, tags));
+            .insert((bucket.into(), key.into()), object);
+    }
+    fn object(&self, bucket: &str, key: &str) -> Option<FakeObject> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(&(bucket.to_string(), key.to_string()))
+            .cloned()
     }
     fn tags_of(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
-        self.objects.lock().unwrap()[&(bucket.to_string(), key.to_string())]
-            .1
-            .clone()
+        self.object(bucket, key).unwrap().tags
+    }
+    fn fail(&self, bucket: &str, error: Option<StoreError>) {
+        let mut failing = self.failing.lock().unwrap();
+        match error {
+            Some(error) => failing.insert(bucket.to_string(), error),
+            None => failing.remove(bucket),
+        };
     }
     fn calls(&self) -> Vec<String> {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
-    fn note(&self, call: &str) {
+    /// Notes the call; the bucket's injected failure, if any.
+    fn call(&self, call: &str, bucket: &str) -> Result<(), StoreError> {
         self.calls.lock().unwrap().push(call.to_string());
+        match self.failing.lock().unwrap().get(bucket) {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+    /// What S3 answers a request to a destination: `ExpectedBucketOwner`
+    /// must match, and a write to a missing bucket is `NoSuchBucket`.
+    fn check_destination(&self, d: &Destination, write: bool) -> Result<bool, StoreError> {
+        match self.owners.lock().unwrap().get(&d.bucket) {
+            Some(owner) if *owner == d.owner => Ok(true),
+            Some(_) => Err(StoreError::Denied {
+                call: "s3:HeadObject",
+                message: "AccessDenied".into(),
+            }),
+            None if write => Err(StoreError::Rejected {
+                call: "s3:PutObject",
+                message: "NoSuchBucket".into(),
+            }),
+            None => Ok(false),
+        }
+    }
+    fn write_copy(&self, source: &FakeObject, d: &Destination) {
+        let mut copy = source.clone();
+        copy.tags.clear();
+        copy.metadata
+            .user
+            .insert(SOURCE_ETAG_METADATA.into(), source.etag.clone());
+        copy.etag = format!("copy-etag-{}", source.body.len());
+        self.objects
+            .lock()
+            .unwrap()
+            .insert((d.bucket.clone(), d.key.clone()), copy);
     }
 }
 
@@ -118,13 +213,8 @@ impl LogObjects for FakeObjects {
         bucket: &str,
         key: &str,
     ) -> Result<Option<Vec<(String, String)>>, StoreError> {
-        self.note("tags");
-        Ok(self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&(bucket.into(), key.into()))
-            .map(|(_, t)| t.clone()))
+        self.call("tags", bucket)?;
+        Ok(self.object(bucket, key).map(|o| o.tags))
     }
     async fn put_tags(
         &self,
@@ -132,60 +222,97 @@ impl LogObjects for FakeObjects {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
-        self.note("put_tags");
+        self.call("put_tags", bucket)?;
         self.objects
             .lock()
             .unwrap()
             .get_mut(&(bucket.into(), key.into()))
-            .unwrap()
-            .1 = tags.to_vec();
+            .ok_or(StoreError::NotFound {
+                call: "s3:PutObjectTagging",
+            })?
+            .tags = tags.to_vec();
         Ok(())
     }
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        self.note("get");
-        Ok(self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&(bucket.into(), key.into()))
-            .map(|(o, _)| o.clone()))
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, StoreError> {
+        self.call("head", bucket)?;
+        Ok(self.object(bucket, key).map(|o| SourceHead {
+            etag: o.etag,
+            metadata: o.metadata,
+        }))
     }
-    async fn copy_etag(
-        &self,
-        _: Option<&Writer>,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.note("copy_etag");
-        Ok(self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&(bucket.into(), key.into()))
-            .and_then(|(o, _)| o.etag.clone()))
-    }
-    async fn put_copy(
-        &self,
-        writer: Option<&Writer>,
-        bucket: &str,
-        key: &str,
-        object: &StoredObject,
-    ) -> Result<(), StoreError> {
-        self.note(&format!(
-            "put_copy via {:?}",
-            writer.map(|w| (&w.role_arn, &w.external_id))
-        ));
-        if self.deny_puts {
-            return Err(StoreError::Denied {
-                call: "s3:PutObject",
-                message: "AccessDenied".into(),
-            });
+    async fn copy_mark(&self, d: &Destination) -> Result<Option<String>, StoreError> {
+        self.call("copy_mark", &d.bucket)?;
+        if !self.check_destination(d, false)? {
+            return Ok(None);
         }
-        self.objects
+        Ok(self
+            .object(&d.bucket, &d.key)
+            .and_then(|o| o.metadata.user.get(SOURCE_ETAG_METADATA).cloned()))
+    }
+    async fn copy_within(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &SourceHead,
+        d: &Destination,
+    ) -> Result<(), StoreError> {
+        self.call("copy_within", &d.bucket)?;
+        assert!(d.writer.is_none(), "server-side copies use our credentials");
+        self.check_destination(d, true)?;
+        let object = self.object(bucket, key).ok_or(StoreError::NotFound {
+            call: "s3:CopyObject",
+        })?;
+        assert_eq!(
+            object.etag, source.etag,
+            "copied only if the source is unchanged"
+        );
+        self.write_copy(&object, d);
+        Ok(())
+    }
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+        self.call("list", bucket)?;
+        let mut listing = Listing::default();
+        let mut keys: Vec<(String, String)> = self
+            .objects
             .lock()
             .unwrap()
-            .insert((bucket.into(), key.into()), (object.clone(), vec![]));
-        Ok(())
+            .iter()
+            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
+            .map(|((_, k), o)| (k.clone(), o.etag.clone()))
+            .collect();
+        keys.sort();
+        for (key, etag) in keys {
+            let rest = &key[prefix.len()..];
+            match rest.find('/') {
+                Some(slash) if folders => {
+                    let folder = format!("{prefix}{}", &rest[..=slash]);
+                    if !listing.folders.contains(&folder) {
+                        listing.folders.push(folder);
+                    }
+                }
+                _ => listing.objects.push((key, Some(etag))),
+            }
+        }
+        Ok(listing)
+    }
+    async fn copy_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+        d: &Destination,
+    ) -> Result<String, StoreError> {
+        let writer = d.writer.as_ref().map(|w| (&w.role_arn, &w.external_id));
+        self.call(&format!("copy_streamed via {writer:?}"), &d.bucket)?;
+        let object = self.object(bucket, key).ok_or(StoreError::NotFound {
+            call: "s3:GetObject",
+        })?;
+        if let Some(etag) = if_match {
+            assert_eq!(object.etag, etag);
+        }
+        self.check_destination(d, true)?;
+        self.write_copy(&object, d);
+        Ok(object.etag)
     }
 }
 
@@ -269,22 +396,31 @@ async fn ten_tags_leave_no_room_and_fail_rather_than_drop_one() {
     assert_eq!(forwarder.objects.tags_of("trail-bucket", &key(B)).len(), 10);
 }
 
-#[tokio::test]
-async fn copies_go_once_to_each_distinct_destination_with_the_writer_and_external_id() {
-    let objects = FakeObjects::default();
-    objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let shares = [
+fn copy_shares() -> [serde_json::Value; 3] {
+    [
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "in/"}}),
-        json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-1",
+        json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
                "delivery": {"mode": "copy", "bucket": "z-logs", "role_arn": "arn:aws:iam::444444444444:role/w"}}),
-        json!({"name": "z2", "grantee_account": "444444444444", "log_accounts": [B], "external_id": "ext-1",
+        json!({"name": "z2", "grantee_account": Z, "log_accounts": [B], "external_id": "ext-1",
                "delivery": {"mode": "copy", "bucket": "z-logs", "role_arn": "arn:aws:iam::444444444444:role/w"}}),
-    ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
-    let outcome = forwarder.process(&created(&key(B))).await;
+    ]
+}
+
+const WRITER_CALL: &str =
+    "copy_streamed via Some((\"arn:aws:iam::444444444444:role/w\", Some(\"ext-1\")))";
+
+#[tokio::test]
+async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_mark() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
+    objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
+    let forwarder = Forwarder::new(FakeRoles::with(&copy_shares()), objects, config("60"));
     let k = key(B);
+    let with_etag = CreatedObject {
+        etag: Some("etag-9".into()),
+        ..created(&k)
+    };
     assert_eq!(
-        outcome,
+        forwarder.process(&with_etag).await,
         processed(
             B,
             &[
@@ -293,23 +429,24 @@ async fn copies_go_once_to_each_distinct_destination_with_the_writer_and_externa
             ]
         )
     );
+    let mut calls = forwarder.objects.calls();
+    calls.sort();
+    // Own credentials: HEAD copy, HEAD source, CopyObject (server side).
+    // Writer role: HEAD copy, then GET streamed into PUT.
     assert_eq!(
-        forwarder.objects.calls(),
-        [
-            "copy_etag",
-            "get",
-            "put_copy via None",
-            "copy_etag",
-            "put_copy via Some((\"arn:aws:iam::444444444444:role/w\", Some(\"ext-1\")))"
-        ]
+        calls,
+        ["copy_mark", "copy_mark", WRITER_CALL, "copy_within", "head"]
     );
-    // At-least-once delivery: the event again finds both copies in place.
-    let again = forwarder
-        .process(&CreatedObject {
-            etag: Some("etag-9".into()),
-            ..created(&key(B))
-        })
-        .await;
+    for (bucket, copy_key) in [("b-logs", format!("in/{k}")), ("z-logs", k.clone())] {
+        let copy = forwarder.objects.object(bucket, &copy_key).unwrap();
+        assert_eq!(copy.body, b"log-bytes");
+        assert_eq!(copy.metadata.content_encoding.as_deref(), Some("gzip"));
+        assert_eq!(copy.metadata.user["signature"], "abc");
+        assert_eq!(copy.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
+        assert_ne!(copy.etag, "etag-9", "the copy's own ETag is not the check");
+    }
+    // At-least-once delivery: the event again costs one HEAD per copy.
+    let again = forwarder.process(&with_etag).await;
     assert_eq!(
         again,
         processed(
@@ -320,28 +457,121 @@ async fn copies_go_once_to_each_distinct_destination_with_the_writer_and_externa
             ]
         )
     );
+    assert_eq!(forwarder.objects.calls(), ["copy_mark", "copy_mark"]);
+    // Without the event's ETag (CloudTrail's SNS message): one source HEAD
+    // more, shared by both copies.
+    let _ = forwarder.process(&created(&k)).await;
+    let mut calls = forwarder.objects.calls();
+    calls.sort();
+    assert_eq!(calls, ["copy_mark", "copy_mark", "head"]);
+}
+
+#[tokio::test]
+async fn a_copy_without_the_mark_or_with_another_source_etag_is_redone() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+    objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
+    // A copy written by someone else (or an older version): no mark.
+    objects.put("b-logs", &key(B), b"log-bytes", &[]);
+    let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
+    let forwarder = Forwarder::new(FakeRoles::with(&[share]), objects, config("60"));
+    let outcome = forwarder.process(&created(&key(B))).await;
     assert_eq!(
-        forwarder.objects.calls(),
-        ["copy_etag", "copy_etag"],
-        "with the event's ETag a repeat is one HEAD per copy"
+        outcome,
+        processed(B, &[&format!("copied to s3://b-logs/{}", key(B))])
+    );
+    let copy = forwarder.objects.object("b-logs", &key(B)).unwrap();
+    assert_eq!(copy.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
+}
+
+#[tokio::test]
+async fn a_missing_or_foreign_destination_fails_the_file_and_never_skips_it() {
+    // b-logs does not exist; c-logs exists but belongs to another account
+    // (a deleted bucket's name re-created elsewhere).
+    let objects = FakeObjects::with_buckets(&[("c-logs", Z)]);
+    objects.put("trail-bucket", &key(B), b"log", &[]);
+    objects.put("trail-bucket", &key(C), b"log", &[]);
+    let shares = [
+        json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
+    ];
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let missing = forwarder.process(&created(&key(B))).await;
+    assert!(
+        matches!(&missing, Outcome::Failed { error } if error.contains("NoSuchBucket")),
+        "{missing:?}"
+    );
+    let foreign = forwarder.process(&created(&key(C))).await;
+    assert!(
+        matches!(&foreign, Outcome::Failed { error } if error.contains("denied")),
+        "{foreign:?}"
+    );
+    assert!(forwarder.objects.object("c-logs", &key(C)).is_none());
+}
+
+#[tokio::test]
+async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
+    objects.put("trail-bucket", &key(B), b"log", &[]);
+    let shares = [
+        json!({"grantee_account": B, "delivery": {"mode": "tag"}}),
+        json!({"name": "b-copy", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
+               "delivery": {"mode": "copy", "bucket": "z-logs"}}),
+    ];
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    forwarder.objects.fail(
+        "z-logs",
+        Some(StoreError::Throttled {
+            call: "s3:CopyObject",
+            message: "SlowDown".into(),
+        }),
+    );
+    let first = forwarder.process(&created(&key(B))).await;
+    assert!(
+        matches!(&first, Outcome::Failed { error } if error.contains("z-logs") && !error.contains("b-logs")),
+        "{first:?}"
+    );
+    // The other targets were done regardless.
+    assert_eq!(
+        forwarder.objects.tags_of("trail-bucket", &key(B)),
+        [("trailshare:account".to_string(), B.to_string())]
+    );
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_some());
+    forwarder.objects.calls();
+
+    forwarder.objects.fail("z-logs", None);
+    let retry = forwarder.process(&created(&key(B))).await;
+    let k = key(B);
+    assert_eq!(
+        retry,
+        processed(
+            B,
+            &[
+                "already tagged",
+                &format!("already copied to s3://b-logs/{k}"),
+                &format!("copied to s3://z-logs/{k}")
+            ]
+        )
+    );
+    let mut calls = forwarder.objects.calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["copy_mark", "copy_mark", "copy_within", "head", "tags"],
+        "nothing already done is written again"
     );
 }
 
 #[tokio::test]
-async fn failures_skips_and_missing_objects() {
-    let objects = FakeObjects {
-        deny_puts: true,
-        ..FakeObjects::default()
-    };
+async fn only_a_missing_source_is_a_skip() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"log", &[]);
     let shares = [
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C}),
     ];
     let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
-    assert!(
-        matches!(forwarder.process(&created(&key(B))).await, Outcome::Failed { error } if error.contains("s3:PutObject"))
-    );
     let skip = |reason: &str| Outcome::Skipped {
         reason: reason.to_string(),
     };
@@ -357,6 +587,19 @@ async fn failures_skips_and_missing_objects() {
         .process(&created(&key(B).replace("1205Z", "1300Z")))
         .await;
     assert!(matches!(gone, Outcome::Skipped { reason } if reason.contains("no longer exists")));
+    // A throttled or failing trail bucket is not "gone": it fails.
+    forwarder.objects.fail(
+        "trail-bucket",
+        Some(StoreError::Failed {
+            call: "s3:GetObjectTagging",
+            message: "InternalError".into(),
+        }),
+    );
+    assert!(matches!(
+        forwarder.process(&created(&key(B))).await,
+        Outcome::Failed { .. }
+    ));
+    forwarder.objects.fail("trail-bucket", None);
     let other_bucket = CreatedObject {
         bucket: "elsewhere".into(),
         ..created(&key(B))
@@ -379,6 +622,33 @@ async fn failures_skips_and_missing_objects() {
     assert_eq!(
         forwarder.process(&created(&foreign_org)).await,
         skip("organization layout of another organization")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_object_fails_its_sqs_message_and_only_that_one() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+    objects.put("trail-bucket", &key(B), b"log", &[]);
+    objects.put("trail-bucket", &key(C), b"log", &[]);
+    let shares = [
+        json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "missing-bucket"}}),
+    ];
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let body = |k: &str| {
+        json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": k}}}]})
+        .to_string()
+    };
+    let batch = json!({"Records": [
+        {"messageId": "m-b", "eventSource": "aws:sqs", "body": body(&key(B))},
+        {"messageId": "m-c", "eventSource": "aws:sqs", "body": body(&key(C))},
+        {"messageId": "m-bad", "eventSource": "aws:sqs", "body": "not json"}
+    ]});
+    let response = forwarder.handle_event(batch).await.unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-c"}, {"itemIdentifier": "m-bad"}]})
     );
 }
 
@@ -410,4 +680,206 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
     let _ = uncached.handle_event(event.clone()).await;
     let _ = uncached.handle_event(event).await;
     assert_eq!(uncached.shares.roles().listings.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn each_target_outcome_is_one_line_that_says_whether_a_retry_may_help() {
+    let object = created(&key(B));
+    let copy = Target::Copy(Destination {
+        bucket: "b-logs".into(),
+        key: key(B),
+        owner: B.into(),
+        writer: None,
+    });
+    let line = |target: &Target, result| target_line(&object, target, &result);
+    let cases = [
+        (
+            StoreError::Throttled {
+                call: "s3:CopyObject",
+                message: "SlowDown".into(),
+            },
+            true,
+        ),
+        (
+            StoreError::Failed {
+                call: "s3:CopyObject",
+                message: "connection reset".into(),
+            },
+            true,
+        ),
+        (
+            StoreError::Denied {
+                call: "s3:HeadObject",
+                message: "AccessDenied".into(),
+            },
+            false,
+        ),
+        (
+            StoreError::Rejected {
+                call: "s3:CopyObject",
+                message: "NoSuchBucket".into(),
+            },
+            false,
+        ),
+        (
+            StoreError::Rejected {
+                call: "s3:PutObjectTagging",
+                message: "10 tags".into(),
+            },
+            false,
+        ),
+    ];
+    for (error, retryable) in cases {
+        let call = error.call();
+        let l = line(&copy, Err(error));
+        assert_eq!(l["outcome"], "failed");
+        assert_eq!(l["retryable"], retryable, "{l}");
+        assert_eq!(l["call"], call);
+        assert_eq!(l["target"], format!("copy to s3://b-logs/{}", key(B)));
+    }
+    let gone = line(
+        &Target::Tag,
+        Err(StoreError::NotFound {
+            call: "s3:GetObjectTagging",
+        }),
+    );
+    assert_eq!(gone["outcome"], "source_gone");
+    let done = line(&Target::Tag, Ok("already tagged".into()));
+    assert_eq!(
+        (done["outcome"].as_str(), done["target"].as_str()),
+        (Some("done"), Some("tag"))
+    );
+}
+
+/// The forwarder's queue, in memory: what was sent, in order.
+#[derive(Default)]
+struct FakeQueue {
+    sent: Mutex<Vec<String>>,
+}
+
+impl WorkQueue for &FakeQueue {
+    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+        self.sent.lock().unwrap().extend_from_slice(bodies);
+        Ok(())
+    }
+}
+
+fn queued(bodies: &[String]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({"messageId": format!("w{i}"), "eventSource": "aws:sqs", "body": body}))
+        .collect();
+    json!({ "Records": records })
+}
+
+fn day_key(account: &str, region: &str, day: &str, stamp: &str) -> String {
+    let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
+    format!("AWSLogs/{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{y}{m}{d}T{stamp}Z_x.json.gz")
+}
+
+#[tokio::test]
+async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() {
+    let objects = FakeObjects::with_buckets(&[("z-logs", Z)]);
+    let mut existing = Vec::new();
+    for account in [B, C] {
+        for (region, day) in [
+            ("us-east-1", "2024-05-01"),
+            ("eu-west-1", "2024-05-02"),
+            ("us-east-1", "2024-06-01"),
+        ] {
+            let key = day_key(account, region, day, "0100");
+            objects.put("trail-bucket", &key, b"old", &[]);
+            existing.push(key);
+        }
+    }
+    // A tag share over B that is not being backfilled must not be touched.
+    let shares = [
+        json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
+               "delivery": {"mode": "copy", "bucket": "z-logs"}}),
+        json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
+    ];
+    let queue = FakeQueue::default();
+    let forwarder =
+        Forwarder::new(FakeRoles::with(&shares), objects, config("60")).with_queue(&queue);
+    let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
+    let reply = forwarder
+        .handle_event(queued(&[plan.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(reply, json!({"batchItemFailures": []}));
+    let accounts = std::mem::take(&mut *queue.sent.lock().unwrap());
+    assert_eq!(
+        accounts.len(),
+        2,
+        "one item per account found: {accounts:?}"
+    );
+    forwarder.handle_event(queued(&accounts)).await.unwrap();
+    let days = std::mem::take(&mut *queue.sent.lock().unwrap());
+    assert_eq!(days.len(), 4, "two accounts x two days: {days:?}");
+    let reply = forwarder.handle_event(queued(&days)).await.unwrap();
+    assert_eq!(reply, json!({"batchItemFailures": []}));
+    assert!(
+        queue.sent.lock().unwrap().is_empty(),
+        "a day is the last step"
+    );
+    for key in &existing {
+        let in_window = !key.contains("/2024/06/");
+        assert_eq!(
+            forwarder.objects.object("z-logs", key).is_some(),
+            in_window,
+            "{key}"
+        );
+        assert!(
+            forwarder.objects.tags_of("trail-bucket", key).is_empty(),
+            "b-tag was not backfilled: {key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fails() {
+    let objects = FakeObjects::default();
+    objects.put(
+        "trail-bucket",
+        &day_key(B, "us-east-1", "2024-05-01", "0100"),
+        b"old",
+        &[],
+    );
+    let shares = [json!({"grantee_account": B, "delivery": {"mode": "tag"}})];
+    let account = |share: &str| {
+        json!({"trailshare_backfill": {"step": "account", "share": share, "account": B,
+               "from": "2024-05-01", "until": "2024-05-01"}})
+        .to_string()
+    };
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let gone = forwarder
+        .handle_event(queued(&[account("deleted-share")]))
+        .await
+        .unwrap();
+    assert_eq!(gone, json!({"batchItemFailures": []}));
+    // No queue configured: fanning out fails (retried, then dead-lettered).
+    let name = format!("account-{B}");
+    let no_queue = forwarder
+        .handle_event(queued(&[account(&name)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        no_queue,
+        json!({"batchItemFailures": [{"itemIdentifier": "w0"}]})
+    );
+    // A day item needs no queue: it delivers that day's files.
+    let day = json!({"trailshare_backfill": {"step": "day", "share": name, "account": B, "day": "2024-05-01"}});
+    let done = forwarder
+        .handle_event(queued(&[day.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(done, json!({"batchItemFailures": []}));
+    assert_eq!(
+        forwarder.objects.tags_of(
+            "trail-bucket",
+            &day_key(B, "us-east-1", "2024-05-01", "0100")
+        ),
+        [("trailshare:account".to_string(), B.to_string())]
+    );
 }

@@ -5,7 +5,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
+use std::cell::RefCell;
 
 use crate::{ApiError, MAX_BODY_BYTES};
 
@@ -20,12 +22,26 @@ pub struct ApiRequest {
     pub body: Option<Vec<u8>>,
     /// The IAM caller, from the request context (API uses `AWS_IAM` auth).
     pub caller: String,
+    /// The API stage, when the path starts with it (not `$default`).
+    pub stage: Option<String>,
+}
+
+/// What a request is about; routes match exactly, so a share may be named
+/// `shares` or `revoke-sessions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/shares`
+    Collection,
+    /// `/shares/{name}`
+    Item(String),
+    /// `/shares/{name}/revoke-sessions`
+    RevokeSessions(String),
 }
 
 impl ApiRequest {
     /// Reads an HTTP API 2.0 or a REST v1 proxy event.
     pub fn from_event(event: Value) -> Result<ApiRequest, String> {
-        let (method, path, path_params, headers, body, encoded, caller) =
+        let (method, path, path_params, headers, body, encoded, caller, stage) =
             if event.get("version").and_then(Value::as_str) == Some("2.0") {
                 let e: ApiGatewayV2httpRequest =
                     serde_json::from_value(event).map_err(|e| format!("HTTP API event: {e}"))?;
@@ -45,6 +61,7 @@ impl ApiRequest {
                     e.body,
                     e.is_base64_encoded,
                     caller,
+                    e.request_context.stage,
                 )
             } else if event.get("httpMethod").is_some() {
                 let e: ApiGatewayProxyRequest =
@@ -58,6 +75,7 @@ impl ApiRequest {
                     e.body,
                     e.is_base64_encoded,
                     caller,
+                    e.request_context.stage,
                 )
             } else {
                 return Err("not an API Gateway HTTP API (2.0) or REST (v1 proxy) event".into());
@@ -78,20 +96,39 @@ impl ApiRequest {
             content_type: header(&headers, "content-type"),
             body,
             caller: caller.unwrap_or_else(|| "unknown".to_string()),
+            stage: stage.filter(|s| !s.is_empty() && s != "$default"),
         })
     }
 
-    /// `Some(None)` for `/shares`, `Some(Some(name))` for `/shares/{name}`
-    /// (whatever stage prefix the path has), `None` for anything else.
-    pub fn shares_route(&self) -> Option<Option<String>> {
-        let segments: Vec<&str> = self.path.trim_end_matches('/').split('/').collect();
+    /// The route of the path (after the stage, if the path carries it),
+    /// matched segment by segment; `None` for anything else.
+    pub fn route(&self) -> Option<Route> {
+        let mut path = self.path.as_str();
+        if let Some(stage) = &self.stage {
+            if let Some(rest) = path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(stage.as_str()))
+                .filter(|rest| rest.starts_with('/'))
+            {
+                path = rest;
+            }
+        }
+        let path = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        let name = |segment: &str| {
+            self.path_name
+                .clone()
+                .unwrap_or_else(|| percent_decode(segment))
+        };
         match segments.as_slice() {
-            [.., "shares"] => Some(None),
-            [.., "shares", name] => Some(Some(
-                self.path_name
-                    .clone()
-                    .unwrap_or_else(|| percent_decode(name)),
-            )),
+            ["", "shares"] => Some(Route::Collection),
+            ["", "shares", item] if !item.is_empty() => Some(Route::Item(name(item))),
+            ["", "shares", item, "revoke-sessions"] if !item.is_empty() => {
+                Some(Route::RevokeSessions(name(item)))
+            }
             _ => None,
         }
     }
@@ -127,8 +164,105 @@ impl ApiRequest {
                 ..ApiError::new(400, "invalid_body", "the body must be a JSON object")
             });
         }
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(415, "not_json", format!("the body is not JSON: {e}")))
+        parse_strict(body)
+    }
+}
+
+/// Parses JSON, refusing a key given twice: serde_json keeps the last one,
+/// so `{"log_accounts": [...], "log_accounts": ["*"]}` would silently pass
+/// whichever copy a reviewer did not read.
+fn parse_strict(body: &[u8]) -> Result<Value, ApiError> {
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = Strict {
+        path: String::new(),
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|_| value));
+    if let Some(field) = duplicate.into_inner() {
+        return Err(ApiError {
+            field: Some(field),
+            ..ApiError::new(400, "duplicate_key", "a key is given twice")
+        });
+    }
+    parsed.map_err(|e| {
+        ApiError::new(
+            400,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// A `serde_json::Value` seed that notes the first duplicate key's path.
+struct Strict<'a> {
+    path: String,
+    duplicate: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict {
+            path: format!("{}[{}]", self.path, items.len()),
+            duplicate: self.duplicate,
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if object.contains_key(&key) {
+                self.duplicate.borrow_mut().get_or_insert(path);
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let value = map.next_value_seed(Strict {
+                path,
+                duplicate: self.duplicate,
+            })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 

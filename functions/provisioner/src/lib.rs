@@ -2,23 +2,34 @@
 //! Gateway. A share is one IAM role; IAM is the only store.
 
 mod http;
+#[cfg(test)]
+mod tests;
 
 use serde_json::{json, Value};
 use trailshare::config::Config;
-use trailshare::policy::{grantee_setup, read_policy, trust_policy, READ_POLICY_NAME};
+use trailshare::policy::{
+    check_limits, grantee_setup, hold_policy, role_policy, transition_policy, trust_policy,
+    READ_POLICY_NAME,
+};
 use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
-use trailshare::share::{validate, validate_name, Invalid, ShareSpec};
+use trailshare::share::{
+    check_deployment, validate, validate_existing_name, validate_name, Invalid, ShareSpec,
+};
 use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
 
-pub use crate::http::{ApiRequest, ApiResponse};
+pub use crate::http::{ApiRequest, ApiResponse, Route};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Where audit lines go: one JSON value per change.
+pub type AuditSink = Box<dyn Fn(&Value) + Send + Sync>;
 
 /// The share API over a role store. Built once per process.
 pub struct Provisioner<S> {
     store: S,
     config: Config,
+    audit: AuditSink,
 }
 
 /// A request failure, rendered as `{"error": {"code", "message", "field"}}`.
@@ -40,11 +51,13 @@ impl ApiError {
         }
     }
 
+    fn on(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_string());
+        self
+    }
+
     fn not_found(name: &str) -> ApiError {
-        ApiError {
-            field: Some("name".into()),
-            ..ApiError::new(404, "not_found", format!("no share named {name}"))
-        }
+        ApiError::new(404, "not_found", format!("no share named {name}")).on("name")
     }
 
     fn response(self) -> ApiResponse {
@@ -67,11 +80,37 @@ impl From<Invalid> for ApiError {
     }
 }
 
+/// AWS's error code from a classified error's text (`Code: message`), never
+/// its message: that may quote policies or ARNs and goes to the log only.
+fn aws_code(error: &StoreError) -> String {
+    let text = match error {
+        StoreError::NotFound { .. } => return "NoSuchEntity".into(),
+        StoreError::AlreadyExists { .. } => return "EntityAlreadyExists".into(),
+        StoreError::Throttled { message, .. }
+        | StoreError::Denied { message, .. }
+        | StoreError::Failed { message, .. }
+        | StoreError::Rejected { message, .. } => message,
+    };
+    let head = text
+        .split_once(": ")
+        .map_or(text.as_str(), |(code, _)| code);
+    if !head.is_empty() && head.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+        head.to_string()
+    } else {
+        "no error code (no answer from AWS)".into()
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
+        eprintln!(
+            "{}",
+            json!({"event": "aws_error", "call": error.call(), "error": error.to_string()})
+        );
+        let message = format!("{} failed: {}", error.call(), aws_code(&error));
         match error {
-            StoreError::Throttled { .. } => ApiError::new(503, "aws_throttled", error.to_string()),
-            _ => ApiError::new(502, "aws_error", error.to_string()),
+            StoreError::Throttled { .. } => ApiError::new(503, "aws_throttled", message),
+            _ => ApiError::new(502, "aws_error", message),
         }
     }
 }
@@ -79,23 +118,39 @@ impl From<StoreError> for ApiError {
 impl From<RecordError> for ApiError {
     fn from(error: RecordError) -> ApiError {
         match error {
-            RecordError::TooLarge => ApiError::new(400, "too_large", error.to_string()),
-            _ => ApiError::new(500, "damaged_share", error.to_string()),
+            RecordError::TooLarge => {
+                ApiError::new(400, "too_large", error.to_string()).on("grantee_principals")
+            }
+            _ => ApiError::new(409, "damaged", error.to_string()),
         }
     }
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// Which route a request is for.
-enum Route {
-    Collection,
-    Item(String),
+/// A role on the share path, as far as it can be read.
+enum Found {
+    Share(Box<ShareRecord>, StoredRole),
+    Damaged {
+        role: StoredRole,
+        not_managed: bool,
+        error: String,
+    },
 }
 
 impl<S: RoleStore> Provisioner<S> {
     pub fn new(store: S, config: Config) -> Provisioner<S> {
-        Provisioner { store, config }
+        Provisioner {
+            store,
+            config,
+            audit: Box::new(|line| println!("{line}")),
+        }
+    }
+
+    /// Sends audit lines to `sink` instead of standard output.
+    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S> {
+        self.audit = sink;
+        self
     }
 
     /// Handles one API Gateway event (HTTP API 2.0 or REST v1 proxy).
@@ -109,37 +164,54 @@ impl<S: RoleStore> Provisioner<S> {
 
     /// Handles one request; every outcome is a response, never a panic.
     pub async fn handle(&self, request: &ApiRequest) -> ApiResponse {
-        let response = self.route(request).await.unwrap_or_else(ApiError::response);
+        // Boxed: the routes' futures nest too deep for the compiler's layout
+        // computation otherwise.
+        let response = Box::pin(self.route(request))
+            .await
+            .unwrap_or_else(ApiError::response);
         log_request(request, &response);
         response
     }
 
     async fn route(&self, request: &ApiRequest) -> Result<ApiResponse> {
-        let route = match request.shares_route() {
-            Some(None) => Route::Collection,
-            Some(Some(name)) => Route::Item(name),
-            None => {
-                return Err(ApiError::new(
-                    404,
-                    "no_route",
-                    format!("no route for {}", request.path),
-                ))
-            }
-        };
-        match (route, request.method.as_str()) {
+        let route = request.route().ok_or_else(|| {
+            ApiError::new(404, "no_route", format!("no route for {}", request.path))
+        })?;
+        let method = request.method.as_str();
+        match (&route, method) {
+            (Route::Collection, "GET" | "POST")
+            | (Route::Item(_), "GET" | "PUT" | "DELETE")
+            | (Route::RevokeSessions(_), "POST") => {}
+            (Route::Collection, _) => return Err(method_not_allowed("GET, POST")),
+            (Route::Item(_), _) => return Err(method_not_allowed("GET, PUT, DELETE")),
+            (Route::RevokeSessions(_), _) => return Err(method_not_allowed("POST")),
+        }
+        // Every change needs an administrator: calling the API must never
+        // be a way around IAM. Reads are open to whoever the API lets in.
+        if method != "GET" && !self.config.is_admin(&request.caller) {
+            return Err(ApiError::new(
+                403,
+                "forbidden",
+                format!(
+                    "{} may not change shares: not in ADMIN_PRINCIPALS",
+                    request.caller
+                ),
+            ));
+        }
+        match (route, method) {
             (Route::Collection, "GET") => self.list().await,
-            (Route::Collection, "POST") => {
+            (Route::Collection, _) => {
                 let spec = validate(&request.json_body()?, None, &self.config.trail_bucket)?;
+                self.admit(&spec)?;
                 let share = self.create(spec, &request.caller).await?;
                 Ok(ApiResponse::json(201, &share))
             }
             (Route::Item(name), "GET") => {
-                validate_name(&name)?;
-                let (record, role) = self
-                    .find(&name)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(&name))?;
-                Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
+                validate_existing_name(&name)?;
+                match self.find(&name).await? {
+                    None => Err(ApiError::not_found(&name)),
+                    Some(found) => Ok(ApiResponse::json(200, &self.render_found(&found))),
+                }
             }
             (Route::Item(name), "PUT") => {
                 validate_name(&name)?;
@@ -148,49 +220,95 @@ impl<S: RoleStore> Provisioner<S> {
                     Some(&name),
                     &self.config.trail_bucket,
                 )?;
+                self.admit(&spec)?;
                 self.put(spec, &request.caller).await
             }
-            (Route::Item(name), "DELETE") => {
-                validate_name(&name)?;
-                self.find(&name)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(&name))?;
-                match self.store.delete(&role_name(&name)).await? {
-                    true => Ok(ApiResponse::empty(204)),
-                    false => Err(ApiError::not_found(&name)),
-                }
+            (Route::Item(name), _) => {
+                validate_existing_name(&name)?;
+                self.delete(&name, &request.caller).await
             }
-            (Route::Collection, _) => Err(method_not_allowed("GET, POST")),
-            (Route::Item(_), _) => Err(method_not_allowed("GET, PUT, DELETE")),
+            (Route::RevokeSessions(name), _) => {
+                validate_existing_name(&name)?;
+                self.revoke_sessions(&name, &request.caller).await
+            }
         }
+    }
+
+    /// What a valid share must also satisfy here: the grantee allow-list,
+    /// the stack's copy lists, and IAM's size limits (before any call).
+    fn admit(&self, spec: &ShareSpec) -> Result<()> {
+        if !self.config.grantee_allowed(&spec.grantee_account) {
+            return Err(ApiError::new(
+                403,
+                "forbidden",
+                format!(
+                    "{} is not in GRANTEE_ACCOUNTS: shares may be granted only to {}",
+                    spec.grantee_account,
+                    self.config.grantee_accounts.join(", ")
+                ),
+            )
+            .on("grantee_account"));
+        }
+        check_deployment(spec, &self.config)?;
+        // The largest the policy gets: with a session deny.
+        let inline = role_policy(spec, &self.config, Some("2000-01-01T00:00:00Z"));
+        check_limits(spec, &trust_policy(spec), &inline)?;
+        Ok(())
     }
 
     async fn list(&self) -> Result<ApiResponse> {
         let mut shares = Vec::new();
-        for role in self.store.list(&self.config.share_role_path).await? {
-            // Roles on the path that are not (readable) shares are not listed.
-            if let Ok(record) = ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
-                shares.push((record.spec.name.clone(), self.render(&record, &role.arn)));
-            }
+        for role in self
+            .store
+            .list_with_boundaries(&self.config.share_role_path)
+            .await?
+        {
+            // The path holds only trailshare's roles; others are not shares.
+            let Some(name) = share_name(&role.role_name).map(str::to_string) else {
+                continue;
+            };
+            shares.push((name, self.render_found(&self.classify(role))));
         }
         shares.sort_by(|a, b| a.0.cmp(&b.0));
         let shares: Vec<Value> = shares.into_iter().map(|(_, share)| share).collect();
         Ok(ApiResponse::json(200, &json!({ "shares": shares })))
     }
 
-    /// The share `name`, if a role on the share path records it.
-    async fn find(&self, name: &str) -> Result<Option<(ShareRecord, StoredRole)>> {
-        let Some(role) = self
+    /// Reads a role as a share, or says why it cannot be one.
+    fn classify(&self, role: StoredRole) -> Found {
+        if let Some(boundary) = &self.config.permissions_boundary_arn {
+            if role.permissions_boundary.as_ref() != Some(boundary) {
+                return Found::Damaged {
+                    role,
+                    not_managed: true,
+                    error: "not_managed: its permissions boundary was removed or changed outside trailshare; the provisioner's fence forbids touching it, so an IAM administrator must remove the role".into(),
+                };
+            }
+        }
+        match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
+            Ok(record) => Found::Share(Box::new(record), role),
+            Err(error) => Found::Damaged {
+                role,
+                not_managed: false,
+                error: error.to_string(),
+            },
+        }
+    }
+
+    /// The role of share `name`, if one is on the share path.
+    async fn find(&self, name: &str) -> Result<Option<Found>> {
+        Ok(self
             .store
             .get(&self.config.share_role_path, &role_name(name))
             .await?
-        else {
-            return Ok(None);
-        };
-        match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
-            Ok(record) => Ok(Some((record, role))),
-            Err(RecordError::NotAShare) => Ok(None),
-            Err(other) => Err(other.into()),
+            .map(|role| self.classify(role)))
+    }
+
+    /// An existing, readable, managed share, or the 404/409 that says why not.
+    async fn existing(&self, name: &str) -> Result<(ShareRecord, StoredRole)> {
+        match self.find(name).await? {
+            None => Err(ApiError::not_found(name)),
+            Some(found) => readable(found),
         }
     }
 
@@ -199,49 +317,234 @@ impl<S: RoleStore> Provisioner<S> {
             spec,
             created_by: caller.to_string(),
             created_at: now_rfc3339(),
+            updated_by: None,
+            updated_at: None,
+            sessions_valid_after: None,
         };
         let draft = self.draft(&record)?;
         match self.store.create(&draft).await {
-            Ok(role) => Ok(self.render(&record, &role.arn)),
-            Err(StoreError::AlreadyExists { .. }) => Err(ApiError {
-                field: Some("name".into()),
-                ..ApiError::new(
-                    409,
-                    "conflict",
-                    format!("a role named {} already exists", draft.role_name),
-                )
-            }),
-            Err(other) => Err(other.into()),
+            Ok(role) => {
+                self.audit(caller, "create", &record.spec.name, None, Some(&record));
+                Ok(self.render(&record, &role.arn))
+            }
+            Err(StoreError::AlreadyExists { .. }) => Err(ApiError::new(
+                409,
+                "conflict",
+                format!("a role named {} already exists", draft.role_name),
+            )
+            .on("name")),
+            Err(other) => Err(principal_error(other, &record.spec)),
         }
     }
 
     /// Create or replace. The same body twice changes nothing: an unchanged
     /// share makes no write at all, and keeps who created it and when.
     async fn put(&self, spec: ShareSpec, caller: &str) -> Result<ApiResponse> {
-        let Some(role) = self
-            .store
-            .get(&self.config.share_role_path, &role_name(&spec.name))
-            .await?
-        else {
+        let Some(found) = self.find(&spec.name).await? else {
             return Ok(ApiResponse::json(201, &self.create(spec, caller).await?));
         };
-        let current = match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
-            Ok(current) => current,
-            Err(RecordError::NotAShare) => {
-                return Err(ApiError::new(
-                    409,
-                    "conflict",
-                    format!("{} exists but is not a trailshare share", role.role_name),
-                ));
-            }
-            Err(other) => return Err(other.into()),
-        };
-        if current.spec == spec {
-            return Ok(ApiResponse::json(200, &self.render(&current, &role.arn)));
+        let (current, role) = readable(found)?;
+        if current.spec.grantee_account != spec.grantee_account {
+            return Err(ApiError::new(
+                409,
+                "immutable",
+                format!(
+                    "grantee_account is fixed for the life of a share (it is {}): delete the share and create a new one",
+                    current.spec.grantee_account
+                ),
+            )
+            .on("grantee_account"));
         }
-        let record = ShareRecord { spec, ..current };
-        let updated = self.store.replace(&self.draft(&record)?, &role).await?;
-        Ok(ApiResponse::json(200, &self.render(&record, &updated.arn)))
+        if current.spec == spec {
+            return match self.repair(&current, &role, caller).await? {
+                None => Ok(ApiResponse::json(200, &self.render(&current, &role.arn))),
+                Some(record) => {
+                    self.audit(caller, "repair", &spec.name, Some(&current), Some(&record));
+                    Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
+                }
+            };
+        }
+        let record = self.replace(&current, &role, spec, caller).await?;
+        self.audit(
+            caller,
+            "replace",
+            &record.spec.name,
+            Some(&current),
+            Some(&record),
+        );
+        Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
+    }
+
+    /// Brings the role from `current` to `spec` so that nobody can, at any
+    /// moment, read more than the old or the new share allows, even if a call
+    /// fails half-way (the record is written last, so a retry redoes it all):
+    ///
+    /// 1. if the trust changes, the inline policy narrows to what both shares
+    ///    read (old principals are still trusted, new ones are about to be);
+    /// 2. the trust;
+    /// 3. the new reach, with a deny of sessions issued before a moment
+    ///    after the trust changed, when who may assume or what is read changed;
+    /// 4. the session length, then the record.
+    async fn replace(
+        &self,
+        current: &ShareRecord,
+        role: &StoredRole,
+        spec: ShareSpec,
+        caller: &str,
+    ) -> Result<ShareRecord> {
+        let old = &current.spec;
+        let name = &role.role_name;
+        let trust_changes = old.grantee_principals != spec.grantee_principals
+            || old.external_id != spec.external_id;
+        let reach_changes = old.log_accounts != spec.log_accounts;
+        let mut valid_after = current.sessions_valid_after.clone();
+        if trust_changes {
+            let during = transition_policy(old, &spec, &self.config, valid_after.as_deref());
+            if during != role_policy(old, &self.config, valid_after.as_deref()) {
+                self.store
+                    .put_policy(name, READ_POLICY_NAME, &during.to_string())
+                    .await?;
+            }
+            self.store
+                .update_trust(name, &trust_policy(&spec).to_string())
+                .await
+                .map_err(|e| principal_error(e, &spec))?;
+        }
+        if trust_changes || reach_changes {
+            valid_after = Some(revocation_moment());
+            let policy = role_policy(&spec, &self.config, valid_after.as_deref());
+            self.store
+                .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+                .await?;
+        }
+        if old.max_session_seconds != spec.max_session_seconds {
+            self.store
+                .update_role(name, &description(&spec), spec.max_session_seconds as i32)
+                .await?;
+        }
+        let record = ShareRecord {
+            spec,
+            created_by: current.created_by.clone(),
+            created_at: current.created_at.clone(),
+            updated_by: Some(caller.to_string()),
+            updated_at: Some(now_rfc3339()),
+            sessions_valid_after: valid_after,
+        };
+        self.write_record(role, &record).await?;
+        Ok(record)
+    }
+
+    /// The record is written last, so after a replace that stopped half-way
+    /// it still says the old share while IAM may hold part of the new one.
+    /// A PUT of the recorded share therefore checks that IAM holds exactly
+    /// it (one GetRolePolicy; the trust came with GetRole): if so it writes
+    /// nothing; if not it puts the share back, reading nothing while the
+    /// trust names principals the share does not, and revoking their sessions.
+    async fn repair(
+        &self,
+        current: &ShareRecord,
+        role: &StoredRole,
+        caller: &str,
+    ) -> Result<Option<ShareRecord>> {
+        let spec = &current.spec;
+        let name = &role.role_name;
+        let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let trust = trust_policy(spec);
+        let trust_held = parse(role.trust_policy.as_deref()) == Some(trust.clone());
+        let policy = role_policy(spec, &self.config, current.sessions_valid_after.as_deref());
+        let held = self.store.get_policy(name, READ_POLICY_NAME).await?;
+        if trust_held && parse(held.as_deref()) == Some(policy) {
+            return Ok(None);
+        }
+        let mut valid_after = current.sessions_valid_after.clone();
+        if !trust_held {
+            self.store
+                .put_policy(name, READ_POLICY_NAME, &hold_policy().to_string())
+                .await?;
+            self.store
+                .update_trust(name, &trust.to_string())
+                .await
+                .map_err(|e| principal_error(e, spec))?;
+            valid_after = Some(revocation_moment());
+        }
+        let policy = role_policy(spec, &self.config, valid_after.as_deref());
+        self.store
+            .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+            .await?;
+        let record = ShareRecord {
+            updated_by: Some(caller.to_string()),
+            updated_at: Some(now_rfc3339()),
+            sessions_valid_after: valid_after,
+            ..current.clone()
+        };
+        self.write_record(role, &record).await?;
+        Ok(Some(record))
+    }
+
+    /// `POST /shares/{name}/revoke-sessions`: every session issued before
+    /// now is denied from now on (IAM applies it within seconds).
+    async fn revoke_sessions(&self, name: &str, caller: &str) -> Result<ApiResponse> {
+        let (current, role) = self.existing(name).await?;
+        let moment = revocation_moment();
+        let policy = role_policy(&current.spec, &self.config, Some(&moment));
+        self.store
+            .put_policy(&role.role_name, READ_POLICY_NAME, &policy.to_string())
+            .await?;
+        let record = ShareRecord {
+            updated_by: Some(caller.to_string()),
+            updated_at: Some(now_rfc3339()),
+            sessions_valid_after: Some(moment),
+            ..current.clone()
+        };
+        self.write_record(&role, &record).await?;
+        self.audit(
+            caller,
+            "revoke-sessions",
+            name,
+            Some(&current),
+            Some(&record),
+        );
+        Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
+    }
+
+    /// Removes the role whatever state its record is in; only a role the
+    /// fence forbids touching (boundary changed outside trailshare) stays.
+    async fn delete(&self, name: &str, caller: &str) -> Result<ApiResponse> {
+        let before = match self.find(name).await? {
+            None => return Err(ApiError::not_found(name)),
+            Some(Found::Damaged {
+                not_managed: true,
+                error,
+                ..
+            }) => return Err(ApiError::new(409, "not_managed", error).on("name")),
+            Some(Found::Damaged { .. }) => None,
+            Some(Found::Share(record, _)) => Some(*record),
+        };
+        match self.store.delete(&role_name(name)).await? {
+            true => {
+                self.audit(caller, "delete", name, before.as_ref(), None);
+                Ok(ApiResponse::empty(204))
+            }
+            false => Err(ApiError::not_found(name)),
+        }
+    }
+
+    /// Writes the record in one TagRole call (chunks and their count), then
+    /// removes tags a longer old record left. Those are ignored when read, so
+    /// a failure to remove them is logged, not returned.
+    async fn write_record(&self, role: &StoredRole, record: &ShareRecord) -> Result<()> {
+        let tags = record.to_tags()?;
+        self.store.tag(&role.role_name, &tags).await?;
+        let stale = ShareRecord::stale_tag_keys(role.tags.iter().map(|(k, _)| k.as_str()), &tags);
+        if !stale.is_empty() {
+            if let Err(error) = self.store.untag(&role.role_name, &stale).await {
+                eprintln!(
+                    "{}",
+                    json!({"event": "stale_tags_left", "role": role.role_name, "keys": stale, "error": error.to_string()})
+                );
+            }
+        }
+        Ok(())
     }
 
     fn draft(&self, record: &ShareRecord) -> Result<RoleDraft> {
@@ -249,32 +552,121 @@ impl<S: RoleStore> Provisioner<S> {
         Ok(RoleDraft {
             role_name: role_name(&spec.name),
             path: self.config.share_role_path.clone(),
-            description: format!(
-                "trailshare: read-only CloudTrail logs for account {}",
-                spec.grantee_account
-            ),
+            description: description(spec),
             trust_policy: trust_policy(spec).to_string(),
             read_policy_name: READ_POLICY_NAME.to_string(),
-            read_policy: read_policy(spec, &self.config).to_string(),
+            read_policy: role_policy(spec, &self.config, record.sessions_valid_after.as_deref())
+                .to_string(),
             permissions_boundary: self.config.permissions_boundary_arn.clone(),
             max_session_seconds: spec.max_session_seconds as i32,
             tags: record.to_tags()?,
         })
     }
 
+    /// One JSON line per change: who, what, which share, before and after.
+    fn audit(
+        &self,
+        caller: &str,
+        action: &str,
+        share: &str,
+        before: Option<&ShareRecord>,
+        after: Option<&ShareRecord>,
+    ) {
+        (self.audit)(
+            &json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
+            "action": action, "share": share, "before": before, "after": after}),
+        );
+    }
+
+    fn render_found(&self, found: &Found) -> Value {
+        match found {
+            Found::Share(record, role) => self.render(record, &role.arn),
+            Found::Damaged { role, error, .. } => json!({
+                "name": share_name(&role.role_name).unwrap_or(&role.role_name),
+                "role_arn": role.arn,
+                "status": "damaged",
+                "error": error,
+            }),
+        }
+    }
+
     /// The share as the API returns it.
     fn render(&self, record: &ShareRecord, role_arn: &str) -> Value {
         let mut share = serde_json::to_value(&record.spec).expect("a share spec serialises");
         share["role_arn"] = json!(role_arn);
+        share["status"] = json!("active");
         share["created_by"] = json!(record.created_by);
         share["created_at"] = json!(record.created_at);
+        for (key, value) in [
+            ("updated_by", &record.updated_by),
+            ("updated_at", &record.updated_at),
+            ("sessions_valid_after", &record.sessions_valid_after),
+        ] {
+            if let Some(value) = value {
+                share[key] = json!(value);
+            }
+        }
         share["grantee_setup"] = grantee_setup(&record.spec, &self.config, role_arn);
-        debug_assert_eq!(
-            share_name(&role_name(&record.spec.name)),
-            Some(record.spec.name.as_str())
-        );
         share
     }
+}
+
+/// A found role as a share to change, or the 409 that says why it cannot be.
+fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
+    match found {
+        Found::Share(record, role) => Ok((*record, role)),
+        Found::Damaged {
+            not_managed: true,
+            error,
+            ..
+        } => Err(ApiError::new(409, "not_managed", error).on("name")),
+        Found::Damaged { error, .. } => Err(ApiError::new(
+            409,
+            "damaged",
+            format!(
+                "the share's record cannot be read ({error}); delete the share and create it again"
+            ),
+        )
+        .on("name")),
+    }
+}
+
+/// IAM refuses a trust policy naming a principal it does not know
+/// (`MalformedPolicyDocument: Invalid principal in policy: …`): that is the
+/// caller's input, a 400 naming the principal, not a 502.
+fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
+    if let StoreError::Failed { message, .. } | StoreError::Rejected { message, .. } = &error {
+        if message.starts_with("MalformedPolicyDocument")
+            && message.to_ascii_lowercase().contains("principal")
+        {
+            let field = match spec
+                .grantee_principals
+                .iter()
+                .position(|p| message.contains(p.as_str()))
+            {
+                Some(i) => format!("grantee_principals[{i}]"),
+                None => "grantee_principals".to_string(),
+            };
+            eprintln!(
+                "{}",
+                json!({"event": "aws_error", "call": error.call(), "error": error.to_string()})
+            );
+            return ApiError::new(
+                400,
+                "invalid_field",
+                format!("{field}: IAM does not know this principal (it must exist before it can be trusted)"),
+            )
+            .on(&field);
+        }
+    }
+    error.into()
+}
+
+fn description(spec: &ShareSpec) -> String {
+    format!(
+        "trailshare: read-only CloudTrail logs for account {}",
+        spec.grantee_account
+    )
 }
 
 fn method_not_allowed(allow: &'static str) -> ApiError {
@@ -285,12 +677,22 @@ fn method_not_allowed(allow: &'static str) -> ApiError {
     )
 }
 
-fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
+fn rfc3339(moment: time::OffsetDateTime) -> String {
+    moment
         .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    now.format(&time::format_description::well_known::Rfc3339)
+        .expect("0 is a valid nanosecond")
+        .format(&time::format_description::well_known::Rfc3339)
         .expect("RFC 3339 formats any UTC time")
+}
+
+fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// The next whole second: `aws:TokenIssueTime` has sub-second precision, so
+/// rounding up denies every session issued before now.
+fn revocation_moment() -> String {
+    rfc3339(time::OffsetDateTime::now_utc() + time::Duration::SECOND)
 }
 
 /// One structured log line per request.

@@ -41,16 +41,45 @@ impl IamRoles {
         }
     }
 
-    async fn put_read_policy(&self, draft: &RoleDraft) -> Result<(), StoreError> {
-        self.iam
-            .put_role_policy()
-            .role_name(&draft.role_name)
-            .policy_name(&draft.read_policy_name)
-            .policy_document(&draft.read_policy)
-            .send()
-            .await
-            .map_err(|e| classify("iam:PutRolePolicy", e))?;
-        Ok(())
+    /// The role with its tags and boundary: GetRole returns both.
+    async fn get_role(&self, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+        match self.iam.get_role().role_name(role_name).send().await {
+            Ok(output) => Ok(output.role.map(|role| {
+                let tags = role
+                    .tags
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.key, t.value))
+                    .collect();
+                stored(role, tags)
+            })),
+            Err(error) => match classify("iam:GetRole", error) {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// ListRoles under `path` (exactly: not its sub-paths).
+    async fn roles_under(&self, path: &str) -> Result<Vec<aws_sdk_iam::types::Role>, StoreError> {
+        let mut roles = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .iam
+                .list_roles()
+                .path_prefix(path)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListRoles", e))?;
+            roles.extend(page.roles.into_iter().filter(|r| r.path == path));
+            match page.marker.filter(|_| page.is_truncated) {
+                Some(next) => marker = Some(next),
+                None => return Ok(roles),
+            }
+        }
     }
 }
 
@@ -66,8 +95,22 @@ fn iam_tags(tags: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
+/// IAM returns policy documents URL-encoded.
+fn decode_document(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> StoredRole {
     StoredRole {
+        trust_policy: role
+            .assume_role_policy_document
+            .as_deref()
+            .map(decode_document),
+        permissions_boundary: role
+            .permissions_boundary
+            .and_then(|b| b.permissions_boundary_arn),
         role_name: role.role_name,
         arn: role.arn,
         path: role.path,
@@ -90,7 +133,14 @@ impl RoleStore for IamRoles {
             .send()
             .await
             .map_err(|e| classify("iam:CreateRole", e))?;
-        if let Err(error) = self.put_read_policy(draft).await {
+        if let Err(error) = self
+            .put_policy(
+                &draft.role_name,
+                &draft.read_policy_name,
+                &draft.read_policy,
+            )
+            .await
+        {
             // Leave no half-made role: a role without its policy is a share
             // nobody asked for. If even the clean-up fails, say so.
             if let Err(cleanup) = self.delete(&draft.role_name).await {
@@ -108,88 +158,12 @@ impl RoleStore for IamRoles {
         Ok(stored(role, draft.tags.clone()))
     }
 
-    async fn replace(
-        &self,
-        draft: &RoleDraft,
-        current: &StoredRole,
-    ) -> Result<StoredRole, StoreError> {
-        self.iam
-            .update_assume_role_policy()
-            .role_name(&draft.role_name)
-            .policy_document(&draft.trust_policy)
-            .send()
-            .await
-            .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
-        self.put_read_policy(draft).await?;
-        self.iam
-            .update_role()
-            .role_name(&draft.role_name)
-            .description(&draft.description)
-            .max_session_duration(draft.max_session_seconds)
-            .send()
-            .await
-            .map_err(|e| classify("iam:UpdateRole", e))?;
-        self.iam
-            .tag_role()
-            .role_name(&draft.role_name)
-            .set_tags(Some(iam_tags(&draft.tags)))
-            .send()
-            .await
-            .map_err(|e| classify("iam:TagRole", e))?;
-        let stale = crate::record::ShareRecord::stale_tag_keys(
-            current.tags.iter().map(|(k, _)| k.as_str()),
-            &draft.tags,
-        );
-        if !stale.is_empty() {
-            self.iam
-                .untag_role()
-                .role_name(&draft.role_name)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map_err(|e| classify("iam:UntagRole", e))?;
-        }
-        Ok(StoredRole {
-            tags: draft.tags.clone(),
-            ..current.clone()
-        })
-    }
-
     async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
-        let role = match self.iam.get_role().role_name(role_name).send().await {
-            Ok(output) => output.role,
-            Err(error) => match classify("iam:GetRole", error) {
-                StoreError::NotFound { .. } => return Ok(None),
-                other => return Err(other),
-            },
-        };
-        match role.filter(|r| r.path == path) {
-            Some(role) => {
-                let tags = self.tags_of(&role.role_name).await?;
-                Ok(Some(stored(role, tags)))
-            }
-            None => Ok(None),
-        }
+        Ok(self.get_role(role_name).await?.filter(|r| r.path == path))
     }
 
     async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
-        let mut roles = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .iam
-                .list_roles()
-                .path_prefix(path)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify("iam:ListRoles", e))?;
-            roles.extend(page.roles.into_iter().filter(|r| r.path == path));
-            match page.marker.filter(|_| page.is_truncated) {
-                Some(next) => marker = Some(next),
-                None => break,
-            }
-        }
+        let roles = self.roles_under(path).await?;
         let mut out = Vec::with_capacity(roles.len());
         for role in roles {
             // ListRoles does not return tags; a role deleted meanwhile is skipped.
@@ -200,6 +174,107 @@ impl RoleStore for IamRoles {
             }
         }
         Ok(out)
+    }
+
+    async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
+        let roles = self.roles_under(path).await?;
+        let mut out = Vec::with_capacity(roles.len());
+        for role in roles {
+            // ListRoles returns neither tags nor boundary; GetRole returns
+            // both, for the same one call per role as ListRoleTags.
+            if let Some(role) = self.get_role(&role.role_name).await? {
+                out.push(role);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        match self
+            .iam
+            .get_role_policy()
+            .role_name(role_name)
+            .policy_name(policy_name)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(decode_document(&output.policy_document))),
+            Err(error) => match classify("iam:GetRolePolicy", error) {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn put_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        self.iam
+            .put_role_policy()
+            .role_name(role_name)
+            .policy_name(policy_name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn update_trust(&self, role_name: &str, document: &str) -> Result<(), StoreError> {
+        self.iam
+            .update_assume_role_policy()
+            .role_name(role_name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn update_role(
+        &self,
+        role_name: &str,
+        description: &str,
+        max_session_seconds: i32,
+    ) -> Result<(), StoreError> {
+        self.iam
+            .update_role()
+            .role_name(role_name)
+            .description(description)
+            .max_session_duration(max_session_seconds)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UpdateRole", e))?;
+        Ok(())
+    }
+
+    async fn tag(&self, role_name: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+        self.iam
+            .tag_role()
+            .role_name(role_name)
+            .set_tags(Some(iam_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| classify("iam:TagRole", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, role_name: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.iam
+            .untag_role()
+            .role_name(role_name)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("iam:UntagRole", e))?;
+        Ok(())
     }
 
     async fn delete(&self, role_name: &str) -> Result<bool, StoreError> {

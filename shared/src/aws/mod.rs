@@ -3,9 +3,11 @@
 
 mod iam;
 mod s3;
+mod sqs;
 
 pub use iam::IamRoles;
 pub use s3::S3Objects;
+pub use sqs::SqsQueue;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -19,11 +21,19 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 }
 
 /// S3 against a local endpoint (the stand-in) needs path-style addressing.
+/// A stalled request ends in time for the forwarder (60 s Lambda timeout) to
+/// report exactly which records failed, rather than the whole batch timing out.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let local = sdk.endpoint_url().is_some();
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(3100))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(45))
+        .build();
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(local)
+            .timeout_config(timeouts)
             .build(),
     )
 }
@@ -41,7 +51,10 @@ where
         None => aws_smithy_error_chain(&error),
     };
     match (code.as_str(), status) {
-        ("NoSuchEntity" | "NoSuchKey" | "NotFound" | "NoSuchBucket", _) | (_, Some(404)) => {
+        // A missing bucket is a setting to fix, not a missing object: it must
+        // never pass for "the source is gone" (which is the only skip).
+        ("NoSuchBucket", _) => StoreError::Rejected { call, message },
+        ("NoSuchEntity" | "NoSuchKey" | "NotFound", _) | (_, Some(404)) => {
             StoreError::NotFound { call }
         }
         ("EntityAlreadyExists", _) => StoreError::AlreadyExists { call },
@@ -62,6 +75,9 @@ where
             _,
         )
         | (_, Some(403)) => StoreError::Denied { call, message },
+        // Other 4xx: the request as it stands will not succeed by retrying.
+        (_, Some(400..=499)) => StoreError::Rejected { call, message },
+        // 5xx, timeouts, resets, credential (STS) failures: transient.
         _ => StoreError::Failed { call, message },
     }
 }

@@ -5,11 +5,14 @@ use std::sync::Mutex;
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::SdkConfig;
-use aws_sdk_s3::types::{ObjectCannedAcl, Tag, Tagging};
+use aws_sdk_s3::types::{MetadataDirective, ObjectCannedAcl, Tag, Tagging};
 use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
-use crate::store::{LogObjects, ObjectMetadata, StoreError, StoredObject, Writer};
+use crate::store::{
+    Destination, Listing, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer,
+    SOURCE_ETAG_METADATA,
+};
 
 /// S3 access for the forwarder. Build once per process: the writer clients
 /// (one per destination role) are cached here, and their assumed-role
@@ -71,6 +74,44 @@ fn unquote(etag: Option<String>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
 }
 
+/// S3's `x-amz-copy-source`: bucket and key, the key URL-encoded.
+fn copy_source(bucket: &str, key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    format!(
+        "{bucket}/{}",
+        percent_encoding::utf8_percent_encode(key, KEEP)
+    )
+}
+
+/// The source's user metadata plus the mark that says which source this
+/// copy was made from.
+fn copy_metadata(metadata: &ObjectMetadata, source_etag: &str) -> HashMap<String, String> {
+    let mut user: HashMap<String, String> = metadata.user.clone().into_iter().collect();
+    user.insert(SOURCE_ETAG_METADATA.to_string(), source_etag.to_string());
+    user
+}
+
+fn metadata_of(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    user: Option<HashMap<String, String>>,
+) -> ObjectMetadata {
+    ObjectMetadata {
+        content_type,
+        content_encoding,
+        user: user
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| k != SOURCE_ETAG_METADATA)
+            .collect(),
+    }
+}
+
 impl LogObjects for S3Objects {
     async fn tags(
         &self,
@@ -120,91 +161,145 @@ impl LogObjects for S3Objects {
         Ok(())
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        let output = match or_missing(
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, StoreError> {
+        let head = or_missing(
             self.own
-                .get_object()
+                .head_object()
                 .bucket(bucket)
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| classify("s3:GetObject", e)),
-        )? {
-            Some(output) => output,
-            None => return Ok(None),
-        };
-        let metadata = ObjectMetadata {
-            content_type: output.content_type.clone(),
-            content_encoding: output.content_encoding.clone(),
-            user: output
-                .metadata
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        };
-        let etag = unquote(output.e_tag.clone());
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::Failed {
-                call: "s3:GetObject",
-                message: format!("reading the body: {e}"),
-            })?
-            .into_bytes()
-            .to_vec();
-        Ok(Some(StoredObject {
-            body,
-            etag,
-            metadata,
+                .map_err(|e| classify("s3:HeadObject", e)),
+        )?;
+        Ok(head.map(|out| SourceHead {
+            etag: unquote(out.e_tag).unwrap_or_default(),
+            metadata: metadata_of(out.content_type, out.content_encoding, out.metadata),
         }))
     }
 
-    async fn copy_etag(
-        &self,
-        writer: Option<&Writer>,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let client = self.client_for(writer).await;
+    async fn copy_mark(&self, destination: &Destination) -> Result<Option<String>, StoreError> {
+        let client = self.client_for(destination.writer.as_ref()).await;
         let head = client
             .head_object()
-            .bucket(bucket)
-            .key(key)
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .expected_bucket_owner(&destination.owner)
             .send()
             .await
             .map_err(|e| classify("s3:HeadObject", e));
-        Ok(or_missing(head)?.and_then(|out| unquote(out.e_tag)))
+        Ok(or_missing(head)?.and_then(|out| {
+            out.metadata
+                .and_then(|mut user| user.remove(SOURCE_ETAG_METADATA))
+        }))
     }
 
-    async fn put_copy(
+    async fn copy_within(
         &self,
-        writer: Option<&Writer>,
         bucket: &str,
         key: &str,
-        object: &StoredObject,
+        source: &SourceHead,
+        destination: &Destination,
     ) -> Result<(), StoreError> {
-        let client = self.client_for(writer).await;
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(object.body.clone().into())
-            .set_content_type(object.metadata.content_type.clone())
-            .set_content_encoding(object.metadata.content_encoding.clone())
-            .set_metadata(Some(
-                object
-                    .metadata
-                    .user
-                    .clone()
-                    .into_iter()
-                    .collect::<HashMap<_, _>>(),
-            ))
+        self.own
+            .copy_object()
+            .copy_source(copy_source(bucket, key))
+            .copy_source_if_match(format!("\"{}\"", source.etag))
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .expected_bucket_owner(&destination.owner)
+            .metadata_directive(MetadataDirective::Replace)
+            .set_content_type(source.metadata.content_type.clone())
+            .set_content_encoding(source.metadata.content_encoding.clone())
+            .set_metadata(Some(copy_metadata(&source.metadata, &source.etag)))
             .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .send()
             .await
-            .map_err(|e| classify("s3:PutObject", e))?;
+            .map_err(|e| classify("s3:CopyObject", e))?;
         Ok(())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+        let mut listing = Listing::default();
+        let mut token = None;
+        loop {
+            let page = self
+                .own
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(folders.then(|| "/".to_string()))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("s3:ListObjectsV2", e))?;
+            listing.objects.extend(
+                page.contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| Some((o.key?, unquote(o.e_tag)))),
+            );
+            listing.folders.extend(
+                page.common_prefixes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.prefix),
+            );
+            match page
+                .next_continuation_token
+                .filter(|_| page.is_truncated == Some(true))
+            {
+                Some(next) => token = Some(next),
+                None => return Ok(listing),
+            }
+        }
+    }
+
+    async fn copy_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+        destination: &Destination,
+    ) -> Result<String, StoreError> {
+        let source = self
+            .own
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(if_match.map(|etag| format!("\"{etag}\"")))
+            .send()
+            .await
+            .map_err(|e| classify("s3:GetObject", e))?;
+        let etag = unquote(source.e_tag).unwrap_or_default();
+        let metadata = metadata_of(
+            source.content_type,
+            source.content_encoding,
+            source.metadata,
+        );
+        let client = self.client_for(destination.writer.as_ref()).await;
+        // The body goes from the GET's stream to the PUT as it arrives: the
+        // function holds a few buffers of it, never the whole object.
+        client
+            .put_object()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .expected_bucket_owner(&destination.owner)
+            .body(source.body)
+            .set_content_length(source.content_length)
+            .set_content_type(metadata.content_type.clone())
+            .set_content_encoding(metadata.content_encoding.clone())
+            .set_metadata(Some(copy_metadata(&metadata, &etag)))
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .send()
+            .await
+            .map_err(|e| match classify("s3:PutObject", e) {
+                // A 404 on a write is the destination, never the source.
+                StoreError::NotFound { call } => StoreError::Rejected {
+                    call,
+                    message: "NoSuchBucket".into(),
+                },
+                other => other,
+            })?;
+        Ok(etag)
     }
 }

@@ -1,0 +1,849 @@
+//! The share API over an in-memory role store that can fail any one IAM
+//! write: what moto cannot do (fail the n-th call of a replace, refuse a
+//! principal, answer with an AWS error message).
+//!
+//! The replace test judges each intermediate state with a small evaluator
+//! of the documents the store holds; tests/provisioner.rs has the
+//! independent evaluator judge what real IAM (moto) holds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use trailshare::config::Config;
+use trailshare::record::ShareRecord;
+use trailshare::share::ShareSpec;
+use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+
+use crate::{ApiRequest, Provisioner};
+
+const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
+const B: &str = "222222222222";
+const C: &str = "333333333333";
+const D: &str = "555555555555";
+
+#[derive(Debug, Clone)]
+struct MemRole {
+    stored: StoredRole,
+    trust: Value,
+    policies: BTreeMap<String, Value>,
+    max_session_seconds: i32,
+}
+
+/// Roles in memory. Counts writes; `fail` makes the n-th write (1-based)
+/// fail with `error`, once.
+#[derive(Default)]
+struct MemRoles {
+    roles: Mutex<BTreeMap<String, MemRole>>,
+    writes: Mutex<Vec<&'static str>>,
+    fail: Mutex<Option<(usize, StoreError)>>,
+}
+
+impl MemRoles {
+    fn write(&self, call: &'static str) -> Result<(), StoreError> {
+        let mut writes = self.writes.lock().unwrap();
+        writes.push(call);
+        let mut fail = self.fail.lock().unwrap();
+        if let Some((n, error)) = fail.as_ref() {
+            if *n == writes.len() {
+                let error = match error.clone() {
+                    StoreError::Failed { message, .. } => StoreError::Failed { call, message },
+                    StoreError::Rejected { message, .. } => StoreError::Rejected { call, message },
+                    StoreError::Throttled { message, .. } => {
+                        StoreError::Throttled { call, message }
+                    }
+                    other => other,
+                };
+                *fail = None;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_write(&self, n: usize, error: StoreError) {
+        self.writes.lock().unwrap().clear();
+        *self.fail.lock().unwrap() = Some((n, error));
+    }
+
+    fn role(&self, name: &str) -> MemRole {
+        self.roles.lock().unwrap()[&format!("trailshare-{name}")].clone()
+    }
+
+    fn edit(&self, name: &str, change: impl FnOnce(&mut MemRole)) {
+        change(
+            self.roles
+                .lock()
+                .unwrap()
+                .get_mut(&format!("trailshare-{name}"))
+                .unwrap(),
+        );
+    }
+
+    fn with_role<T>(
+        &self,
+        name: &str,
+        call: &'static str,
+        change: impl FnOnce(&mut MemRole) -> T,
+    ) -> Result<T, StoreError> {
+        self.write(call)?;
+        match self.roles.lock().unwrap().get_mut(name) {
+            Some(role) => Ok(change(role)),
+            None => Err(StoreError::NotFound { call }),
+        }
+    }
+}
+
+/// The provisioner's handle on the roles the test also inspects.
+struct Shared(Arc<MemRoles>);
+
+impl std::ops::Deref for Shared {
+    type Target = MemRoles;
+    fn deref(&self) -> &MemRoles {
+        &self.0
+    }
+}
+
+impl RoleStore for Shared {
+    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, StoreError> {
+        self.write("iam:CreateRole")?;
+        let stored = StoredRole {
+            role_name: draft.role_name.clone(),
+            arn: format!(
+                "arn:aws:iam::111111111111:role{}{}",
+                draft.path, draft.role_name
+            ),
+            path: draft.path.clone(),
+            tags: draft.tags.clone(),
+            permissions_boundary: draft.permissions_boundary.clone(),
+            trust_policy: Some(draft.trust_policy.clone()),
+        };
+        let mut roles = self.roles.lock().unwrap();
+        if roles.contains_key(&draft.role_name) {
+            return Err(StoreError::AlreadyExists {
+                call: "iam:CreateRole",
+            });
+        }
+        roles.insert(
+            draft.role_name.clone(),
+            MemRole {
+                stored: stored.clone(),
+                trust: serde_json::from_str(&draft.trust_policy).unwrap(),
+                policies: BTreeMap::from([(
+                    draft.read_policy_name.clone(),
+                    serde_json::from_str(&draft.read_policy).unwrap(),
+                )]),
+                max_session_seconds: draft.max_session_seconds,
+            },
+        );
+        Ok(stored)
+    }
+    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .get(role_name)
+            .filter(|r| r.stored.path == path)
+            .map(|r| StoredRole {
+                trust_policy: Some(r.trust.to_string()),
+                ..r.stored.clone()
+            }))
+    }
+    async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
+        self.list_with_boundaries(path).await
+    }
+    async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .values()
+            .filter(|r| r.stored.path == path)
+            .map(|r| r.stored.clone())
+            .collect())
+    }
+    async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .get(role)
+            .and_then(|r| r.policies.get(policy))
+            .map(Value::to_string))
+    }
+    async fn put_policy(&self, role: &str, policy: &str, document: &str) -> Result<(), StoreError> {
+        let document: Value = serde_json::from_str(document).unwrap();
+        self.with_role(role, "iam:PutRolePolicy", |r| {
+            r.policies.insert(policy.to_string(), document);
+        })
+    }
+    async fn update_trust(&self, role: &str, document: &str) -> Result<(), StoreError> {
+        let document: Value = serde_json::from_str(document).unwrap();
+        self.with_role(role, "iam:UpdateAssumeRolePolicy", |r| r.trust = document)
+    }
+    async fn update_role(&self, role: &str, _: &str, max: i32) -> Result<(), StoreError> {
+        self.with_role(role, "iam:UpdateRole", |r| r.max_session_seconds = max)
+    }
+    async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+        self.with_role(role, "iam:TagRole", |r| {
+            for (key, value) in tags {
+                r.stored.tags.retain(|(k, _)| k != key);
+                r.stored.tags.push((key.clone(), value.clone()));
+            }
+        })
+    }
+    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.with_role(role, "iam:UntagRole", |r| {
+            r.stored.tags.retain(|(k, _)| !keys.contains(k))
+        })
+    }
+    async fn delete(&self, role: &str) -> Result<bool, StoreError> {
+        self.write("iam:DeleteRole")?;
+        Ok(self.roles.lock().unwrap().remove(role).is_some())
+    }
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![
+        ("TRAIL_BUCKET", "trail-bucket"),
+        ("ADMIN_PRINCIPALS", ADMIN),
+        (
+            "PERMISSIONS_BOUNDARY_ARN",
+            "arn:aws:iam::111111111111:policy/boundary",
+        ),
+    ];
+    vars.extend_from_slice(extra);
+    Config::from_lookup(|name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+struct Api {
+    store: Arc<MemRoles>,
+    provisioner: Provisioner<Shared>,
+    audit: Arc<Mutex<Vec<Value>>>,
+}
+
+fn api(config: Config) -> Api {
+    let store = Arc::new(MemRoles::default());
+    let audit = Arc::new(Mutex::new(Vec::new()));
+    let sink = audit.clone();
+    Api {
+        provisioner: Provisioner::new(Shared(store.clone()), config).with_audit(Box::new(
+            move |line| sink.lock().unwrap().push(line.clone()),
+        )),
+        store,
+        audit,
+    }
+}
+
+impl Api {
+    async fn call_as(
+        &self,
+        caller: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let request = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            path_name: None,
+            content_type: Some("application/json".into()),
+            body: body.map(|b| b.as_bytes().to_vec()),
+            caller: caller.into(),
+            stage: None,
+        };
+        let response = self.provisioner.handle(&request).await;
+        (response.status, response.body.unwrap_or(Value::Null))
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string());
+        self.call_as(ADMIN, method, path, body.as_deref()).await
+    }
+}
+
+/// IAM's `*`/`?` wildcard match.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+/// Whether `principal` may assume the role now. The worst case: the
+/// principal knows every external id there ever was.
+fn may_assume(role: &MemRole, principal: &str) -> bool {
+    role.trust["Statement"].as_array().unwrap().iter().any(|s| {
+        s["Effect"] == "Allow"
+            && strings(&s["Principal"]["AWS"])
+                .iter()
+                .any(|p| p == principal)
+    })
+}
+
+/// Whether a session issued at `issued` (RFC 3339) reads `account`'s log file.
+fn session_reads(role: &MemRole, issued: &str, account: &str) -> bool {
+    let object = format!(
+        "arn:aws:s3:::trail-bucket/AWSLogs/{account}/CloudTrail/us-east-1/2024/05/01/f.json.gz"
+    );
+    let statements: Vec<&Value> = role
+        .policies
+        .values()
+        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .collect();
+    let applies = |s: &Value| {
+        let action = strings(&s["Action"]);
+        let resource = strings(&s["Resource"]);
+        action.iter().any(|a| a == "*" || a == "s3:GetObject")
+            && resource.iter().any(|r| wildcard(r, &object))
+    };
+    let denied = statements.iter().any(|s| {
+        s["Effect"] == "Deny"
+            && applies(s)
+            && match s.get("Condition") {
+                None => true,
+                Some(condition) => {
+                    let keys = condition.as_object().unwrap();
+                    assert_eq!(
+                        keys.len(),
+                        1,
+                        "only the session deny is conditional: {condition}"
+                    );
+                    let before = condition["DateLessThan"]["aws:TokenIssueTime"]
+                        .as_str()
+                        .expect("a TokenIssueTime deny");
+                    issued < before
+                }
+            }
+    });
+    !denied
+        && statements
+            .iter()
+            .any(|s| s["Effect"] == "Allow" && s.get("Condition").is_none() && applies(s))
+}
+
+fn spec(body: &Value) -> ShareSpec {
+    trailshare::share::validate(body, None, "trail-bucket").unwrap()
+}
+
+/// At this moment, nobody reads more than the old or the new share allows.
+fn assert_within(role: &MemRole, old: &ShareSpec, new: &ShareSpec, context: &str) {
+    let principals: Vec<String> = old
+        .grantee_principals
+        .iter()
+        .chain(&new.grantee_principals)
+        .cloned()
+        .chain(["arn:aws:iam::222222222222:user/outsider".to_string()])
+        .collect();
+    let allowed = |principal: &str, account: &str| {
+        (old.grantee_principals.iter().any(|p| p == principal) && old.covers(account))
+            || (new.grantee_principals.iter().any(|p| p == principal) && new.covers(account))
+    };
+    for account in [B, C, D, "111111111111"] {
+        for principal in &principals {
+            // A session from before the replace, held by an old principal.
+            if old.grantee_principals.contains(principal)
+                && session_reads(role, "2000-01-01T00:00:00Z", account)
+            {
+                assert!(
+                    allowed(principal, account),
+                    "{context}: {principal}'s old session reads {account}"
+                );
+            }
+            // A session anyone trusted now can get.
+            if may_assume(role, principal) && session_reads(role, "2999-01-01T00:00:00Z", account) {
+                assert!(
+                    allowed(principal, account),
+                    "{context}: {principal} assumes now and reads {account}"
+                );
+            }
+        }
+    }
+}
+
+fn principal(name: &str) -> String {
+    format!("arn:aws:iam::{B}:role/{name}")
+}
+
+/// Fails each IAM call of a replace in turn and judges the state left.
+#[tokio::test]
+async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_new() {
+    let scenarios: Vec<(&str, Value, Value)> = vec![
+        (
+            "new principals, disjoint accounts",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B], "external_id": "e1"}),
+            json!({"grantee_account": B, "grantee_principals": [principal("New")], "log_accounts": [C], "external_id": "e2"}),
+        ),
+        (
+            "same principals, wider reach",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")]}),
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1", "max_session_seconds": 7200}),
+        ),
+        (
+            "more principals, narrower reach",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1"}),
+            json!({"grantee_account": B, "grantee_principals": [principal("Old"), principal("New")], "log_accounts": [B], "external_id": "e1"}),
+        ),
+        (
+            "every account to one, new external id",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": ["*"], "external_id": "e1"}),
+            json!({"grantee_account": B, "grantee_principals": [principal("New")], "log_accounts": [C, D], "external_id": "e2"}),
+        ),
+        (
+            "one account to every account, new principals",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [C], "external_id": "e1"}),
+            json!({"grantee_account": B, "grantee_principals": [principal("New")], "log_accounts": ["*"], "external_id": "e1"}),
+        ),
+    ];
+    for (what, old_body, new_body) in scenarios {
+        let mut old_body = old_body;
+        old_body["name"] = json!("s");
+        let old = spec(&old_body);
+        let mut named = new_body.clone();
+        named["name"] = json!("s");
+        let new = spec(&named);
+        // How many writes a replace makes when nothing fails.
+        let full = {
+            let api = api(config(&[]));
+            assert_eq!(
+                api.call("POST", "/shares", Some(old_body.clone())).await.0,
+                201
+            );
+            api.store.writes.lock().unwrap().clear();
+            let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            assert_eq!(status, 200, "{what}: {body}");
+            let role = api.store.role("s");
+            assert_within(&role, &old, &new, &format!("{what}: done"));
+            // Older sessions are denied once the share changed who or what.
+            for account in [B, C, D] {
+                assert!(
+                    !session_reads(&role, "2000-01-01T00:00:00Z", account),
+                    "{what}"
+                );
+            }
+            assert_eq!(
+                body["sessions_valid_after"].as_str().map(str::len),
+                Some(20)
+            );
+            assert_eq!(body["updated_by"], ADMIN);
+            let writes = api.store.writes.lock().unwrap().clone();
+            let record = writes.iter().position(|w| *w == "iam:TagRole").unwrap();
+            assert!(
+                writes[record..]
+                    .iter()
+                    .all(|w| *w == "iam:TagRole" || *w == "iam:UntagRole"),
+                "{what}: the record is written last: {writes:?}"
+            );
+            writes
+        };
+        for n in 1..=full.len() {
+            let api = api(config(&[]));
+            assert_eq!(
+                api.call("POST", "/shares", Some(old_body.clone())).await.0,
+                201
+            );
+            api.store.fail_write(
+                n,
+                StoreError::Failed {
+                    call: "",
+                    message: "ServiceFailure: injected failure with a policy quote arn:aws:iam::111111111111:role/secret".into(),
+                },
+            );
+            let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            if full[n - 1] == "iam:UntagRole" {
+                // Leftover tags are ignored when read: the replace is done.
+                assert_eq!(status, 200, "{what}, write {n}: {body}");
+                assert_within(
+                    &api.store.role("s"),
+                    &old,
+                    &new,
+                    &format!("{what}: untag failed"),
+                );
+                continue;
+            }
+            assert_eq!(status, 502, "{what}, write {n}: {body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.ends_with("failed: ServiceFailure"), "{message}");
+            assert!(
+                !message.contains("secret"),
+                "AWS's message stays in the log: {message}"
+            );
+            let role = api.store.role("s");
+            assert_within(&role, &old, &new, &format!("{what}: write {n} failed"));
+            // The record still says the old share, so a retry redoes it all…
+            let (status, got) = api.call("GET", "/shares/s", None).await;
+            assert_eq!(
+                (status, got["log_accounts"].clone()),
+                (200, json!(old.log_accounts)),
+                "{what}"
+            );
+            // Putting the old share back (the record's) is not a no-op while
+            // IAM holds part of the new one: it restores exactly the old share.
+            let (status, body) = api.call("PUT", "/shares/s", Some(old_body.clone())).await;
+            assert_eq!(status, 200, "{what}, revert after write {n}: {body}");
+            let reverted = api.store.role("s");
+            assert_within(
+                &reverted,
+                &old,
+                &old,
+                &format!("{what}: reverted after write {n}"),
+            );
+            assert_eq!(
+                reverted.trust,
+                trailshare::policy::trust_policy(&old),
+                "{what}"
+            );
+            for account in [B, C, D] {
+                assert_eq!(
+                    session_reads(&reverted, "2999-01-01T00:00:00Z", account),
+                    old.covers(account),
+                    "{what}: reverted after write {n}: {account}"
+                );
+            }
+            api.store.writes.lock().unwrap().clear();
+            assert_eq!(
+                api.call("PUT", "/shares/s", Some(old_body.clone())).await.0,
+                200
+            );
+            assert!(
+                api.store.writes.lock().unwrap().is_empty(),
+                "{what}: once restored, nothing to write"
+            );
+            // …and it converges to the new share.
+            let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            assert_eq!(status, 200, "{what}, retry after write {n}: {body}");
+            assert_within(
+                &api.store.role("s"),
+                &old,
+                &new,
+                &format!("{what}: retried"),
+            );
+            assert_eq!(
+                api.store.role("s").trust["Statement"][0]["Principal"]["AWS"],
+                json!(new.grantee_principals)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
+    let api = api(config(&[]));
+    let body = json!({"grantee_account": B, "delivery": {"mode": "tag"}});
+    assert_eq!(
+        api.call("PUT", "/shares/b", Some(body.clone())).await.0,
+        201
+    );
+    api.store.writes.lock().unwrap().clear();
+    let (status, same) = api.call("PUT", "/shares/b", Some(body.clone())).await;
+    assert_eq!(status, 200);
+    assert!(api.store.writes.lock().unwrap().is_empty());
+    assert!(same.get("sessions_valid_after").is_none());
+    // A delivery change revokes nothing: who and what are unchanged.
+    let (_, tagged) = api
+        .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
+        .await;
+    assert!(tagged.get("sessions_valid_after").is_none());
+    assert_eq!(*api.store.writes.lock().unwrap(), ["iam:TagRole"]);
+
+    let (status, revoked) = api.call("POST", "/shares/b/revoke-sessions", None).await;
+    assert_eq!(status, 200, "{revoked}");
+    let moment = revoked["sessions_valid_after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let role = api.store.role("b");
+    assert!(!session_reads(&role, "2000-01-01T00:00:00Z", B));
+    assert!(session_reads(&role, "2999-01-01T00:00:00Z", B));
+    // A later replace keeps the deny.
+    let (_, replaced) = api
+        .call(
+            "PUT",
+            "/shares/b",
+            Some(json!({"grantee_account": B, "max_session_seconds": 7200})),
+        )
+        .await;
+    assert_eq!(replaced["sessions_valid_after"], json!(moment));
+    assert!(!session_reads(
+        &api.store.role("b"),
+        "2000-01-01T00:00:00Z",
+        B
+    ));
+    assert_eq!(api.store.role("b").max_session_seconds, 7200);
+}
+
+#[tokio::test]
+async fn every_change_writes_one_audit_line() {
+    let api = api(config(&[]));
+    api.call(
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": B, "name": "b"})),
+    )
+    .await;
+    api.call(
+        "PUT",
+        "/shares/b",
+        Some(json!({"grantee_account": B, "log_accounts": [B, C], "external_id": "e1"})),
+    )
+    .await;
+    api.call("POST", "/shares/b/revoke-sessions", None).await;
+    api.call("GET", "/shares/b", None).await;
+    api.call("DELETE", "/shares/b", None).await;
+    let lines = api.audit.lock().unwrap().clone();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "replace", "revoke-sessions", "delete"]);
+    for line in &lines {
+        assert_eq!(
+            (line["caller"].as_str(), line["share"].as_str()),
+            (Some(ADMIN), Some("b"))
+        );
+    }
+    assert_eq!(lines[0]["before"], Value::Null);
+    assert_eq!(lines[1]["before"]["spec"]["log_accounts"], json!([B]));
+    assert_eq!(lines[1]["after"]["spec"]["log_accounts"], json!([B, C]));
+    assert_eq!(lines[3]["after"], Value::Null);
+}
+
+#[tokio::test]
+async fn only_administrators_change_shares() {
+    let api = api(config(&[(
+        "ADMIN_PRINCIPALS",
+        "arn:aws:iam::111111111111:role/platform/Admin,arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+    )]));
+    let power_user = "arn:aws:sts::111111111111:assumed-role/PowerUser/mallory";
+    let body = json!({"grantee_account": "444444444444", "name": "exfil", "log_accounts": ["*"], "external_id": "xx"}).to_string();
+    for (method, path, body) in [
+        ("POST", "/shares", Some(body.as_str())),
+        ("PUT", "/shares/exfil", Some(body.as_str())),
+        ("DELETE", "/shares/exfil", None),
+        ("POST", "/shares/exfil/revoke-sessions", None),
+        // Refused before the body is even read.
+        ("POST", "/shares", Some("{not json")),
+    ] {
+        let (status, response) = api.call_as(power_user, method, path, body).await;
+        assert_eq!(
+            (status, response["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {path}"
+        );
+    }
+    assert!(api.store.writes.lock().unwrap().is_empty());
+    assert!(api.audit.lock().unwrap().is_empty());
+    // Reads stay open.
+    assert_eq!(api.call_as(power_user, "GET", "/shares", None).await.0, 200);
+    for admin in [
+        "arn:aws:sts::111111111111:assumed-role/Admin/alice",
+        "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_5f1e2d/alice@example.com",
+    ] {
+        let name = format!("b{}", admin.len());
+        let body = json!({"grantee_account": B, "name": name}).to_string();
+        let (status, share) = api.call_as(admin, "POST", "/shares", Some(&body)).await;
+        assert_eq!(status, 201, "{admin}: {share}");
+        assert_eq!(share["created_by"], admin);
+    }
+    // Unset: nobody may change anything.
+    let locked = self::api(
+        Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| "trail-bucket".to_string())).unwrap(),
+    );
+    let (status, _) = locked
+        .call("POST", "/shares", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn damaged_and_unmanaged_roles_are_listed_deletable_and_never_replaced() {
+    let api = api(config(&[]));
+    for name in ["ok", "torn", "loose"] {
+        assert_eq!(
+            api.call(
+                "PUT",
+                &format!("/shares/{name}"),
+                Some(json!({"grantee_account": B}))
+            )
+            .await
+            .0,
+            201
+        );
+    }
+    api.store.edit("torn", |r| {
+        r.stored.tags.retain(|(k, _)| !k.ends_with(":00"))
+    });
+    api.store
+        .edit("loose", |r| r.stored.permissions_boundary = None);
+    let (status, list) = api.call("GET", "/shares", None).await;
+    assert_eq!(status, 200);
+    let statuses: Vec<(String, String)> = list["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().into(),
+                s["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("loose".into(), "damaged".into()),
+            ("ok".into(), "active".into()),
+            ("torn".into(), "damaged".into())
+        ]
+    );
+    assert!(list["shares"][0]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("not_managed"));
+    assert_eq!(
+        list["shares"][2]["role_arn"],
+        "arn:aws:iam::111111111111:role/trailshare/trailshare-torn"
+    );
+
+    let (status, body) = api
+        .call("PUT", "/shares/torn", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("damaged"))
+    );
+    let (status, body) = api
+        .call("PUT", "/shares/loose", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_managed"))
+    );
+    let (status, body) = api.call("DELETE", "/shares/loose", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_managed"))
+    );
+    assert_eq!(api.call("DELETE", "/shares/torn", None).await.0, 204);
+    assert_eq!(api.call("GET", "/shares/torn", None).await.0, 404);
+    let (status, body) = api
+        .call("PUT", "/shares/ok", Some(json!({"grantee_account": C})))
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["field"].as_str()
+        ),
+        (409, Some("immutable"), Some("grantee_account"))
+    );
+}
+
+#[tokio::test]
+async fn iam_refusing_a_principal_is_a_400_naming_it() {
+    let api = api(config(&[]));
+    let ghost = format!("arn:aws:iam::{B}:role/Ghost");
+    api.store.fail_write(
+        1,
+        StoreError::Rejected {
+            call: "",
+            message: format!(
+                "MalformedPolicyDocument: Invalid principal in policy: \"AWS\":\"{ghost}\""
+            ),
+        },
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            "/shares",
+            Some(json!({"grantee_account": B, "grantee_principals": [principal("Real"), ghost]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "grantee_principals[1]");
+    // Throttling is a 503 naming the call and the code only.
+    api.store.fail_write(
+        1,
+        StoreError::Throttled {
+            call: "",
+            message: "Throttling: Rate exceeded for 111111111111".into(),
+        },
+    );
+    let (status, body) = api
+        .call("POST", "/shares", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (503, Some("iam:CreateRole failed: Throttling"))
+    );
+}
+
+#[tokio::test]
+async fn records_with_a_stale_tail_stay_readable() {
+    let api = api(config(&[]));
+    let principals: Vec<String> = (0..20)
+        .map(|i| principal(&format!("reader-{i:02}")))
+        .collect();
+    api.call(
+        "PUT",
+        "/shares/b",
+        Some(json!({"grantee_account": B, "grantee_principals": principals})),
+    )
+    .await;
+    // The replace's UntagRole (its last write) fails: the tail stays.
+    api.store.fail_write(
+        4,
+        StoreError::Failed {
+            call: "",
+            message: "ServiceFailure".into(),
+        },
+    );
+    let (status, body) = api
+        .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        *api.store.writes.lock().unwrap(),
+        [
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole"
+        ]
+    );
+    let role = api.store.role("b");
+    assert!(role
+        .stored
+        .tags
+        .iter()
+        .any(|(k, _)| k == "trailshare:record:03"));
+    let record = ShareRecord::from_tags("trailshare-b", role.stored.tag_pairs()).unwrap();
+    assert_eq!(
+        record.spec.grantee_principals,
+        [format!("arn:aws:iam::{B}:root")]
+    );
+}

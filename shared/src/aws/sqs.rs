@@ -1,0 +1,74 @@
+//! `WorkQueue` over SQS: the forwarder's own queue, where backfill work fans
+//! out (share → account → day) for Lambda's concurrency to carry out.
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::Client;
+
+use super::classify;
+use crate::store::{StoreError, WorkQueue};
+
+/// SQS allows at most 10 messages per `SendMessageBatch`.
+const BATCH: usize = 10;
+
+/// The queue at `url`. Build once per process.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    sqs: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(sdk: &SdkConfig, url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            sqs: Client::new(sdk),
+            url: url.into(),
+        }
+    }
+}
+
+impl WorkQueue for SqsQueue {
+    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+        for chunk in bodies.chunks(BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect();
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| classify("sqs:SendMessageBatch", e))?;
+            // A batch call succeeds even when some entries were refused.
+            if let Some(refused) = out.failed.first() {
+                let message = format!(
+                    "{}: {}",
+                    refused.code,
+                    refused.message.clone().unwrap_or_default()
+                );
+                return Err(if refused.sender_fault {
+                    StoreError::Rejected {
+                        call: "sqs:SendMessageBatch",
+                        message,
+                    }
+                } else {
+                    StoreError::Failed {
+                        call: "sqs:SendMessageBatch",
+                        message,
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+}

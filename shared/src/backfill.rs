@@ -1,0 +1,383 @@
+//! Backfill: a share's deliveries carried out for the log files already in
+//! the bucket, exactly as for new ones. The work fans out through the
+//! forwarder's queue, share → account → day, so Lambda's concurrency does
+//! it and no work item (one queue message) lists more than one account-day.
+//!
+//! This module only decides: the window, the messages, and which prefixes
+//! an account-day's files lie under. Listing and sending are the adapters'.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Date, Duration};
+
+use crate::config::Config;
+use crate::ids::is_account_id;
+use crate::key::LogKind;
+use crate::share::Invalid;
+
+/// The longest window one request may cover, in days (`until` inclusive).
+pub const MAX_WINDOW_DAYS: i64 = 366;
+
+/// The key that marks a queue message as backfill work (and not an event).
+pub const WORK_KEY: &str = "trailshare_backfill";
+
+const DAY: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// Days `from` to `until`, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: Date,
+    pub until: Date,
+}
+
+impl Window {
+    /// Every day of the window, oldest first.
+    pub fn days(&self) -> impl Iterator<Item = Date> {
+        let from = self.from;
+        let count = (self.until - self.from).whole_days() + 1;
+        (0..count).map(move |n| from + Duration::days(n))
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_string(),
+        code: "invalid_field",
+        message: message.into(),
+    }
+}
+
+/// Formats a day as `YYYY-MM-DD`.
+pub fn format_day(day: Date) -> String {
+    day.format(DAY).expect("a date formats")
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(text, DAY).ok()
+}
+
+/// Reads a backfill request body `{"from", "until"}`: `until` defaults to
+/// `today` (UTC); neither may lie after today, `from` ≤ `until`, and the
+/// window is at most [`MAX_WINDOW_DAYS`]. Unknown fields are errors.
+pub fn parse_window(body: &Value, today: Date) -> Result<Window, Invalid> {
+    let object = body.as_object().ok_or_else(|| Invalid {
+        field: String::new(),
+        code: "invalid_body",
+        message: "the body must be a JSON object".into(),
+    })?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !["from", "until"].contains(&k.as_str()))
+    {
+        return Err(Invalid {
+            field: unknown.clone(),
+            code: "unknown_field",
+            message: "is not a backfill field (from, until)".into(),
+        });
+    }
+    let day = |field: &str| -> Result<Option<Date>, Invalid> {
+        match object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => parse_day(text)
+                .map(Some)
+                .ok_or_else(|| invalid(field, "must be a date YYYY-MM-DD")),
+            Some(_) => Err(invalid(field, "must be a date YYYY-MM-DD")),
+        }
+    };
+    let from = day("from")?.ok_or_else(|| Invalid {
+        field: "from".into(),
+        code: "missing_field",
+        message: "is required (YYYY-MM-DD)".into(),
+    })?;
+    let until = day("until")?.unwrap_or(today);
+    if until > today {
+        return Err(invalid("until", "must not be after today (UTC)"));
+    }
+    if from > until {
+        return Err(invalid("from", "must not be after until"));
+    }
+    let window = Window { from, until };
+    if (until - from).whole_days() + 1 > MAX_WINDOW_DAYS {
+        return Err(invalid(
+            "from",
+            format!("the window may cover at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    Ok(window)
+}
+
+/// One unit of backfill work: the body of one queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Work {
+    /// Find the accounts whose logs lie in the bucket (for a share over
+    /// every account), then one `Account` item each.
+    Accounts {
+        share: String,
+        from: String,
+        until: String,
+    },
+    /// One `Day` item per day of the window for this account.
+    Account {
+        share: String,
+        account: String,
+        from: String,
+        until: String,
+    },
+    /// Deliver this account's files of this day for this share.
+    Day {
+        share: String,
+        account: String,
+        day: String,
+    },
+}
+
+impl Work {
+    /// The share the work is for.
+    pub fn share(&self) -> &str {
+        match self {
+            Work::Accounts { share, .. }
+            | Work::Account { share, .. }
+            | Work::Day { share, .. } => share,
+        }
+    }
+
+    /// The queue message body: `{"trailshare_backfill": {...}}`.
+    pub fn to_body(&self) -> String {
+        serde_json::json!({ WORK_KEY: self }).to_string()
+    }
+
+    /// Reads a message body made by [`Work::to_body`]; `None` if the body is
+    /// not backfill work at all (then it is an event).
+    pub fn from_body(value: &Value) -> Option<Result<Work, String>> {
+        let work = value.get(WORK_KEY)?;
+        Some(
+            serde_json::from_value::<Work>(work.clone())
+                .map_err(|e| format!("backfill work: {e}"))
+                .and_then(|work| work.checked()),
+        )
+    }
+
+    fn checked(self) -> Result<Work, String> {
+        let day_ok = |d: &str| parse_day(d).is_some();
+        let ok = match &self {
+            Work::Accounts { from, until, .. } => day_ok(from) && day_ok(until),
+            Work::Account {
+                account,
+                from,
+                until,
+                ..
+            } => is_account_id(account) && day_ok(from) && day_ok(until),
+            Work::Day { account, day, .. } => is_account_id(account) && day_ok(day),
+        };
+        if ok {
+            Ok(self)
+        } else {
+            Err("backfill work with a malformed account or day".into())
+        }
+    }
+
+    /// The first step for a share: one `Account` item per log account, or
+    /// one `Accounts` item that discovers them for `["*"]`.
+    pub fn plan(share: &str, log_accounts: &[String], window: Window) -> Vec<Work> {
+        let (from, until) = (format_day(window.from), format_day(window.until));
+        if log_accounts.iter().any(|a| a == crate::share::ALL_ACCOUNTS) {
+            return vec![Work::Accounts {
+                share: share.into(),
+                from,
+                until,
+            }];
+        }
+        log_accounts
+            .iter()
+            .map(|account| Work::Account {
+                share: share.into(),
+                account: account.clone(),
+                from: from.clone(),
+                until: until.clone(),
+            })
+            .collect()
+    }
+
+    /// The next step's items for an `Account` item: one per day.
+    pub fn days_of(share: &str, account: &str, window: Window) -> Vec<Work> {
+        window
+            .days()
+            .map(|day| Work::Day {
+                share: share.into(),
+                account: account.into(),
+                day: format_day(day),
+            })
+            .collect()
+    }
+}
+
+/// Where the accounts' folders are: `<prefix>/AWSLogs/` and, for an
+/// organization trail, `<prefix>/AWSLogs/<org>/` (delimiter-listed to find
+/// accounts).
+pub fn account_parents(config: &Config) -> Vec<String> {
+    let root = config.logs_root();
+    let mut parents = vec![root.clone()];
+    if let Some(org) = &config.organization_id {
+        parents.push(format!("{root}{org}/"));
+    }
+    parents
+}
+
+/// An account's folders, one per layout: `<prefix>/AWSLogs/<acct>/` and the
+/// organization layout's `<prefix>/AWSLogs/<org>/<acct>/`.
+pub fn account_roots(config: &Config, account: &str) -> Vec<String> {
+    account_parents(config)
+        .into_iter()
+        .map(|parent| format!("{parent}{account}/"))
+        .collect()
+}
+
+/// The folders (one per kind: log, digest, Insight files) whose children are
+/// regions, under one account root.
+pub fn kind_folders(account_root: &str) -> Vec<String> {
+    [LogKind::Events, LogKind::Digest, LogKind::Insight]
+        .iter()
+        .map(|kind| format!("{account_root}{}/", kind.folder()))
+        .collect()
+}
+
+/// The folder of one day's files under a region folder (`…/<region>/`).
+pub fn day_folder(region_folder: &str, day: Date) -> String {
+    format!(
+        "{region_folder}{:04}/{:02}/{:02}/",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// The account id a delimiter listing's common prefix names, if it is one
+/// (`…/AWSLogs/123456789012/` → `123456789012`; `…/o-xxx/` is not).
+pub fn account_of_folder(folder: &str) -> Option<String> {
+    let name = folder.trim_end_matches('/').rsplit('/').next()?;
+    is_account_id(name).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 11 - 25);
+
+    fn config(prefix: Option<&str>, org: Option<&str>) -> Config {
+        Config::from_lookup(|name| match name {
+            "TRAIL_BUCKET" => Some("trail".into()),
+            "TRAIL_PREFIX" => prefix.map(str::to_string),
+            "ORGANIZATION_ID" => org.map(str::to_string),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_window_is_checked_field_by_field() {
+        let w = parse_window(&json!({"from": "2026-11-20"}), TODAY).unwrap();
+        assert_eq!((w.from, w.until), (date!(2026 - 11 - 20), TODAY));
+        assert_eq!(w.days().count(), 6);
+        let full = parse_window(&json!({"from": "2025-11-25", "until": "2026-11-25"}), TODAY);
+        assert_eq!(full.unwrap().days().count(), 366);
+        for (body, field) in [
+            (json!({}), "from"),
+            (json!({"from": "2026-13-01"}), "from"),
+            (json!({"from": 20261101}), "from"),
+            (
+                json!({"from": "2026-11-20", "until": "2026-11-26"}),
+                "until",
+            ),
+            (json!({"from": "2026-11-21", "until": "2026-11-20"}), "from"),
+            (json!({"from": "2025-11-24", "until": "2026-11-25"}), "from"),
+            (json!({"from": "2026-11-20", "to": "2026-11-21"}), "to"),
+            (json!([]), ""),
+        ] {
+            let error = parse_window(&body, TODAY).unwrap_err();
+            assert_eq!(error.field, field, "{body}: {error}");
+        }
+    }
+
+    #[test]
+    fn work_fans_out_share_to_account_to_day_and_survives_the_queue() {
+        let window = Window {
+            from: date!(2026 - 02 - 27),
+            until: date!(2026 - 03 - 01),
+        };
+        let accounts = ["222222222222".to_string(), "333333333333".to_string()];
+        let plan = Work::plan("bu-b", &accounts, window);
+        assert_eq!(plan.len(), 2);
+        assert_eq!(
+            Work::plan("z", &["*".to_string()], window),
+            [Work::Accounts {
+                share: "z".into(),
+                from: "2026-02-27".into(),
+                until: "2026-03-01".into()
+            }]
+        );
+        let days = Work::days_of("bu-b", "222222222222", window);
+        let names: Vec<String> = days
+            .iter()
+            .map(|w| match w {
+                Work::Day { day, .. } => day.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["2026-02-27", "2026-02-28", "2026-03-01"]);
+        for work in plan.iter().chain(&days) {
+            let body: Value = serde_json::from_str(&work.to_body()).unwrap();
+            assert_eq!(Work::from_body(&body), Some(Ok(work.clone())));
+        }
+        assert_eq!(Work::from_body(&json!({"Records": []})), None);
+        for bad in [
+            json!({"trailshare_backfill": {"step": "day", "share": "x", "account": "1", "day": "2026-01-01"}}),
+            json!({"trailshare_backfill": {"step": "day", "share": "x", "account": "222222222222", "day": "yesterday"}}),
+            json!({"trailshare_backfill": {"step": "launch", "share": "x"}}),
+            json!({"trailshare_backfill": {"step": "day", "share": "x", "account": "222222222222", "day": "2026-01-01", "extra": 1}}),
+        ] {
+            assert!(matches!(Work::from_body(&bad), Some(Err(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_account_days_files_lie_under_every_layout_kind_and_region() {
+        let control_tower = config(Some("o-a1b2c3d4e5"), Some("o-a1b2c3d4e5"));
+        assert_eq!(
+            account_roots(&control_tower, "222222222222"),
+            [
+                "o-a1b2c3d4e5/AWSLogs/222222222222/",
+                "o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/222222222222/"
+            ]
+        );
+        assert_eq!(
+            account_roots(&config(None, None), "222222222222"),
+            ["AWSLogs/222222222222/"]
+        );
+        assert_eq!(
+            kind_folders("AWSLogs/222222222222/"),
+            [
+                "AWSLogs/222222222222/CloudTrail/",
+                "AWSLogs/222222222222/CloudTrail-Digest/",
+                "AWSLogs/222222222222/CloudTrail-Insight/"
+            ]
+        );
+        assert_eq!(
+            day_folder(
+                "AWSLogs/222222222222/CloudTrail/eu-west-1/",
+                date!(2024 - 05 - 01)
+            ),
+            "AWSLogs/222222222222/CloudTrail/eu-west-1/2024/05/01/"
+        );
+        assert_eq!(
+            account_of_folder("x/AWSLogs/222222222222/").as_deref(),
+            Some("222222222222")
+        );
+        assert_eq!(account_of_folder("x/AWSLogs/o-a1b2c3d4e5/"), None);
+    }
+}
