@@ -57,6 +57,7 @@ async fn world() -> World {
         ("TRAIL_PREFIX", PREFIX.to_string()),
         ("SHARE_ROLE_PATH", format!("/{}/", unique("trailshare"))),
         ("SHARE_CACHE_SECONDS", "60".to_string()),
+        ("ADMIN_PRINCIPALS", format!("arn:aws:iam::{A}:user/admin")),
     ];
     let config = Config::from_lookup(|name| {
         vars.iter()
@@ -80,7 +81,8 @@ impl World {
         body["name"] = json!(unique("share"));
         let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
             "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "domainName": "d", "domainPrefix": "d", "requestId": "r",
+            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}},
+                "domainName": "d", "domainPrefix": "d", "requestId": "r",
                 "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
                 "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}});
         let response = self.shares.handle_event(event).await;

@@ -146,6 +146,8 @@ impl World {
             json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
                    "Resource": format!("arn:aws:s3:::{}/*", self.bucket)}),
             json!({"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListRoleTags", "iam:GetRole"], "Resource": "*"}),
+            // Backfill: list the trail bucket's folders.
+            json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{}", self.bucket)}),
         ];
         if !destinations.is_empty() {
             let objects: Vec<String> = destinations
@@ -691,4 +693,227 @@ async fn control_tower_layout_arrives_through_cloudtrails_own_sns_notification()
     for k in [&direct, &queued, &enveloped] {
         assert_eq!(w.tags(k).await, [pair("trailshare:account", B)], "{k}");
     }
+}
+
+/// An API Gateway HTTP API event from the stack's administrator.
+fn api_event(method: &str, path: &str, body: &Value) -> Value {
+    json!({"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
+        "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}},
+            "domainName": "d", "domainPrefix": "d", "requestId": "r", "routeKey": "$default", "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}})
+}
+
+/// Receives from `queue` and hands each batch to `forwarder` the way Lambda's
+/// SQS trigger does, deleting what it acknowledged, until the queue is
+/// empty. Returns the number of invocations.
+async fn drain<Q: trailshare::store::WorkQueue>(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    forwarder: &Forwarder<IamRoles, S3Objects, Q>,
+) -> usize {
+    for invocations in 0..100 {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return invocations;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle,
+                "body": m.body, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:111111111111:q"}))
+            .collect();
+        let reply = forwarder
+            .handle_event(json!({ "Records": records }))
+            .await
+            .unwrap();
+        assert_eq!(
+            reply,
+            json!({"batchItemFailures": []}),
+            "every work item succeeds"
+        );
+        for m in &messages {
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle.clone().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    panic!("the queue did not drain");
+}
+
+#[tokio::test]
+async fn backfill_delivers_the_files_already_there_for_that_share_only() {
+    // Control Tower's layout, both the member-account and organization paths.
+    let w = world(Some(ORG)).await;
+    let sqs = aws_sdk_sqs::Client::new(&w.admin);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("forwarder"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut config = w.config.clone();
+    config.forwarder_queue_url = Some(queue.clone());
+    let api = Provisioner::new(IamRoles::from_sdk(&w.admin), config)
+        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+
+    let z_dest = w.aws.bucket(stand_in::Z, "z-logs").await;
+    let z = w
+        .share(
+            json!({"grantee_account": stand_in::Z, "log_accounts": ["*"], "external_id": "z-ext-1",
+                      "delivery": {"mode": "copy", "bucket": z_dest}}),
+        )
+        .await;
+    s3(&w.aws.admin(stand_in::Z).await)
+        .put_bucket_policy()
+        .bucket(&z_dest)
+        .policy(z["grantee_setup"]["destination_bucket_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
+    let b = w
+        .share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
+        .await;
+
+    // Files of B and C from before the shares existed: in the window on two
+    // days and two regions, in both layouts, a digest file; one day after it.
+    let key = |org: bool, account: &str, folder: &str, region: &str, day: &str| {
+        let root = if org {
+            format!("{ORG}/AWSLogs/{ORG}")
+        } else {
+            format!("{ORG}/AWSLogs")
+        };
+        let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
+        format!("{root}/{account}/{folder}/{region}/{y}/{m}/{d}/{account}_{folder}_{region}_{y}{m}{d}T0100Z_Bf1.json.gz")
+    };
+    let mut inside = Vec::new();
+    for account in [B, C] {
+        inside.push(key(false, account, "CloudTrail", "us-east-1", "2024-05-01"));
+        inside.push(key(true, account, "CloudTrail", "eu-west-1", "2024-05-02"));
+        inside.push(key(
+            true,
+            account,
+            "CloudTrail-Digest",
+            "us-east-1",
+            "2024-05-02",
+        ));
+    }
+    let outside = key(true, B, "CloudTrail", "us-east-1", "2024-05-03");
+    for k in inside.iter().chain([&outside]) {
+        put_log(&w.s3(), &w.bucket, k, log_file(B, "old")).await;
+    }
+
+    let z_name = z["name"].as_str().unwrap();
+    let response = api
+        .handle_event(api_event(
+            "POST",
+            &format!("/shares/{z_name}/backfill"),
+            &json!({"from": "2024-05-01", "until": "2024-05-02"}),
+        ))
+        .await;
+    assert_eq!(response["statusCode"], 202, "{response}");
+    let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        answer,
+        json!({"backfill": {"share": z_name, "from": "2024-05-01", "until": "2024-05-02", "accounts": "*", "queued": 1}})
+    );
+    let forwarder = w
+        .forwarder(&[&z_dest], &[])
+        .await
+        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    // accounts → 2 accounts → 4 account-days: at least three rounds.
+    assert!(drain(&sqs, &queue, &forwarder).await >= 3);
+    let z_s3 = s3(&w.aws.admin(stand_in::Z).await);
+    for k in &inside {
+        let copy = z_s3.head_object().bucket(&z_dest).key(k).send().await;
+        assert!(copy.is_ok(), "{k} was backfilled to Z");
+        assert!(
+            w.tags(k).await.is_empty(),
+            "B's tag share was not backfilled: {k}"
+        );
+    }
+    assert!(z_s3
+        .head_object()
+        .bucket(&z_dest)
+        .key(&outside)
+        .send()
+        .await
+        .is_err());
+
+    // B's share: one message for its one account; only B's files in window.
+    let b_name = b["name"].as_str().unwrap();
+    let response = api
+        .handle_event(api_event(
+            "POST",
+            &format!("/shares/{b_name}/backfill"),
+            &json!({"from": "2024-05-01", "until": "2024-05-02"}),
+        ))
+        .await;
+    assert_eq!(response["statusCode"], 202, "{response}");
+    drain(&sqs, &queue, &forwarder).await;
+    for k in &inside {
+        let expected: Vec<(String, String)> = if k.contains(&format!("/{B}/")) {
+            vec![pair("trailshare:account", B)]
+        } else {
+            vec![]
+        };
+        assert_eq!(w.tags(k).await, expected, "{k}");
+    }
+    assert!(w.tags(&outside).await.is_empty());
+
+    // Bad input changes nothing: a 400 naming the field, nothing queued.
+    for (body, field) in [
+        (json!({"from": "2024-05-03", "until": "2024-05-01"}), "from"),
+        (
+            json!({"from": "2024-05-01", "until": "2999-01-01"}),
+            "until",
+        ),
+        (json!({"since": "2024-05-01"}), "since"),
+    ] {
+        let response = api
+            .handle_event(api_event(
+                "POST",
+                &format!("/shares/{b_name}/backfill"),
+                &body,
+            ))
+            .await;
+        assert_eq!(response["statusCode"], 400, "{response}");
+        let error: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(error["error"]["field"], field);
+    }
+    let missing = api
+        .handle_event(api_event(
+            "POST",
+            "/shares/no-such-share/backfill",
+            &json!({"from": "2024-05-01", "until": "2024-05-02"}),
+        ))
+        .await;
+    assert_eq!(missing["statusCode"], 404);
+    assert_eq!(
+        drain(&sqs, &queue, &forwarder).await,
+        0,
+        "nothing was queued"
+    );
+    // Without the forwarder's queue configured, backfill is a 503.
+    let unconfigured = w
+        .shares
+        .handle_event(api_event(
+            "POST",
+            &format!("/shares/{b_name}/backfill"),
+            &json!({"from": "2024-05-01"}),
+        ))
+        .await;
+    assert_eq!(unconfigured["statusCode"], 503, "{unconfigured}");
 }

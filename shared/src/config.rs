@@ -40,6 +40,9 @@ pub struct Config {
     /// `COPY_WRITER_ROLE_ARNS` (provisioner): the writer roles the forwarder
     /// may assume; `None`: not checked.
     pub copy_writer_role_arns: Option<Vec<String>>,
+    /// `FORWARDER_QUEUE_URL` (both): the forwarder's SQS queue, where
+    /// backfill work is queued and fans out; `None`: backfill is a 503.
+    pub forwarder_queue_url: Option<String>,
 }
 
 /// A missing or malformed variable.
@@ -140,6 +143,13 @@ impl Config {
         {
             return Err(fail("FORWARDER_ROLE_ARN", "must be an IAM role ARN"));
         }
+        let forwarder_queue_url = get("FORWARDER_QUEUE_URL");
+        if forwarder_queue_url
+            .as_deref()
+            .is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://"))
+        {
+            return Err(fail("FORWARDER_QUEUE_URL", "must be an SQS queue URL"));
+        }
         let trail_arn = get("TRAIL_ARN");
         if trail_arn.as_deref().is_some_and(|arn| !is_trail_arn(arn)) {
             return Err(fail(
@@ -203,6 +213,7 @@ impl Config {
             permissions_boundary_arn,
             share_cache_seconds,
             forwarder_role_arn,
+            forwarder_queue_url,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod key;
 pub mod policy;
 pub mod record;
+pub mod route;
 pub mod share;
 pub mod store;
 

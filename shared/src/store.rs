@@ -62,6 +62,14 @@ pub struct RoleDraft {
     pub tags: Vec<(String, String)>,
 }
 
+/// A role as `ListRoles` returns it: no tags, no boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSummary {
+    pub role_name: String,
+    pub arn: String,
+    pub description: Option<String>,
+}
+
 /// A role as IAM has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRole {
@@ -100,6 +108,12 @@ pub trait RoleStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
     /// Every role under `path`, with its tags (not its boundary).
     fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
+    /// Every role under `path` as `ListRoles` returns it (name, ARN,
+    /// description): one call per 1,000 roles, nothing per role.
+    fn list_summaries(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<RoleSummary>, StoreError>> + Send;
     /// Every role under `path`, with its tags and boundary.
     fn list_with_boundaries(
         &self,
@@ -204,6 +218,20 @@ pub trait WorkQueue: Send + Sync {
     fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
+/// out fails, so it is retried and dead-lettered rather than dropped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoQueue;
+
+impl WorkQueue for NoQueue {
+    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
+        Err(StoreError::Rejected {
+            call: "sqs:SendMessageBatch",
+            message: "FORWARDER_QUEUE_URL is not set".into(),
+        })
+    }
+}
+
 /// A queue only when one is configured (`FORWARDER_QUEUE_URL`): without
 /// one, work that must fan out fails, so it is retried and dead-lettered
 /// rather than dropped.
@@ -211,10 +239,7 @@ impl<Q: WorkQueue> WorkQueue for Option<Q> {
     async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
         match self {
             Some(queue) => queue.send(bodies).await,
-            None => Err(StoreError::Rejected {
-                call: "sqs:SendMessageBatch",
-                message: "FORWARDER_QUEUE_URL is not set".into(),
-            }),
+            None => NoQueue.send(bodies).await,
         }
     }
 }

@@ -157,7 +157,11 @@ test('the provisioner is told who may change shares and what the forwarder may r
   const resolve = resolver(template, params, {
     account: A,
     region: REGION,
-    arns: { SharePermissionsBoundary: BOUNDARY, 'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd` },
+    arns: {
+      SharePermissionsBoundary: BOUNDARY,
+      'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd`,
+      ForwarderQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`,
+    },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
   assert.deepEqual(env, {
@@ -172,7 +176,9 @@ test('the provisioner is told who may change shares and what the forwarder may r
   for (const bad of ['*', `arn:aws:iam::${A}:role/*`, `arn:aws:iam::*:role/Admin`, `arn:aws:iam::${A}:role/a*/b`]) {
     assert.doesNotMatch(bad, pattern, bad)
   }
-  assert.equal(resolve(template.Globals.Function.Environment.Variables).TRAIL_ARN, '')
+  const globals = resolve(template.Globals.Function.Environment.Variables)
+  assert.equal(globals.TRAIL_ARN, '')
+  assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })
 
@@ -223,8 +229,9 @@ test('the forwarder reads and tags log files, and writes only where it was told'
     await decide(f, 'sts:AssumeRole', 'arn:aws:iam::333333333333:role/Admin', {}, undefined, trust),
     'ImplicitlyDenied',
   )
-  assert.equal(await decide(f, 'iam:ListRoleTags', role('/trailshare/trailshare-bu-b')), 'Allowed')
-  assert.equal(await decide(f, 'iam:ListRoleTags', role('/Admin')), 'ImplicitlyDenied')
+  assert.equal(await decide(f, 'iam:GetRole', role('/trailshare/trailshare-bu-b')), 'Allowed')
+  assert.equal(await decide(f, 'iam:GetRole', role('/Admin')), 'ImplicitlyDenied')
+  assert.equal(await decide(f, 'iam:TagRole', role('/trailshare/trailshare-bu-b')), 'ImplicitlyDenied')
   assert.equal(await decide(f, 'iam:CreateRole', role('/trailshare/x')), 'ImplicitlyDenied')
 })
 
@@ -239,4 +246,44 @@ test('a trail prefix narrows the forwarder to that prefix', async () => {
   const f = deployed({ TrailBucketName: TRAIL, TrailPrefix: 'org trail' }).forwarder
   assert.equal(await decide(f, 's3:PutObjectTagging', `arn:aws:s3:::${TRAIL}/org trail/AWSLogs/x`), 'Allowed')
   assert.equal(await decide(f, 's3:PutObjectTagging', `arn:aws:s3:::${TRAIL}/AWSLogs/x`), 'ImplicitlyDenied')
+})
+
+test('backfill work goes only to the forwarder queue, from either function', async () => {
+  const queue = `arn:aws:sqs:${REGION}:${A}:trailshare-queue`
+  for (const [who, policies] of [['provisioner', withDefaults.provisioner], ['forwarder', withDefaults.forwarder]]) {
+    assert.equal(await decide(policies, 'sqs:SendMessage', queue), 'Allowed', who)
+    assert.equal(
+      await decide(policies, 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${A}:someone-elses-queue`),
+      'ImplicitlyDenied',
+      `${who} to another queue`,
+    )
+    assert.equal(
+      await decide(policies, 'sqs:SendMessage', `arn:aws:sqs:${REGION}:222222222222:trailshare-queue`),
+      'ImplicitlyDenied',
+      `${who} to a look-alike queue in another account`,
+    )
+    assert.equal(await decide(policies, 'sqs:PurgeQueue', queue), 'ImplicitlyDenied', who)
+  }
+  // Backfill lists the trail bucket's folders.
+  assert.equal(await decide(withDefaults.forwarder, 's3:ListBucket', `arn:aws:s3:::${TRAIL}`), 'Allowed')
+})
+
+test('with TrailTopicArn, only that topic may send to the queue, and no EventBridge rule exists', () => {
+  const topic = `arn:aws:sns:${REGION}:${A}:aws-controltower-AllConfigNotifications`
+  const resolve = resolver(template, { TrailBucketName: TRAIL, TrailTopicArn: topic }, {
+    account: A,
+    region: REGION,
+    arns: {
+      'ForwarderQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-queue`,
+      'ForwarderDeadLetterQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-dlq`,
+      'TrailObjectCreatedRule.Arn': `arn:aws:events:${REGION}:${A}:rule/never`,
+    },
+  })
+  const policy = resolve(template.Resources.ForwarderQueuePolicy.Properties.PolicyDocument)
+  const senders = policy.Statement.filter((s) => s.Effect === 'Allow')
+  assert.deepEqual(senders.map((s) => [s.Principal.Service, s.Condition.ArnEquals['aws:SourceArn']]), [
+    ['sns.amazonaws.com', topic],
+  ])
+  assert.equal(template.Resources.TrailObjectCreatedRule.Condition, 'UseEventBridge')
+  assert.equal(template.Resources.TrailTopicSubscription.Condition, 'UseTrailTopic')
 })

@@ -16,9 +16,10 @@ use trailshare::backfill::{
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
-use trailshare::share::{Delivery, ShareSpec};
+use trailshare::route::Route;
+use trailshare::share::Delivery;
 use trailshare::store::{
-    Destination, LogObjects, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
+    Destination, LogObjects, NoQueue, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
 };
 
 pub use crate::shares::ShareCache;
@@ -60,19 +61,6 @@ pub struct Forwarder<S, O, Q = NoQueue> {
     objects: O,
     queue: Q,
     config: Config,
-}
-
-/// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
-/// out further fails, so it is retried and ends in the dead-letter queue.
-pub struct NoQueue;
-
-impl WorkQueue for NoQueue {
-    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
-        Err(StoreError::Rejected {
-            call: "sqs:SendMessageBatch",
-            message: "FORWARDER_QUEUE_URL is not set".into(),
-        })
-    }
 }
 
 impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue> {
@@ -498,7 +486,7 @@ impl Target {
 
 /// The distinct targets the active shares ask for one log file.
 fn targets_for<'a>(
-    shares: impl Iterator<Item = &'a ShareSpec>,
+    shares: impl Iterator<Item = &'a Route>,
     account: &str,
     key: &str,
 ) -> Vec<Target> {

@@ -16,9 +16,9 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     // Where backfill work fans out; unset, backfill work fails (and is
     // dead-lettered) instead of being dropped.
-    let queue = std::env::var("FORWARDER_QUEUE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
+    let queue = config
+        .forwarder_queue_url
+        .as_ref()
         .map(|url| SqsQueue::new(&sdk, url));
     // One forwarder for the life of the process.
     let forwarder: &'static _ = Box::leak(Box::new(

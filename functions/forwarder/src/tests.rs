@@ -9,7 +9,9 @@ use serde_json::json;
 use trailshare::config::Config;
 use trailshare::events::CreatedObject;
 use trailshare::record::{role_name, ShareRecord};
+use trailshare::route::describe;
 use trailshare::share::validate;
+use trailshare::store::RoleSummary;
 use trailshare::store::{
     Destination, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore, SourceHead, StoreError,
     StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
@@ -21,10 +23,13 @@ const B: &str = "222222222222";
 const C: &str = "333333333333";
 const Z: &str = "444444444444";
 
+/// Share roles: each with its record in tags and its description as the
+/// provisioner writes them. Counts listings and single-role reads.
 #[derive(Default)]
 struct FakeRoles {
-    roles: Vec<StoredRole>,
+    roles: Vec<(StoredRole, String)>,
     listings: AtomicUsize,
+    reads: AtomicUsize,
 }
 
 impl FakeRoles {
@@ -41,19 +46,20 @@ impl FakeRoles {
                     updated_at: None,
                     sessions_valid_after: None,
                 };
-                StoredRole {
+                let role = StoredRole {
                     role_name: role_name(&record.spec.name),
                     arn: String::new(),
                     path: "/trailshare/".into(),
                     tags: record.to_tags().unwrap(),
                     permissions_boundary: None,
                     trust_policy: None,
-                }
+                };
+                (role, describe(&record.spec))
             })
             .collect();
         FakeRoles {
             roles,
-            listings: AtomicUsize::new(0),
+            ..FakeRoles::default()
         }
     }
 }
@@ -83,12 +89,28 @@ impl RoleStore for FakeRoles {
     async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
         unreachable!("the forwarder never changes roles")
     }
-    async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, StoreError> {
-        unreachable!("the forwarder lists")
+    async fn get(&self, _: &str, name: &str) -> Result<Option<StoredRole>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .roles
+            .iter()
+            .find(|(r, _)| r.role_name == name)
+            .map(|(r, _)| r.clone()))
     }
     async fn list(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
+        unreachable!("the forwarder reads routes from descriptions")
+    }
+    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, StoreError> {
         self.listings.fetch_add(1, Ordering::SeqCst);
-        Ok(self.roles.clone())
+        Ok(self
+            .roles
+            .iter()
+            .map(|(r, description)| RoleSummary {
+                role_name: r.role_name.clone(),
+                arn: r.arn.clone(),
+                description: Some(description.clone()),
+            })
+            .collect())
     }
     async fn delete(&self, _: &str) -> Result<bool, StoreError> {
         unreachable!("the forwarder never deletes roles")
@@ -881,5 +903,39 @@ async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fail
             &day_key(B, "us-east-1", "2024-05-01", "0100")
         ),
         [("trailshare:account".to_string(), B.to_string())]
+    );
+}
+
+#[tokio::test]
+async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_not_fit() {
+    let many: Vec<String> = (0..80)
+        .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+        .collect();
+    let mut bodies: Vec<serde_json::Value> = (0..300)
+        .map(
+            |i| json!({"name": format!("s{i}"), "grantee_account": B, "delivery": {"mode": "tag"}}),
+        )
+        .collect();
+    // One share reads 80 accounts: its route does not fit a description.
+    bodies.push(
+        json!({"name": "wide", "grantee_account": C, "log_accounts": many, "external_id": "e-1",
+                       "delivery": {"mode": "tag"}}),
+    );
+    let mut roles = FakeRoles::with(&bodies);
+    // And one role made by the first version: a plain description.
+    roles.roles[0].1 = format!("trailshare: read-only CloudTrail logs for account {B}");
+    let forwarder = Forwarder::new(roles, FakeObjects::default(), config("60"));
+    let table = forwarder.shares.get().await.unwrap();
+    assert_eq!(table.len(), 301);
+    assert!(table
+        .iter()
+        .any(|r| r.name == "wide" && r.log_accounts.len() == 80));
+    assert!(table.iter().any(|r| r.name == "s0"));
+    let roles = forwarder.shares.roles();
+    assert_eq!(roles.listings.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        roles.reads.load(Ordering::SeqCst),
+        2,
+        "only the two routes not in a description"
     );
 }

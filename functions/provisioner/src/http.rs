@@ -24,6 +24,8 @@ pub struct ApiRequest {
     pub caller: String,
     /// The API stage, when the path starts with it (not `$default`).
     pub stage: Option<String>,
+    /// Query-string parameters (the first value of each).
+    pub query: Vec<(String, String)>,
 }
 
 /// What a request is about; routes match exactly, so a share may be named
@@ -36,12 +38,14 @@ pub enum Route {
     Item(String),
     /// `/shares/{name}/revoke-sessions`
     RevokeSessions(String),
+    /// `/shares/{name}/backfill`
+    Backfill(String),
 }
 
 impl ApiRequest {
     /// Reads an HTTP API 2.0 or a REST v1 proxy event.
     pub fn from_event(event: Value) -> Result<ApiRequest, String> {
-        let (method, path, path_params, headers, body, encoded, caller, stage) =
+        let (method, path, path_params, headers, body, encoded, caller, stage, query) =
             if event.get("version").and_then(Value::as_str) == Some("2.0") {
                 let e: ApiGatewayV2httpRequest =
                     serde_json::from_value(event).map_err(|e| format!("HTTP API event: {e}"))?;
@@ -62,6 +66,7 @@ impl ApiRequest {
                     e.is_base64_encoded,
                     caller,
                     e.request_context.stage,
+                    e.query_string_parameters,
                 )
             } else if event.get("httpMethod").is_some() {
                 let e: ApiGatewayProxyRequest =
@@ -76,6 +81,7 @@ impl ApiRequest {
                     e.is_base64_encoded,
                     caller,
                     e.request_context.stage,
+                    e.query_string_parameters,
                 )
             } else {
                 return Err("not an API Gateway HTTP API (2.0) or REST (v1 proxy) event".into());
@@ -97,7 +103,19 @@ impl ApiRequest {
             body,
             caller: caller.unwrap_or_else(|| "unknown".to_string()),
             stage: stage.filter(|s| !s.is_empty() && s != "$default"),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
+    }
+
+    /// The first value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The route of the path (after the stage, if the path carries it),
@@ -128,6 +146,9 @@ impl ApiRequest {
             ["", "shares", item] if !item.is_empty() => Some(Route::Item(name(item))),
             ["", "shares", item, "revoke-sessions"] if !item.is_empty() => {
                 Some(Route::RevokeSessions(name(item)))
+            }
+            ["", "shares", item, "backfill"] if !item.is_empty() => {
+                Some(Route::Backfill(name(item)))
             }
             _ => None,
         }

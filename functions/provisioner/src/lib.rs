@@ -15,7 +15,7 @@ use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
 use trailshare::share::{
     check_deployment, validate, validate_existing_name, validate_name, Invalid, ShareSpec,
 };
-use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+use trailshare::store::{NoQueue, RoleDraft, RoleStore, StoreError, StoredRole, WorkQueue};
 
 pub use crate::http::{ApiRequest, ApiResponse, Route};
 
@@ -26,10 +26,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub type AuditSink = Box<dyn Fn(&Value) + Send + Sync>;
 
 /// The share API over a role store. Built once per process.
-pub struct Provisioner<S> {
+pub struct Provisioner<S, Q = NoQueue> {
     store: S,
     config: Config,
     audit: AuditSink,
+    /// The forwarder's queue, where backfill work is sent.
+    queue: Q,
 }
 
 /// A request failure, rendered as `{"error": {"code", "message", "field"}}`.
@@ -138,17 +140,30 @@ enum Found {
     },
 }
 
-impl<S: RoleStore> Provisioner<S> {
-    pub fn new(store: S, config: Config) -> Provisioner<S> {
+impl<S: RoleStore> Provisioner<S, NoQueue> {
+    pub fn new(store: S, config: Config) -> Provisioner<S, NoQueue> {
         Provisioner {
             store,
             config,
             audit: Box::new(|line| println!("{line}")),
+            queue: NoQueue,
         }
     }
 
+    /// The same API with the forwarder's queue, for backfill.
+    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Provisioner<S, Q> {
+        Provisioner {
+            store: self.store,
+            config: self.config,
+            audit: self.audit,
+            queue,
+        }
+    }
+}
+
+impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// Sends audit lines to `sink` instead of standard output.
-    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S> {
+    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S, Q> {
         self.audit = sink;
         self
     }
@@ -181,10 +196,13 @@ impl<S: RoleStore> Provisioner<S> {
         match (&route, method) {
             (Route::Collection, "GET" | "POST")
             | (Route::Item(_), "GET" | "PUT" | "DELETE")
-            | (Route::RevokeSessions(_), "POST") => {}
+            | (Route::RevokeSessions(_), "POST")
+            | (Route::Backfill(_), "POST") => {}
             (Route::Collection, _) => return Err(method_not_allowed("GET, POST")),
             (Route::Item(_), _) => return Err(method_not_allowed("GET, PUT, DELETE")),
-            (Route::RevokeSessions(_), _) => return Err(method_not_allowed("POST")),
+            (Route::RevokeSessions(_) | Route::Backfill(_), _) => {
+                return Err(method_not_allowed("POST"))
+            }
         }
         // Every change needs an administrator: calling the API must never
         // be a way around IAM. Reads are open to whoever the API lets in.
@@ -199,7 +217,7 @@ impl<S: RoleStore> Provisioner<S> {
             ));
         }
         match (route, method) {
-            (Route::Collection, "GET") => self.list().await,
+            (Route::Collection, "GET") => self.list(request).await,
             (Route::Collection, _) => {
                 let spec = validate(&request.json_body()?, None, &self.config.trail_bucket)?;
                 self.admit(&spec)?;
@@ -231,6 +249,11 @@ impl<S: RoleStore> Provisioner<S> {
                 validate_existing_name(&name)?;
                 self.revoke_sessions(&name, &request.caller).await
             }
+            (Route::Backfill(name), _) => {
+                validate_existing_name(&name)?;
+                self.backfill(&name, &request.json_body()?, &request.caller)
+                    .await
+            }
         }
     }
 
@@ -256,22 +279,59 @@ impl<S: RoleStore> Provisioner<S> {
         Ok(())
     }
 
-    async fn list(&self) -> Result<ApiResponse> {
-        let mut shares = Vec::new();
-        for role in self
+    /// `GET /shares?limit=N&next=T`: one page, sorted by name. Costs one
+    /// `ListRoles` per 1,000 roles (names only) and one `GetRole` per share
+    /// on the page, never a call per share beyond it.
+    async fn list(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        let limit = match request.query_param("limit") {
+            None => DEFAULT_PAGE,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "invalid_field",
+                        format!("limit: must be a whole number from 1 to {MAX_PAGE}"),
+                    )
+                    .on("limit")
+                })?,
+        };
+        let after = match request.query_param("next") {
+            None => None,
+            Some(token) => Some(page_token_name(token).ok_or_else(|| {
+                ApiError::new(400, "invalid_field", "next: not a token this API gave").on("next")
+            })?),
+        };
+        let path = &self.config.share_role_path;
+        let mut names: Vec<(String, String)> = self
             .store
-            .list_with_boundaries(&self.config.share_role_path)
+            .list_summaries(path)
             .await?
-        {
+            .into_iter()
             // The path holds only trailshare's roles; others are not shares.
-            let Some(name) = share_name(&role.role_name).map(str::to_string) else {
-                continue;
-            };
-            shares.push((name, self.render_found(&self.classify(role))));
+            .filter_map(|role| {
+                share_name(&role.role_name).map(|name| (name.to_string(), role.role_name.clone()))
+            })
+            .collect();
+        names.sort();
+        let rest: Vec<&(String, String)> = names
+            .iter()
+            .filter(|(name, _)| after.as_ref().is_none_or(|after| name > after))
+            .collect();
+        let mut shares = Vec::new();
+        for (_, role_name) in rest.iter().take(limit) {
+            // A role deleted since the listing is simply not on the page.
+            if let Some(role) = self.store.get(path, role_name).await? {
+                shares.push(self.render_found(&self.classify(role)));
+            }
         }
-        shares.sort_by(|a, b| a.0.cmp(&b.0));
-        let shares: Vec<Value> = shares.into_iter().map(|(_, share)| share).collect();
-        Ok(ApiResponse::json(200, &json!({ "shares": shares })))
+        let mut page = json!({ "shares": shares });
+        if rest.len() > limit {
+            page["next"] = json!(page_token(&rest[limit - 1].0));
+        }
+        Ok(ApiResponse::json(200, &page))
     }
 
     /// Reads a role as a share, or says why it cannot be one.
@@ -481,6 +541,45 @@ impl<S: RoleStore> Provisioner<S> {
         Ok(Some(record))
     }
 
+    /// `POST /shares/{name}/backfill`: queues the first step of the share's
+    /// deliveries for the files already in the window — one message per
+    /// log account (or one that discovers them, for `["*"]`); the forwarder
+    /// fans each out to days. Costs one IAM read and ⌈messages / 10⌉ sends,
+    /// whatever the number of shares.
+    async fn backfill(&self, name: &str, body: &Value, caller: &str) -> Result<ApiResponse> {
+        if self.config.forwarder_queue_url.is_none() {
+            return Err(ApiError::new(
+                503,
+                "not_configured",
+                "backfill needs the forwarder's queue: FORWARDER_QUEUE_URL is not set",
+            ));
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        let window = trailshare::backfill::parse_window(body, today)?;
+        let (current, _) = self.existing(name).await?;
+        let spec = &current.spec;
+        let work = trailshare::backfill::Work::plan(&spec.name, &spec.log_accounts, window);
+        let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
+        self.queue.send(&bodies).await?;
+        let accounts = if spec.reads_all_accounts() {
+            json!("*")
+        } else {
+            json!(spec.log_accounts)
+        };
+        let answer = json!({"backfill": {
+            "share": spec.name,
+            "from": trailshare::backfill::format_day(window.from),
+            "until": trailshare::backfill::format_day(window.until),
+            "accounts": accounts,
+            "queued": bodies.len(),
+        }});
+        (self.audit)(
+            &json!({"event": "audit", "at": now_rfc3339(), "caller": caller, "action": "backfill",
+                             "share": name, "before": Value::Null, "after": answer["backfill"]}),
+        );
+        Ok(ApiResponse::json(202, &answer))
+    }
+
     /// `POST /shares/{name}/revoke-sessions`: every session issued before
     /// now is denied from now on (IAM applies it within seconds).
     async fn revoke_sessions(&self, name: &str, caller: &str) -> Result<ApiResponse> {
@@ -662,11 +761,30 @@ fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
     error.into()
 }
 
+/// The role description carries the share's route, so the forwarder reads
+/// every share with one `ListRoles` call (see `trailshare::route`).
 fn description(spec: &ShareSpec) -> String {
-    format!(
-        "trailshare: read-only CloudTrail logs for account {}",
-        spec.grantee_account
-    )
+    trailshare::route::describe(spec)
+}
+
+/// `GET /shares` page sizes.
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 100;
+
+/// The `next` token: the last name of the page, opaque to callers.
+fn page_token(last_name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_name)
+}
+
+fn page_token_name(token: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|name| validate_name(name).is_ok())
 }
 
 fn method_not_allowed(allow: &'static str) -> ApiError {

@@ -4,7 +4,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles};
+use trailshare::aws::{load_sdk_config, IamRoles, SqsQueue};
 use trailshare::config::Config;
 
 #[tokio::main]
@@ -14,7 +14,12 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     });
     let sdk = load_sdk_config().await;
-    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config);
+    // The forwarder's queue, where backfill work goes (unset: backfill 503).
+    let queue = config
+        .forwarder_queue_url
+        .as_ref()
+        .map(|url| SqsQueue::new(&sdk, url));
+    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config).with_queue(queue);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(provisioner.handle_event(event.payload).await)

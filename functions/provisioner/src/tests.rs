@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::record::ShareRecord;
 use trailshare::share::ShareSpec;
-use trailshare::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+use trailshare::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -28,6 +28,7 @@ struct MemRole {
     trust: Value,
     policies: BTreeMap<String, Value>,
     max_session_seconds: i32,
+    description: String,
 }
 
 /// Roles in memory. Counts writes; `fail` makes the n-th write (1-based)
@@ -37,6 +38,8 @@ struct MemRoles {
     roles: Mutex<BTreeMap<String, MemRole>>,
     writes: Mutex<Vec<&'static str>>,
     fail: Mutex<Option<(usize, StoreError)>>,
+    /// Single-role reads (`GetRole`), for the cost of a page.
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 impl MemRoles {
@@ -134,11 +137,13 @@ impl RoleStore for Shared {
                     serde_json::from_str(&draft.read_policy).unwrap(),
                 )]),
                 max_session_seconds: draft.max_session_seconds,
+                description: draft.description.clone(),
             },
         );
         Ok(stored)
     }
     async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let roles = self.roles.lock().unwrap();
         Ok(roles
             .get(role_name)
@@ -150,6 +155,18 @@ impl RoleStore for Shared {
     }
     async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
         self.list_with_boundaries(path).await
+    }
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .values()
+            .filter(|r| r.stored.path == path)
+            .map(|r| RoleSummary {
+                role_name: r.stored.role_name.clone(),
+                arn: r.stored.arn.clone(),
+                description: Some(r.description.clone()),
+            })
+            .collect())
     }
     async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
         let roles = self.roles.lock().unwrap();
@@ -176,8 +193,11 @@ impl RoleStore for Shared {
         let document: Value = serde_json::from_str(document).unwrap();
         self.with_role(role, "iam:UpdateAssumeRolePolicy", |r| r.trust = document)
     }
-    async fn update_role(&self, role: &str, _: &str, max: i32) -> Result<(), StoreError> {
-        self.with_role(role, "iam:UpdateRole", |r| r.max_session_seconds = max)
+    async fn update_role(&self, role: &str, description: &str, max: i32) -> Result<(), StoreError> {
+        self.with_role(role, "iam:UpdateRole", |r| {
+            r.max_session_seconds = max;
+            r.description = description.to_string();
+        })
     }
     async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
         self.with_role(role, "iam:TagRole", |r| {
@@ -244,9 +264,15 @@ impl Api {
         path: &str,
         body: Option<&str>,
     ) -> (u16, Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let request = ApiRequest {
             method: method.into(),
             path: path.into(),
+            query: query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             path_name: None,
             content_type: Some("application/json".into()),
             body: body.map(|b| b.as_bytes().to_vec()),
@@ -846,4 +872,65 @@ async fn records_with_a_stale_tail_stay_readable() {
         record.spec.grantee_principals,
         [format!("arn:aws:iam::{B}:root")]
     );
+}
+
+#[tokio::test]
+async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
+    let api = api(config(&[]));
+    // Created out of order: the listing sorts by name.
+    for i in [4, 0, 6, 2, 5, 1, 3] {
+        let (status, _) = api
+            .call(
+                "PUT",
+                &format!("/shares/p{i}"),
+                Some(json!({"grantee_account": B})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let reads = || api.store.reads.swap(0, std::sync::atomic::Ordering::SeqCst);
+    reads();
+    let mut seen = Vec::new();
+    let mut path = "/shares?limit=3".to_string();
+    let mut pages = 0;
+    loop {
+        let (status, body) = api.call("GET", &path, None).await;
+        assert_eq!(status, 200, "{body}");
+        let page: Vec<String> = body["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
+        assert!(page.len() <= 3);
+        assert!(reads() <= 3, "a page reads only its own roles");
+        seen.extend(page);
+        pages += 1;
+        match body.get("next").and_then(|n| n.as_str()) {
+            Some(next) => path = format!("/shares?limit=3&next={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
+    let (_, all) = api.call("GET", "/shares", None).await;
+    assert_eq!(all["shares"].as_array().unwrap().len(), 7);
+    assert!(
+        all.get("next").is_none(),
+        "the default page (50) holds them all"
+    );
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("next=%%%", "next"),
+        ("next=Tk9UIEEgTkFNRQ", "next"),
+    ] {
+        let (status, body) = api.call("GET", &format!("/shares?{query}"), None).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{query}"
+        );
+    }
 }

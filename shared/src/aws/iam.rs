@@ -4,7 +4,7 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
 use super::classify;
-use crate::store::{RoleDraft, RoleStore, StoreError, StoredRole};
+use crate::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
 
 /// Share roles in IAM. Build once per process and share.
 #[derive(Clone, Debug)]
@@ -70,6 +70,8 @@ impl IamRoles {
                 .iam
                 .list_roles()
                 .path_prefix(path)
+                // IAM's largest page: 1,000 shares cost one call.
+                .max_items(1000)
                 .set_marker(marker)
                 .send()
                 .await
@@ -174,6 +176,19 @@ impl RoleStore for IamRoles {
             }
         }
         Ok(out)
+    }
+
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+        Ok(self
+            .roles_under(path)
+            .await?
+            .into_iter()
+            .map(|role| RoleSummary {
+                role_name: role.role_name,
+                arn: role.arn,
+                description: role.description,
+            })
+            .collect())
     }
 
     async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
