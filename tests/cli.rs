@@ -90,21 +90,32 @@ fn provisioner_policy() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
         "iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
         "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-        "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:ListRoles"]}]})
+        "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:ListRoles", "sqs:SendMessage", "sqs:SendMessageBatch"]}]})
 }
 
-/// A trail bucket in A and the real provisioner behind the gateway.
+/// A trail bucket in A and the real provisioner behind the gateway, with
+/// the forwarder's queue (where backfill work goes).
 struct World {
     aws: &'static StandIn,
     bucket: String,
+    queue: String,
     gateway: ApiGateway,
 }
 
 async fn world() -> World {
     let aws = stand_in();
     let bucket = aws.bucket(A, "trail").await;
+    let queue = aws_sdk_sqs::Client::new(&aws.admin(A).await)
+        .create_queue()
+        .queue_name(unique("forwarder"))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
     let path = format!("/{}/", unique("trailshare"));
     let vars = [
+        ("FORWARDER_QUEUE_URL", queue.clone()),
         ("TRAIL_BUCKET", bucket.clone()),
         ("SHARE_ROLE_PATH", path),
         ("ORGANIZATION_ID", ORG.to_string()),
@@ -119,7 +130,10 @@ async fn world() -> World {
     let user = aws
         .user(A, &unique("provisioner"), &provisioner_policy())
         .await;
-    let provisioner = Arc::new(Provisioner::new(IamRoles::from_sdk(&user), config));
+    let provisioner = Arc::new(
+        Provisioner::new(IamRoles::from_sdk(&user), config)
+            .with_queue(trailshare::aws::SqsQueue::new(&user, &queue)),
+    );
     let gateway = ApiGateway::start(
         vec![
             TestKey::new(ADMIN_ID, ADMIN_SECRET, ADMIN_ARN),
@@ -137,6 +151,7 @@ async fn world() -> World {
     World {
         aws,
         bucket,
+        queue,
         gateway,
     }
 }
@@ -162,6 +177,14 @@ impl World {
         assert_eq!(out.code, 0, "{out:?}");
         out.json()
     }
+}
+
+/// The `next` token of a paged request's target, as sent (encoded).
+fn page_token(target: &str) -> &str {
+    target
+        .split_once("&next=")
+        .map(|(_, token)| token)
+        .unwrap_or("<none>")
 }
 
 /// A failed command: non-zero, one line with status, code and field.
@@ -251,6 +274,13 @@ async fn admin_commands_create_read_list_replace_and_delete_shares() {
         .collect();
     assert_eq!(names, [auditor.clone(), bu_b.clone()]);
 
+    // Two pages of one: the provisioner's own next token is followed.
+    let out = w.admin(&["shares", "list", "--page-size", "1", "--json"]);
+    let paged: Vec<Value> = out.json()["shares"].as_array().expect("shares").clone();
+    assert_eq!(paged.len(), 2, "{out:?}");
+    assert_eq!(paged[0]["name"], auditor.as_str());
+    assert_eq!(paged[1]["name"], bu_b.as_str());
+
     // put from flags replaces the whole share: the delivery is gone.
     let out = w.admin(&[
         "shares",
@@ -319,6 +349,8 @@ async fn admin_commands_create_read_list_replace_and_delete_shares() {
             format!("GET /shares/{auditor}"),
             "GET /shares?limit=100".to_string(),
             "GET /shares?limit=100".to_string(),
+            "GET /shares?limit=1".to_string(),
+            format!("GET /shares?limit=1&next={}", page_token(&seen[7].target)),
             format!("PUT /shares/{auditor}"),
             format!("PUT /shares/{bu_c}"),
             format!("DELETE /shares/{bu_c}"),
@@ -330,7 +362,7 @@ async fn admin_commands_create_read_list_replace_and_delete_shares() {
         json!({"name": bu_b, "grantee_account": B})
     );
     assert_eq!(
-        serde_json::from_str::<Value>(&seen[7].body).unwrap(),
+        serde_json::from_str::<Value>(&seen[9].body).unwrap(),
         json!({"grantee_account": C})
     );
     assert!(seen
@@ -491,21 +523,29 @@ async fn revoke_sessions_and_backfill_send_signed_posts_and_render_the_answer() 
     let name = share["name"].as_str().unwrap();
 
     let out = w.admin(&["shares", "revoke-sessions", name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let revoked = out.json();
+    assert_eq!(revoked["name"], name);
+    assert!(revoked["sessions_valid_after"].is_string(), "{revoked}");
     let seen = w.gateway.seen();
     let revoke = seen.last().unwrap();
     assert_eq!(
-        (revoke.method.as_str(), revoke.target.as_str()),
-        ("POST", format!("/shares/{name}/revoke-sessions").as_str())
+        (
+            revoke.method.as_str(),
+            revoke.target.as_str(),
+            revoke.status
+        ),
+        (
+            "POST",
+            format!("/shares/{name}/revoke-sessions").as_str(),
+            200
+        )
     );
     assert_eq!(revoke.caller.as_deref(), Some(ADMIN_ARN));
-    if revoke.status == 200 {
-        assert_eq!(out.code, 0, "{out:?}");
-        assert_eq!(out.json()["name"], name);
-    } else {
-        // This provisioner has no such route yet: its error is shown.
-        assert_api_error(&out, revoke.status, "", None);
-    }
+    let out = w.admin(&["shares", "revoke-sessions", "nobody"]);
+    assert_api_error(&out, 404, "not_found", Some("name"));
 
+    // Backfill: 202, the answer as a table, the work on the forwarder queue.
     let out = w.admin(&[
         "shares",
         "backfill",
@@ -515,28 +555,58 @@ async fn revoke_sessions_and_backfill_send_signed_posts_and_render_the_answer() 
         "--until",
         "2024-05-02",
     ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("queued") && out.stdout.contains(B),
+        "{out:?}"
+    );
     let seen = w.gateway.seen();
     let backfill = seen.last().unwrap();
     assert_eq!(
-        (backfill.method.as_str(), backfill.target.as_str()),
-        ("POST", format!("/shares/{name}/backfill").as_str())
+        (
+            backfill.method.as_str(),
+            backfill.target.as_str(),
+            backfill.status
+        ),
+        ("POST", format!("/shares/{name}/backfill").as_str(), 202)
     );
     assert_eq!(
         serde_json::from_str::<Value>(&backfill.body).unwrap(),
         json!({"from": "2024-05-01", "until": "2024-05-02"})
     );
-    if backfill.status == 202 {
-        assert_eq!(out.code, 0, "{out:?}");
-        assert!(out.stdout.contains("queued"), "{out:?}");
-    } else {
-        assert_api_error(&out, backfill.status, "", None);
-    }
-    // --until defaults to the API's default: not sent.
-    w.admin(&["shares", "backfill", name, "--from", "2024-05-01"]);
+    let messages = aws_sdk_sqs::Client::new(&w.aws.admin(A).await)
+        .receive_message()
+        .queue_url(&w.queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.body().unwrap_or_default().contains(name)),
+        "{messages:?}"
+    );
+    // --until is the API's default (today) when not given: not sent.
+    let recent = time::OffsetDateTime::now_utc().date() - time::Duration::days(3);
+    let recent = format!(
+        "{}-{:02}-{:02}",
+        recent.year(),
+        u8::from(recent.month()),
+        recent.day()
+    );
+    let out = w.admin(&["shares", "backfill", name, "--from", &recent, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["backfill"]["from"], recent.as_str());
     assert_eq!(
         serde_json::from_str::<Value>(&w.gateway.seen().last().unwrap().body).unwrap(),
-        json!({"from": "2024-05-01"})
+        json!({ "from": recent })
     );
+    // A bad date is the API's 400 naming the field.
+    let out = w.admin(&["shares", "backfill", name, "--from", "2024-13-01"]);
+    assert_api_error(&out, 400, "", Some("from"));
 }
 
 #[tokio::test]

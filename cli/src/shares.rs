@@ -24,6 +24,10 @@ pub struct ApiArg {
 pub enum Command {
     /// List every share, sorted by name
     List {
+        /// Shares per API request; every page is fetched
+        #[arg(long, value_name = "N", default_value_t = 100,
+              value_parser = clap::value_parser!(u8).range(1..=100))]
+        page_size: u8,
         #[command(flatten)]
         api: ApiArg,
     },
@@ -224,7 +228,7 @@ impl ShareArgs {
 
 pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     let api_arg = match &command {
-        Command::List { api }
+        Command::List { api, .. }
         | Command::Get { api, .. }
         | Command::Create { api, .. }
         | Command::Put { api, .. }
@@ -235,7 +239,7 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
     let api = Api::new(&api_arg, global.sdk_config().await)?;
     let item = |name: &str| format!("/shares/{}", encode(name));
     let (response, shown) = match command {
-        Command::List { .. } => return list(&api, global).await,
+        Command::List { page_size, .. } => return list(&api, page_size, global).await,
         Command::Get { name, .. } => (api.call("GET", &item(&name), None).await?, Show::Share),
         Command::Create { name, share, .. } => {
             let body = share.body(name.as_deref())?;
@@ -302,13 +306,13 @@ enum Show {
 }
 
 /// Every page of `GET /shares`: an API that returns no `next` has one.
-async fn list(api: &Api, global: &Global) -> anyhow::Result<ExitCode> {
+async fn list(api: &Api, page_size: u8, global: &Global) -> anyhow::Result<ExitCode> {
     let mut shares = Vec::new();
     let mut next: Option<String> = None;
     loop {
         let path = match &next {
-            None => "/shares?limit=100".to_string(),
-            Some(token) => format!("/shares?limit=100&next={}", encode(token)),
+            None => format!("/shares?limit={page_size}"),
+            Some(token) => format!("/shares?limit={page_size}&next={}", encode(token)),
         };
         let response = api.call("GET", &path, None).await?;
         if !response.ok() {
