@@ -2,12 +2,13 @@
 # make bench: speed and memory figures (never asserted in tests).
 #  1. the domain's hot paths (ns per operation);
 #  2. each release binary under a fake Lambda runtime API: init time (exec to
-#     first /next), latency of 500 invocations that need no AWS call, peak RSS.
+#     first /next), latency of 500 invocations that need no AWS call, peak RSS;
+#  3. `trailshare pull` against `aws s3 sync` on 2,000 files (bench-pull.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo bench --quiet -p trailshare --bench domain
-cargo build --quiet --release --bin provisioner --bin forwarder
+cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Requests answered without AWS: an unknown route, an S3 test event.
@@ -20,3 +21,4 @@ PY
 export TRAIL_BUCKET=trail-bucket AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 .venv/bin/python scripts/fake_runtime.py target/release/provisioner "$tmp/api.json" 500
 .venv/bin/python scripts/fake_runtime.py target/release/forwarder tests/fixtures/events/s3-test-event.json 500
+scripts/bench-pull.sh target/release/trailshare 2000

@@ -7,13 +7,13 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 pub struct Global {
     /// Named profile from ~/.aws/config (SSO, role chains and
     /// credential_process work as in the AWS CLI) [env: AWS_PROFILE]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub profile: Option<String>,
     /// AWS region [env: AWS_REGION; default: the profile's region]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub region: Option<String>,
     /// Print JSON for scripts instead of tables and summaries
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 }
 

@@ -1,7 +1,10 @@
 //! `trailshare`: admins manage shares through the provisioner API; grantees
 //! pull the CloudTrail log files a share lets them read, and verify them.
 
+mod api;
 mod global;
+mod pull;
+mod shares;
 mod verify;
 
 use std::process::ExitCode;
@@ -12,9 +15,11 @@ use crate::global::Global;
 
 /// Share CloudTrail log files across AWS accounts.
 ///
-/// Grantees verify the log files they hold against CloudTrail's signed
-/// digest files (`trailshare verify`). Credentials come from the standard
-/// AWS chain: environment, profiles, SSO.
+/// Admins of the log-archive account create, change and revoke shares
+/// (`trailshare shares …`); grantees download the log files a share lets
+/// them read (`trailshare pull …`) and prove them CloudTrail's, unmodified
+/// (`trailshare verify …`). Credentials come from the standard AWS chain:
+/// environment, profiles, SSO.
 #[derive(Parser)]
 #[command(name = "trailshare", version, about, long_about, max_term_width = 100)]
 struct Cli {
@@ -26,6 +31,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Admin: list, read, create, replace, delete and revoke shares
+    #[command(subcommand)]
+    Shares(shares::Command),
+    Pull(pull::Args),
     /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
     Verify(verify::Args),
 }
@@ -34,6 +43,8 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Shares(command) => shares::run(command, &cli.global).await,
+        Command::Pull(args) => pull::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
     };
     result.unwrap_or_else(|error| {

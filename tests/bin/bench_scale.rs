@@ -116,20 +116,23 @@ async fn main() {
         if n < 1000 {
             continue;
         }
-        let iam = aws_sdk_iam::Client::new(&admin);
-        let started = Instant::now();
-        let listed = iam
-            .list_roles()
-            .path_prefix(&path)
-            .max_items(1000)
-            .send()
-            .await
-            .expect("ListRoles");
-        println!(
-            "  bare ListRoles of {} roles (same stand-in): {:.0} ms",
-            listed.roles.len(),
-            started.elapsed().as_secs_f64() * 1000.0
-        );
+        // The same call with nothing around it, direct and through the proxy.
+        for (how, sdk) in [("direct", &admin), ("through the proxy", &counted)] {
+            let iam = aws_sdk_iam::Client::new(sdk);
+            let started = Instant::now();
+            let listed = iam
+                .list_roles()
+                .path_prefix(&path)
+                .max_items(1000)
+                .send()
+                .await
+                .expect("ListRoles");
+            println!(
+                "  bare ListRoles of {} roles, {how}: {:.0} ms",
+                listed.roles.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
         let object = key(B, "us-east-1", 1, 0);
         let etag = put_log(&s3(&admin), &trail, &object, log_file(B, "x")).await;
         let cold = forwarder::Forwarder::new(
@@ -152,9 +155,13 @@ async fn main() {
         let body: Value =
             serde_json::from_str(page["body"].as_str().unwrap_or("{}")).unwrap_or_default();
         println!(
-            "  GET /shares first page ({} of {n}): {requests} requests, {ms:.0} ms",
-            body["shares"].as_array().map_or(0, Vec::len)
+            "  GET /shares first page ({} of {n}, status {}): {requests} requests, {ms:.0} ms",
+            body["shares"].as_array().map_or(0, Vec::len),
+            page["statusCode"]
         );
+        if page["statusCode"] != 200 {
+            println!("    {body}");
+        }
     }
 
     println!("requests per file (with the event's ETag; +1 when the event carries none):");

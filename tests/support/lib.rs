@@ -5,6 +5,7 @@
 //! and stopped by its watchdog when the process exits. Tests share it, so
 //! each test names its buckets, users and share path uniquely (`unique`).
 
+pub mod api_gateway;
 pub mod fault_proxy;
 
 use std::collections::HashMap;
