@@ -3,12 +3,16 @@
 #  1. the domain's hot paths (ns per operation);
 #  2. each release binary under a fake Lambda runtime API: init time (exec to
 #     first /next), latency of 500 invocations that need no AWS call, peak RSS;
-#  3. `trailshare pull` against `aws s3 sync` on 2,000 files (bench-pull.sh).
+#  3. `trailshare pull` against `aws s3 sync` on 2,000 files (bench-pull.sh);
+#  4. the forwarder's peak memory copying 256 MiB, server-side and streamed
+#     (bench-copy, the release binary under the fake runtime, on the stand-in);
+#  5. scale on the stand-in (bench-scale): share table refresh at 1/100/1,000
+#     shares, first invocation, first API page, requests per file, backfill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo bench --quiet -p trailshare --bench domain
-cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare
+cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Requests answered without AWS: an unknown route, an S3 test event.
@@ -22,3 +26,9 @@ export TRAIL_BUCKET=trail-bucket AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AW
 .venv/bin/python scripts/fake_runtime.py target/release/provisioner "$tmp/api.json" 500
 .venv/bin/python scripts/fake_runtime.py target/release/forwarder tests/fixtures/events/s3-test-event.json 500
 scripts/bench-pull.sh target/release/trailshare 2000
+# The stand-in's own log lines (audit, request) are not figures.
+unset TRAIL_BUCKET AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+export PATH="$PWD/.venv/bin:$PATH"
+target/release/bench-copy | grep -v '^{'
+target/release/bench-scale | grep -v '^{'
+
