@@ -752,9 +752,24 @@ async fn drain<Q: trailshare::store::WorkQueue>(
 }
 
 #[tokio::test]
-async fn backfill_delivers_the_files_already_there_for_that_share_only() {
-    // Control Tower's layout, both the member-account and organization paths.
-    let w = world(Some(ORG)).await;
+async fn backfill_in_control_towers_layout() {
+    backfill_delivers_the_files_already_there_for_that_share_only(Some(ORG)).await;
+}
+
+#[tokio::test]
+async fn backfill_of_an_organization_trail_without_a_prefix() {
+    backfill_delivers_the_files_already_there_for_that_share_only(None).await;
+}
+
+#[tokio::test]
+async fn backfill_under_a_custom_prefix() {
+    backfill_delivers_the_files_already_there_for_that_share_only(Some(PREFIX)).await;
+}
+
+/// Backfill in the layout `prefix` gives, with both the member-account and
+/// the organization paths (`AWSLogs/<acct>/` and `AWSLogs/<org>/<acct>/`).
+async fn backfill_delivers_the_files_already_there_for_that_share_only(prefix: Option<&str>) {
+    let w = world(prefix).await;
     let sqs = aws_sdk_sqs::Client::new(&w.admin);
     let queue = sqs
         .create_queue()
@@ -790,11 +805,8 @@ async fn backfill_delivers_the_files_already_there_for_that_share_only() {
     // Files of B and C from before the shares existed: in the window on two
     // days and two regions, in both layouts, a digest file; one day after it.
     let key = |org: bool, account: &str, folder: &str, region: &str, day: &str| {
-        let root = if org {
-            format!("{ORG}/AWSLogs/{ORG}")
-        } else {
-            format!("{ORG}/AWSLogs")
-        };
+        let logs = prefix.map_or("AWSLogs".to_string(), |p| format!("{p}/AWSLogs"));
+        let root = if org { format!("{logs}/{ORG}") } else { logs };
         let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
         format!("{root}/{account}/{folder}/{region}/{y}/{m}/{d}/{account}_{folder}_{region}_{y}{m}{d}T0100Z_Bf1.json.gz")
     };
