@@ -1346,12 +1346,7 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
     let body = json!({"name": unique("b-copy"), "grantee_account": B,
         "delivery": {"mode": "copy", "bucket": dest, "prefix": "central/"}});
     let response = api
-        .handle_event(json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
-            "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": ADMIN_ARN}},
-                "domainName": "d", "domainPrefix": "d", "requestId": "r", "routeKey": "$default", "stage": "$default",
-                "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-                "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}}))
+        .handle_event(stand_in::api_event("POST", "/shares", &body, ADMIN_ARN))
         .await;
     assert_eq!(response["statusCode"], 201, "{response}");
     let share: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();

@@ -79,12 +79,12 @@ impl World {
     /// Creates a share through the provisioner, uniquely named.
     async fn share(&self, mut body: Value) -> Value {
         body["name"] = json!(unique("share"));
-        let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
-            "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}},
-                "domainName": "d", "domainPrefix": "d", "requestId": "r",
-                "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-                "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}});
+        let event = stand_in::api_event(
+            "POST",
+            "/shares",
+            &body,
+            &format!("arn:aws:iam::{A}:user/admin"),
+        );
         let response = self.shares.handle_event(event).await;
         assert_eq!(response["statusCode"], 201, "{response}");
         serde_json::from_str(response["body"].as_str().unwrap()).unwrap()

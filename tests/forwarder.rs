@@ -179,11 +179,7 @@ impl World {
     /// uniquely: role names are account-wide and tests run in parallel.
     async fn share(&self, mut body: Value) -> Value {
         body["name"] = json!(unique("share"));
-        let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
-            "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-            "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}}, "domainName": "d", "domainPrefix": "d", "requestId": "r",
-                "routeKey": "$default", "stage": "$default", "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-                "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}});
+        let event = api_event("POST", "/shares", &body);
         let response = self.shares.handle_event(event).await;
         assert_eq!(response["statusCode"], 201, "{response}");
         serde_json::from_str(response["body"].as_str().unwrap()).unwrap()
@@ -697,12 +693,7 @@ async fn control_tower_layout_arrives_through_cloudtrails_own_sns_notification()
 
 /// An API Gateway HTTP API event from the stack's administrator.
 fn api_event(method: &str, path: &str, body: &Value) -> Value {
-    json!({"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-        "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": format!("arn:aws:iam::{A}:user/admin")}},
-            "domainName": "d", "domainPrefix": "d", "requestId": "r", "routeKey": "$default", "stage": "$default",
-            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}})
+    stand_in::api_event(method, path, body, &format!("arn:aws:iam::{A}:user/admin"))
 }
 
 /// Receives from `queue` and hands each batch to `forwarder` the way Lambda's

@@ -137,13 +137,7 @@ async fn create_share<S: trailshare::store::RoleStore>(
     caller: &str,
     body: Value,
 ) -> Value {
-    let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/shares", "rawQueryString": "",
-        "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-        "requestContext": {"accountId": A, "apiId": "api", "domainName": "d", "domainPrefix": "d", "requestId": "r",
-            "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "authorizer": {"iam": {"accountId": A, "userArn": caller, "userId": "AIDA", "callerId": "AIDA",
-                "accessKey": "AKIA", "principalOrgId": null, "cognitoIdentity": null}},
-            "http": {"method": "POST", "path": "/shares", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"}}});
+    let event = stand_in::api_event("POST", "/shares", &body, caller);
     let response = shares.handle_event(event).await;
     assert_eq!(response["statusCode"], 201, "{response}");
     serde_json::from_str(response["body"].as_str().expect("body")).expect("share json")

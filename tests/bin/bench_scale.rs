@@ -28,13 +28,7 @@ fn caller() -> String {
 }
 
 fn api_event(method: &str, path: &str, body: &Value) -> Value {
-    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
-    json!({"version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": query,
-        "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
-        "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": caller()}},
-            "domainName": "d", "domainPrefix": "d", "requestId": "r", "routeKey": "$default", "stage": "$default",
-            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"}}})
+    stand_in::api_event(method, path, body, &caller())
 }
 
 async fn create<S: RoleStore, Q: trailshare::store::WorkQueue>(

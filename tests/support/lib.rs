@@ -382,3 +382,21 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.write_all(bytes).expect("gzip");
     gz.finish().expect("gzip")
 }
+
+/// An API Gateway HTTP API (payload 2.0) event as API Gateway hands it to
+/// the provisioner, from the IAM caller `caller` (`AWS_IAM` auth).
+pub fn api_event(method: &str, path: &str, body: &Value, caller: &str) -> Value {
+    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query_parameters: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({"version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": query,
+        "queryStringParameters": query_parameters,
+        "headers": {"content-type": "application/json"}, "isBase64Encoded": false, "body": body.to_string(),
+        "requestContext": {"accountId": A, "apiId": "api", "authorizer": {"iam": {"userArn": caller}},
+            "domainName": "d", "domainPrefix": "d", "requestId": "r", "routeKey": "$default", "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}})
+}
