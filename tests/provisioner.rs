@@ -233,6 +233,26 @@ async fn scenario_one_each_business_unit_reads_only_its_own_logs() {
             .await;
         assert_eq!(s3_status(&write), 403, "the role is read-only");
     }
+    // Last use, as IAM records it: the grantees' sessions made requests.
+    let (_, b_share) = w.call("GET", &format!("/shares/account-{B}"), None).await;
+    assert!(
+        b_share["last_used"]["at"]
+            .as_str()
+            .is_some_and(|at| at.contains('T')),
+        "{b_share}"
+    );
+    let unused = w
+        .create(json!({"name": "never-used", "grantee_account": C}))
+        .await;
+    let (_, unused) = w
+        .call(
+            "GET",
+            &format!("/shares/{}", unused["name"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(unused["last_used"], Value::Null, "{unused}");
+    w.call("DELETE", "/shares/never-used", None).await;
     let (status, list) = w.call("GET", "/shares", None).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = list["shares"]
@@ -282,7 +302,9 @@ async fn scenario_two_third_party_reads_every_accounts_logs_with_external_id() {
         .role
         .unwrap();
     assert_eq!(role.max_session_duration, Some(7200));
-    let (status, got) = w.call("GET", "/shares/auditor-z", None).await;
+    let (status, mut got) = w.call("GET", "/shares/auditor-z", None).await;
+    // GET adds what only reads have: IAM's record of the role's last use.
+    assert!(got.as_object_mut().unwrap().remove("last_used").is_some());
     assert_eq!(
         (status, &got),
         (200, &share),
@@ -374,7 +396,9 @@ async fn put_creates_then_replaces_in_place_and_repeats_change_nothing() {
             format!("arn:aws:s3:::{}/AWSLogs/{C}/*", w.bucket)
         ])
     );
-    let (_, got) = w.call("GET", &path, None).await;
+    let (_, mut got) = w.call("GET", &path, None).await;
+    assert_eq!(got["last_used"], Value::Null, "never assumed");
+    got.as_object_mut().unwrap().remove("last_used");
     assert_eq!(got, replaced);
     assert_eq!(w.roles().await, [role]);
 }

@@ -70,6 +70,15 @@ pub struct RoleSummary {
     pub description: Option<String>,
 }
 
+/// When a role was last used (IAM's `RoleLastUsed`: tracked by IAM, with a
+/// delay of hours, and only from `GetRole`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUsed {
+    /// RFC 3339.
+    pub at: String,
+    pub region: Option<String>,
+}
+
 /// A role as IAM has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRole {
@@ -82,6 +91,8 @@ pub struct StoredRole {
     pub permissions_boundary: Option<String>,
     /// The trust policy (JSON) as IAM holds it; only `get` reads it.
     pub trust_policy: Option<String>,
+    /// From `GetRole` only; `None`: never used (or not read).
+    pub last_used: Option<LastUsed>,
 }
 
 impl StoredRole {

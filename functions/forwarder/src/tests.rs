@@ -53,6 +53,7 @@ impl FakeRoles {
                     tags: record.to_tags().unwrap(),
                     permissions_boundary: None,
                     trust_policy: None,
+                    last_used: None,
                 };
                 (role, describe(&record.spec))
             })

@@ -679,7 +679,15 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
 
     fn render_found(&self, found: &Found) -> Value {
         match found {
-            Found::Share(record, role) => self.render(record, &role.arn),
+            Found::Share(record, role) => {
+                let mut share = self.render(record, &role.arn);
+                // IAM's RoleLastUsed (hours behind): who reviews access asks.
+                share["last_used"] = match &role.last_used {
+                    Some(used) => json!({"at": used.at, "region": used.region}),
+                    None => Value::Null,
+                };
+                share
+            }
             Found::Damaged { role, error, .. } => json!({
                 "name": share_name(&role.role_name).unwrap_or(&role.role_name),
                 "role_arn": role.arn,

@@ -120,6 +120,7 @@ impl RoleStore for Shared {
             tags: draft.tags.clone(),
             permissions_boundary: draft.permissions_boundary.clone(),
             trust_policy: Some(draft.trust_policy.clone()),
+            last_used: None,
         };
         let mut roles = self.roles.lock().unwrap();
         if roles.contains_key(&draft.role_name) {

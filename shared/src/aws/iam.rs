@@ -4,7 +4,7 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
 use super::classify;
-use crate::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
+use crate::store::{LastUsed, RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
 
 /// Share roles in IAM. Build once per process and share.
 #[derive(Clone, Debug)]
@@ -105,7 +105,19 @@ fn decode_document(text: &str) -> String {
 }
 
 fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> StoredRole {
+    let last_used = role.role_last_used.as_ref().and_then(|used| {
+        let at = used
+            .last_used_date
+            .as_ref()?
+            .fmt(aws_sdk_iam::primitives::DateTimeFormat::DateTime)
+            .ok()?;
+        Some(LastUsed {
+            at,
+            region: used.region.clone(),
+        })
+    });
     StoredRole {
+        last_used,
         trust_policy: role
             .assume_role_policy_document
             .as_deref()
