@@ -86,8 +86,7 @@ pub struct StoredRole {
     pub arn: String,
     pub path: String,
     pub tags: Vec<(String, String)>,
-    /// The role's permissions boundary as IAM reports it. Only `get` and
-    /// `list_with_boundaries` read it; `list` (tags only) leaves it `None`.
+    /// The role's permissions boundary as IAM reports it (`get` reads it).
     pub permissions_boundary: Option<String>,
     /// The trust policy (JSON) as IAM holds it; only `get` reads it.
     pub trust_policy: Option<String>,
@@ -117,19 +116,12 @@ pub trait RoleStore: Send + Sync {
         path: &str,
         role_name: &str,
     ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
-    /// Every role under `path`, with its tags (not its boundary).
-    fn list(&self, path: &str) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
     /// Every role under `path` as `ListRoles` returns it (name, ARN,
     /// description): one call per 1,000 roles, nothing per role.
     fn list_summaries(
         &self,
         path: &str,
     ) -> impl Future<Output = Result<Vec<RoleSummary>, StoreError>> + Send;
-    /// Every role under `path`, with its tags and boundary.
-    fn list_with_boundaries(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<Vec<StoredRole>, StoreError>> + Send;
     /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
     fn get_policy(
         &self,

@@ -69,9 +69,6 @@ impl RoleStore for FakeRoles {
     async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
         unreachable!("the forwarder never creates roles")
     }
-    async fn list_with_boundaries(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
-        unreachable!("the forwarder lists tags only")
-    }
     async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
         unreachable!("the forwarder never reads policies")
     }
@@ -97,9 +94,6 @@ impl RoleStore for FakeRoles {
             .iter()
             .find(|(r, _)| r.role_name == name)
             .map(|(r, _)| r.clone()))
-    }
-    async fn list(&self, _: &str) -> Result<Vec<StoredRole>, StoreError> {
-        unreachable!("the forwarder reads routes from descriptions")
     }
     async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, StoreError> {
         self.listings.fetch_add(1, Ordering::SeqCst);

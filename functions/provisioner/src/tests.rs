@@ -154,9 +154,6 @@ impl RoleStore for Shared {
                 ..r.stored.clone()
             }))
     }
-    async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
-        self.list_with_boundaries(path).await
-    }
     async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
         let roles = self.roles.lock().unwrap();
         Ok(roles
@@ -167,14 +164,6 @@ impl RoleStore for Shared {
                 arn: r.stored.arn.clone(),
                 description: Some(r.description.clone()),
             })
-            .collect())
-    }
-    async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .values()
-            .filter(|r| r.stored.path == path)
-            .map(|r| r.stored.clone())
             .collect())
     }
     async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, StoreError> {

@@ -21,26 +21,6 @@ impl IamRoles {
         IamRoles::new(Client::new(sdk))
     }
 
-    async fn tags_of(&self, role_name: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut tags = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .iam
-                .list_role_tags()
-                .role_name(role_name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify("iam:ListRoleTags", e))?;
-            tags.extend(page.tags.into_iter().map(|t| (t.key, t.value)));
-            match page.marker.filter(|_| page.is_truncated) {
-                Some(next) => marker = Some(next),
-                None => return Ok(tags),
-            }
-        }
-    }
-
     /// The role with its tags and boundary: GetRole returns both.
     async fn get_role(&self, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
         match self.iam.get_role().role_name(role_name).send().await {
@@ -176,20 +156,6 @@ impl RoleStore for IamRoles {
         Ok(self.get_role(role_name).await?.filter(|r| r.path == path))
     }
 
-    async fn list(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
-        let roles = self.roles_under(path).await?;
-        let mut out = Vec::with_capacity(roles.len());
-        for role in roles {
-            // ListRoles does not return tags; a role deleted meanwhile is skipped.
-            match self.tags_of(&role.role_name).await {
-                Ok(tags) => out.push(stored(role, tags)),
-                Err(StoreError::NotFound { .. }) => {}
-                Err(other) => return Err(other),
-            }
-        }
-        Ok(out)
-    }
-
     async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
         Ok(self
             .roles_under(path)
@@ -201,19 +167,6 @@ impl RoleStore for IamRoles {
                 description: role.description,
             })
             .collect())
-    }
-
-    async fn list_with_boundaries(&self, path: &str) -> Result<Vec<StoredRole>, StoreError> {
-        let roles = self.roles_under(path).await?;
-        let mut out = Vec::with_capacity(roles.len());
-        for role in roles {
-            // ListRoles returns neither tags nor boundary; GetRole returns
-            // both, for the same one call per role as ListRoleTags.
-            if let Some(role) = self.get_role(&role.role_name).await? {
-                out.push(role);
-            }
-        }
-        Ok(out)
     }
 
     async fn get_policy(
