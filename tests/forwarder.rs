@@ -830,7 +830,7 @@ async fn backfill_delivers_the_files_already_there_for_that_share_only(prefix: O
     let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(
         answer,
-        json!({"backfill": {"share": z_name, "from": "2024-05-01", "until": "2024-05-02", "accounts": "*", "queued": 1}})
+        json!({"backfill": {"share": z_name, "from": "2024-05-01", "until": "2024-05-02", "accounts": ["*"], "queued": 1}})
     );
     let forwarder = w
         .forwarder(&[&z_dest], &[])

@@ -561,16 +561,12 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         let work = trailshare::backfill::Work::plan(&spec.name, &spec.log_accounts, window);
         let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
         self.queue.send(&bodies).await?;
-        let accounts = if spec.reads_all_accounts() {
-            json!("*")
-        } else {
-            json!(spec.log_accounts)
-        };
         let answer = json!({"backfill": {
             "share": spec.name,
             "from": trailshare::backfill::format_day(window.from),
             "until": trailshare::backfill::format_day(window.until),
-            "accounts": accounts,
+            // The log accounts covered, as the share names them (["*"]: all).
+            "accounts": spec.log_accounts,
             "queued": bodies.len(),
         }});
         (self.audit)(
