@@ -3,7 +3,7 @@
 
 use crate::ids::{
     arn_account, caller_matches, is_account_id, is_admin_entry, is_bucket_name, is_iam_path,
-    is_organization_id, role_account,
+    is_organization_id, notify_target_account, role_account,
 };
 
 /// Everything both functions read from their environment.
@@ -40,6 +40,9 @@ pub struct Config {
     /// `COPY_WRITER_ROLE_ARNS` (provisioner): the writer roles the forwarder
     /// may assume; `None`: not checked.
     pub copy_writer_role_arns: Option<Vec<String>>,
+    /// `NOTIFICATION_TARGET_ARNS` (provisioner): the SQS queues and SNS
+    /// topics the forwarder may send to; a share naming another is a 400.
+    pub notification_target_arns: Option<Vec<String>>,
     /// `FORWARDER_QUEUE_URL` (both): the forwarder's SQS queue, where
     /// backfill work is queued and fans out; `None`: backfill is a 503.
     pub forwarder_queue_url: Option<String>,
@@ -199,8 +202,17 @@ impl Config {
             &|arn| role_account(arn).is_some(),
             "an IAM role ARN",
         )?;
+        let notification_target_arns = list(
+            "NOTIFICATION_TARGET_ARNS",
+            &|arn| {
+                notify_target_account(arn, "sqs").is_some()
+                    || notify_target_account(arn, "sns").is_some()
+            },
+            "an SQS queue or SNS topic ARN",
+        )?;
         Ok(Config {
             trail_arn,
+            notification_target_arns,
             admin_principals,
             grantee_accounts,
             copy_destination_buckets,

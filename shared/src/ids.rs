@@ -52,6 +52,28 @@ pub fn arn_account(arn: &str) -> Option<&str> {
     (arn_ == "arn" && partition == "aws").then_some(account)
 }
 
+/// A notification target: an SQS queue (`service = "sqs"`) or SNS topic
+/// (`"sns"`) ARN, `arn:aws:<service>:<region>:<account>:<name>`, standard
+/// (not FIFO: S3's own notifications cannot target FIFO either, and a SIEM's
+/// S3 input reads a standard queue). Returns its account.
+pub fn notify_target_account<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
+    let rest = arn.strip_prefix("arn:aws:")?.strip_prefix(service)?;
+    let mut parts = rest.strip_prefix(':')?.splitn(3, ':');
+    let (region, account, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let max_name = if service == "sqs" { 80 } else { 256 };
+    let valid_region = region.len() <= 32
+        && region.split('-').count() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_name = !name.is_empty()
+        && name.len() <= max_name
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (valid_region && is_account_id(account) && valid_name).then_some(account)
+}
+
 /// An IAM principal ARN that a trust policy may name: the account root, a
 /// user or a role, with no wildcards. Returns its account.
 pub fn principal_account(arn: &str) -> Option<&str> {

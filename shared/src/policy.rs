@@ -349,6 +349,7 @@ mod tests {
             grantee_accounts: vec![],
             copy_destination_buckets: None,
             copy_writer_role_arns: None,
+            notification_target_arns: None,
             forwarder_queue_url: None,
         }
     }

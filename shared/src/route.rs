@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::share::{Delivery, ShareSpec, ALL_ACCOUNTS};
+use crate::share::{is_expired, Delivery, Notify, ShareSpec, ALL_ACCOUNTS};
 
 /// IAM's longest role description.
 pub const MAX_DESCRIPTION: usize = 1000;
@@ -32,6 +32,11 @@ pub struct Route {
     pub external_id: Option<String>,
     #[serde(rename = "d")]
     pub delivery: Delivery,
+    /// From then on the forwarder does nothing for the share.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
 }
 
 impl Route {
@@ -40,6 +45,18 @@ impl Route {
         self.log_accounts
             .iter()
             .any(|a| a == ALL_ACCOUNTS || a == account)
+    }
+
+    /// Whether the share has expired at `now`.
+    pub fn expired_at(&self, now: time::OffsetDateTime) -> bool {
+        self.expires_at
+            .as_deref()
+            .is_some_and(|at| is_expired(at, now))
+    }
+
+    /// Whether the forwarder has anything to do for the share's files.
+    pub fn acts(&self) -> bool {
+        self.delivery != Delivery::None || self.notify.is_some()
     }
 }
 
@@ -51,6 +68,8 @@ impl From<&ShareSpec> for Route {
             log_accounts: spec.log_accounts.clone(),
             external_id: spec.external_id.clone(),
             delivery: spec.delivery.clone(),
+            expires_at: spec.expires_at.clone(),
+            notify: spec.notify.clone(),
         }
     }
 }

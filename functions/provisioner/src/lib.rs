@@ -13,7 +13,8 @@ use trailshare::policy::{
 };
 use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
 use trailshare::share::{
-    check_deployment, validate, validate_existing_name, validate_name, Invalid, ShareSpec,
+    check_deployment, check_not_expired, validate, validate_existing_name, validate_name, Invalid,
+    ShareSpec,
 };
 use trailshare::store::{NoQueue, RoleDraft, RoleStore, StoreError, StoredRole, WorkQueue};
 
@@ -273,6 +274,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
             .on("grantee_account"));
         }
         check_deployment(spec, &self.config)?;
+        check_not_expired(spec, time::OffsetDateTime::now_utc())?;
         // The largest the policy gets: with a session deny.
         let inline = role_policy(spec, &self.config, Some("2000-01-01T00:00:00Z"));
         check_limits(spec, &trust_policy(spec), &inline)?;
@@ -697,7 +699,9 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     fn render(&self, record: &ShareRecord, role_arn: &str) -> Value {
         let mut share = serde_json::to_value(&record.spec).expect("a share spec serialises");
         share["role_arn"] = json!(role_arn);
-        share["status"] = json!("active");
+        // IAM denies an expired role already; the daily sweep deletes it.
+        let expired = record.spec.expired_at(time::OffsetDateTime::now_utc());
+        share["status"] = json!(if expired { "expired" } else { "active" });
         share["created_by"] = json!(record.created_by);
         share["created_at"] = json!(record.created_at);
         for (key, value) in [
