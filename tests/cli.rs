@@ -1369,6 +1369,7 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
                 bucket: trail_bucket.clone(),
                 key: key.clone(),
                 etag: None,
+                size: None,
             })
             .await;
         assert!(

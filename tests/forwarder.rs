@@ -207,6 +207,7 @@ fn object(bucket: &str, key: &str) -> CreatedObject {
         bucket: bucket.to_string(),
         key: key.to_string(),
         etag: None,
+        size: None,
     }
 }
 

@@ -24,6 +24,8 @@ pub struct CreatedObject {
     pub key: String,
     /// The ETag the event reported, without quotes, if it did.
     pub etag: Option<String>,
+    /// The size the event reported, if it did (CloudTrail's SNS does not).
+    pub size: Option<u64>,
 }
 
 /// What a single notification (not an SQS batch) holds.
@@ -78,6 +80,8 @@ struct S3Object {
     key: String,
     #[serde(rename = "eTag", default)]
     etag: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 #[derive(Deserialize)]
 struct BridgeDetail {
@@ -89,6 +93,8 @@ struct BridgeObject {
     key: String,
     #[serde(default)]
     etag: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 #[derive(Deserialize)]
 struct CloudTrailMessage {
@@ -200,6 +206,7 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
                 bucket: record.s3.bucket.name,
                 key,
                 etag: unquote(record.s3.object.etag),
+                size: record.s3.object.size,
             });
         }
         return Ok(Notification::Objects(objects));
@@ -215,6 +222,7 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
                     bucket: message.bucket.clone(),
                     key,
                     etag: None,
+                    size: None,
                 })
                 .collect(),
         ));
@@ -228,6 +236,7 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
             bucket: detail.bucket.name,
             key: detail.object.key,
             etag: unquote(detail.object.etag),
+            size: detail.object.size,
         }]));
     }
     Err(
@@ -261,6 +270,7 @@ mod tests {
             bucket: "trail-bucket".into(),
             key: key.into(),
             etag: Some("abc".into()),
+            size: Some(10),
         }
     }
 
@@ -359,6 +369,7 @@ mod tests {
                 bucket: "trail-bucket".into(),
                 key: format!("o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/{account}/CloudTrail/us-east-1/2024/05/01/{account}_CloudTrail_us-east-1_20240501T1205Z_{id}12345678.json.gz"),
                 etag: None,
+                size: None,
             })
             .collect()
     }
@@ -398,7 +409,8 @@ mod tests {
             Ok(Notification::Objects(vec![CreatedObject {
                 bucket: "b".into(),
                 key: "a b+c%2B/AWSLogs/x".into(),
-                etag: None
+                etag: None,
+                size: None,
             }]))
         );
         assert!(decode_body(r#"{"s3Bucket": "b", "s3ObjectKey": "not-a-list"}"#).is_err());

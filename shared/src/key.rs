@@ -204,6 +204,22 @@ impl fmt::Display for LogKey {
 /// Decodes a key from an S3 event notification, where S3 writes a space as
 /// `+` and other reserved bytes as `%XX` (EventBridge keys are not encoded:
 /// never pass them through here).
+/// Encodes a key as S3 writes it in an event notification: form-URL
+/// encoding (a space is `+`, everything but `A-Za-z0-9-_.*` as `%XX`), with
+/// `/` kept. The inverse of [`decode_notification_key`].
+pub fn encode_notification_key(key: &str) -> String {
+    const S3_EVENT_KEY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*')
+        .remove(b'/')
+        .remove(b' ');
+    percent_encoding::utf8_percent_encode(key, S3_EVENT_KEY)
+        .to_string()
+        .replace(' ', "+")
+}
+
 pub fn decode_notification_key(raw: &str) -> Result<String, KeyError> {
     let spaced = raw.replace('+', " ");
     percent_decode_str(&spaced)
@@ -321,6 +337,17 @@ mod tests {
                 "{key:?} must not parse"
             );
         }
+    }
+
+    #[test]
+    fn notification_keys_encode_as_s3_does() {
+        let key = "my logs+archive/AWSLogs/a=b/ünï.json.gz";
+        let encoded = encode_notification_key(key);
+        assert_eq!(
+            encoded,
+            "my+logs%2Barchive/AWSLogs/a%3Db/%C3%BCn%C3%AF.json.gz"
+        );
+        assert_eq!(decode_notification_key(&encoded).unwrap(), key);
     }
 
     #[test]

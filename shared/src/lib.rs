@@ -8,6 +8,7 @@ pub mod events;
 pub mod ids;
 pub mod integrity;
 pub mod key;
+pub mod notice;
 pub mod policy;
 pub mod record;
 pub mod route;

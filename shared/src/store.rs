@@ -184,6 +184,8 @@ pub struct SourceHead {
     /// Unquoted.
     pub etag: String,
     pub metadata: ObjectMetadata,
+    /// Bytes: the size a notification announces.
+    pub size: u64,
 }
 
 /// Whose credentials write a copy: the function's own, or a role in the
@@ -210,9 +212,45 @@ pub struct Destination {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
     /// Objects directly listed: key and (unquoted) ETag.
-    pub objects: Vec<(String, Option<String>)>,
+    pub objects: Vec<ListedObject>,
     /// With a delimiter: the child "folders" (common prefixes, ending in `/`).
     pub folders: Vec<String>,
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    /// Unquoted.
+    pub etag: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// Where grantees hear of delivered files: their SQS queues and SNS topics.
+pub trait Notifier: Send + Sync {
+    /// Sends one message (an S3 event notification's JSON) to `target`.
+    fn notify(
+        &self,
+        target: &crate::share::Notify,
+        message: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// No notifier configured: a share that asks for notifications fails its
+/// files (retried, then dead-lettered) rather than dropping the notice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNotifier;
+
+impl Notifier for NoNotifier {
+    async fn notify(&self, target: &crate::share::Notify, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Rejected {
+            call: match target {
+                crate::share::Notify::QueueArn(_) => "sqs:SendMessage",
+                crate::share::Notify::TopicArn(_) => "sns:Publish",
+            },
+            message: "the forwarder has no notifier".into(),
+        })
+    }
 }
 
 /// The forwarder's own queue, where backfill work fans out.

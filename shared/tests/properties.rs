@@ -215,9 +215,12 @@ fn notification_key(key: &str) -> String {
 
 fn s3_notification(objects: &[CreatedObject]) -> Value {
     json!({"Records": objects.iter().map(|o| {
-        let mut object = json!({"key": notification_key(&o.key), "size": 2311, "sequencer": "0055AED6DCD90281E5"});
+        let mut object = json!({"key": notification_key(&o.key), "sequencer": "0055AED6DCD90281E5"});
         if let Some(etag) = &o.etag {
             object["eTag"] = json!(etag);
+        }
+        if let Some(size) = o.size {
+            object["size"] = json!(size);
         }
         json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": o.bucket, "arn": format!("arn:aws:s3:::{}", o.bucket)}, "object": object}})
@@ -225,9 +228,12 @@ fn s3_notification(objects: &[CreatedObject]) -> Value {
 }
 
 fn bridge_event(object: &CreatedObject) -> Value {
-    let mut detail_object = json!({"key": object.key, "size": 2311});
+    let mut detail_object = json!({"key": object.key});
     if let Some(etag) = &object.etag {
         detail_object["etag"] = json!(format!("\"{etag}\""));
+    }
+    if let Some(size) = object.size {
+        detail_object["size"] = json!(size);
     }
     json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3", "account": ACCOUNTS[0],
            "region": "us-east-1", "detail": {"version": "0", "bucket": {"name": object.bucket}, "object": detail_object}})
@@ -246,6 +252,7 @@ fn cloudtrail_message() -> impl Strategy<Value = (Value, Vec<CreatedObject>)> {
                     bucket: bucket.clone(),
                     key: key.clone(),
                     etag: None,
+                    size: None,
                 })
                 .collect();
             (json!({"s3Bucket": bucket, "s3ObjectKey": keys}), objects)
@@ -266,8 +273,14 @@ fn created_object() -> impl Strategy<Value = CreatedObject> {
         "[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]",
         any_key(),
         prop::option::of("[0-9a-f]{32}(-[0-9]{1,2})?"),
+        prop::option::of(0u64..(5u64 << 40)),
     )
-        .prop_map(|(bucket, key, etag)| CreatedObject { bucket, key, etag })
+        .prop_map(|(bucket, key, etag, size)| CreatedObject {
+            bucket,
+            key,
+            etag,
+            size,
+        })
 }
 
 /// One SQS message body carrying `objects`, in one of the shapes the queue

@@ -243,12 +243,11 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
                                 .objects
                                 .list(bucket, &day_folder(&region, day), false)
                                 .await?;
-                            objects.extend(files.objects.into_iter().map(|(key, etag)| {
-                                CreatedObject {
-                                    bucket: bucket.clone(),
-                                    key,
-                                    etag,
-                                }
+                            objects.extend(files.objects.into_iter().map(|listed| CreatedObject {
+                                bucket: bucket.clone(),
+                                key: listed.key,
+                                etag: listed.etag,
+                                size: listed.size,
                             }));
                         }
                     }

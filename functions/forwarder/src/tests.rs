@@ -13,8 +13,8 @@ use trailshare::route::describe;
 use trailshare::share::validate;
 use trailshare::store::RoleSummary;
 use trailshare::store::{
-    Destination, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore, SourceHead, StoreError,
-    StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
+    Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore,
+    SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
 use super::{target_line, Forwarder, Outcome, Target};
@@ -255,6 +255,7 @@ impl LogObjects for FakeObjects {
         Ok(self.object(bucket, key).map(|o| SourceHead {
             etag: o.etag,
             metadata: o.metadata,
+            size: o.body.len() as u64,
         }))
     }
     async fn copy_mark(&self, d: &Destination) -> Result<Option<String>, StoreError> {
@@ -289,16 +290,16 @@ impl LogObjects for FakeObjects {
     async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
         self.call("list", bucket)?;
         let mut listing = Listing::default();
-        let mut keys: Vec<(String, String)> = self
+        let mut keys: Vec<(String, String, u64)> = self
             .objects
             .lock()
             .unwrap()
             .iter()
             .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
-            .map(|((_, k), o)| (k.clone(), o.etag.clone()))
+            .map(|((_, k), o)| (k.clone(), o.etag.clone(), o.body.len() as u64))
             .collect();
         keys.sort();
-        for (key, etag) in keys {
+        for (key, etag, size) in keys {
             let rest = &key[prefix.len()..];
             match rest.find('/') {
                 Some(slash) if folders => {
@@ -307,7 +308,11 @@ impl LogObjects for FakeObjects {
                         listing.folders.push(folder);
                     }
                 }
-                _ => listing.objects.push((key, Some(etag))),
+                _ => listing.objects.push(ListedObject {
+                    key,
+                    etag: Some(etag),
+                    size: Some(size),
+                }),
             }
         }
         Ok(listing)
@@ -356,6 +361,7 @@ fn created(key: &str) -> CreatedObject {
         bucket: "trail-bucket".into(),
         key: key.into(),
         etag: None,
+        size: None,
     }
 }
 

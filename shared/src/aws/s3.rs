@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
 use crate::store::{
-    Destination, Listing, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer,
+    Destination, ListedObject, Listing, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer,
     SOURCE_ETAG_METADATA,
 };
 
@@ -174,6 +174,7 @@ impl LogObjects for S3Objects {
         Ok(head.map(|out| SourceHead {
             etag: unquote(out.e_tag).unwrap_or_default(),
             metadata: metadata_of(out.content_type, out.content_encoding, out.metadata),
+            size: out.content_length.unwrap_or_default().max(0) as u64,
         }))
     }
 
@@ -236,7 +237,13 @@ impl LogObjects for S3Objects {
                 page.contents
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|o| Some((o.key?, unquote(o.e_tag)))),
+                    .filter_map(|o| {
+                        Some(ListedObject {
+                            key: o.key?,
+                            etag: unquote(o.e_tag),
+                            size: o.size.map(|s| s.max(0) as u64),
+                        })
+                    }),
             );
             listing.folders.extend(
                 page.common_prefixes
