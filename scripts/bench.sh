@@ -7,10 +7,14 @@
 #  4. the forwarder's peak memory copying 256 MiB, server-side and streamed
 #     (bench-copy, the release binary under the fake runtime, on the stand-in);
 #  5. scale on the stand-in (bench-scale): share table refresh at 1/100/1,000
-#     shares, first invocation, first API page, requests per file, backfill.
+#     shares, first invocation beside a bare ListRoles, first API page,
+#     requests per file, backfill; and a cold forwarder process, ours against
+#     the Python/boto3 one a user would write (bench/python_forwarder, under
+#     the real runtime interface client awslambdaric, from .venv-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/venv.sh .venv-bench requirements-bench.txt
 cargo bench --quiet -p trailshare --bench domain
 cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale
 tmp=$(mktemp -d)

@@ -1,10 +1,17 @@
-//! `make bench`: trailshare at the large end, on the stand-in. Every AWS
-//! request the functions make goes through a counting proxy (no faults), so
-//! the figures are requests (which carry over to AWS) and milliseconds (which
-//! are the stand-in's). Printed, never asserted.
-
+//! `make bench`: trailshare at the large end, on the stand-in. The AWS
+//! requests the functions make are counted (in the SDK's HTTP client where
+//! responses are large, else by a counting proxy, no faults), so the figures
+//! are requests (which carry over to AWS) and milliseconds (which are the
+//! stand-in's). Printed, never asserted.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
+use aws_sdk_iam::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_iam::error::BoxError;
+
+use aws_credential_types::provider::ProvideCredentials;
 use futures_util::stream::{self, StreamExt};
 use provisioner::Provisioner;
 use serde_json::{json, Value};
@@ -61,6 +68,50 @@ async fn measure<F: std::future::Future<Output = T>, T>(
     (proxy.counts().requests - before, ms, out)
 }
 
+/// Counts the IAM requests (retries included) of the clients it builds.
+/// Used where responses are large, instead of the counting proxy: the proxy
+/// sets SO_LINGER 0 on its client sockets (for its Reset fault), so when
+/// moto answers `Connection: close` the proxy's close resets a response
+/// still in the socket buffer (a 1,000-role ListRoles is 639 KB) and the SDK
+/// retries with backoff: that was the 3.2 s "first invocation".
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "Counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Counter {
+    fn iam(&self, sdk: &aws_config::SdkConfig) -> IamRoles {
+        IamRoles::new(aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        ))
+    }
+
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn median(mut ms: Vec<f64>) -> f64 {
+    ms.sort_by(f64::total_cmp);
+    ms[ms.len() / 2]
+}
+
 fn key(account: &str, region: &str, day: u32, n: usize) -> String {
     format!("AWSLogs/{account}/CloudTrail/{region}/2024/05/{day:02}/{account}_CloudTrail_{region}_202405{day:02}T{n:02}00Z_Sc{n:04}.json.gz")
 }
@@ -106,53 +157,79 @@ async fn main() {
             "  {n:>4} shares created in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        // Requests through the counting proxy; time without it (the proxy
-        // itself costs time on large responses).
-        let through_proxy = |sdk: &aws_config::SdkConfig| {
-            forwarder::Forwarder::new(IamRoles::from_sdk(sdk), S3Objects::new(sdk), cfg.clone())
+        // IAM requests counted in the client (the counting proxy resets
+        // large responses, see `Counter`); the refresh makes no S3 request.
+        let counter = Counter::default();
+        let forwarder_on = |sdk: &aws_config::SdkConfig| {
+            forwarder::Forwarder::new(counter.iam(&admin), S3Objects::new(sdk), cfg.clone())
         };
-        let (requests, _, _) = measure(&proxy, through_proxy(&counted).warm_up()).await;
-        let (_, ms, _) = measure(&proxy, through_proxy(&admin).warm_up()).await;
-        println!("  refresh with {n:>4} shares: {requests} requests, {ms:.0} ms");
+        let before = counter.count();
+        let started = Instant::now();
+        forwarder_on(&admin).warm_up().await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        println!(
+            "  refresh with {n:>4} shares: {} requests, {ms:.0} ms",
+            counter.count() - before
+        );
+        if n == 1 || n == 1000 {
+            cold_starts(&admin, &trail, &path, n).await;
+        }
         if n < 1000 {
             continue;
         }
-        // The same call with nothing around it.
-        for (how, sdk) in [("direct", &admin)] {
-            let iam = aws_sdk_iam::Client::new(sdk);
+        // The same call with nothing around it, and a cold forwarder's first
+        // invocation (its refresh, then one file tagged), each the median of
+        // three in this run. Each invocation gets a file of its own (same
+        // work).
+        let iam = aws_sdk_iam::Client::new(&admin);
+        let mut bare = Vec::new();
+        let mut listed = 0;
+        for _ in 0..3 {
             let started = Instant::now();
-            let listed = iam
+            let out = iam
                 .list_roles()
                 .path_prefix(&path)
                 .max_items(1000)
                 .send()
                 .await
                 .expect("ListRoles");
-            println!(
-                "  bare ListRoles of {} roles, {how}: {:.0} ms",
-                listed.roles.len(),
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+            bare.push(started.elapsed().as_secs_f64() * 1000.0);
+            listed = out.roles.len();
         }
-        let object = key(B, "us-east-1", 1, 0);
-        let etag = put_log(&s3(&admin), &trail, &object, log_file(B, "x")).await;
-        let cold = forwarder::Forwarder::new(
-            IamRoles::from_sdk(&counted),
-            S3Objects::new(&counted),
-            cfg.clone(),
+        let bare = median(bare);
+        println!("  bare ListRoles of {listed} roles, direct: {bare:.0} ms (median of 3)");
+        let mut first = Vec::new();
+        let mut requests = 0;
+        // Run 0 counts (S3 through the proxy); runs 1-3 are timed direct.
+        for run in 0..4 {
+            let object = key(B, "us-east-1", 1, run);
+            let etag = put_log(&s3(&admin), &trail, &object, log_file(B, "x")).await;
+            let cold = forwarder_on(if run == 0 { &counted } else { &admin });
+            let before = counter.count();
+            let (s3_requests, ms, reply) = measure(
+                &proxy,
+                cold.handle_event(s3_event(&trail, &object, Some(&etag))),
+            )
+            .await;
+            assert_eq!(reply.expect("first invocation")["processed"], 1);
+            match run {
+                0 => requests = counter.count() - before + s3_requests,
+                _ => first.push(ms),
+            }
+        }
+        let first = median(first);
+        println!(
+            "  first invocation with {n} shares (refresh + tag one file): {requests} requests, {first:.0} ms (median of 3; {:+.0} ms against the bare ListRoles)",
+            first - bare
         );
-        let (requests, ms, _) = measure(
-            &proxy,
-            cold.handle_event(s3_event(&trail, &object, Some(&etag))),
-        )
-        .await;
-        println!("  first invocation with {n} shares (refresh + tag one file): {requests} requests, {ms:.0} ms");
-        let counted_api = Provisioner::new(IamRoles::from_sdk(&counted), cfg.clone());
-        let (requests, ms, page) = measure(
-            &proxy,
-            counted_api.handle_event(api_event("GET", "/shares", &Value::Null)),
-        )
-        .await;
+        let counted_api = Provisioner::new(counter.iam(&admin), cfg.clone());
+        let before = counter.count();
+        let started = Instant::now();
+        let page = counted_api
+            .handle_event(api_event("GET", "/shares", &Value::Null))
+            .await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let requests = counter.count() - before;
         let body: Value =
             serde_json::from_str(page["body"].as_str().unwrap_or("{}")).unwrap_or_default();
         println!(
@@ -170,6 +247,113 @@ async fn main() {
 
     println!("backfill:");
     backfill(&admin, &counted, &proxy, &trail).await;
+}
+
+/// A cold forwarder process, ours and the Python/boto3 one a user would
+/// write instead (bench/python_forwarder, under the real runtime interface
+/// client, awslambdaric), each started fresh under scripts/fake_runtime.py
+/// against this stand-in and these `n` shares, handed the same S3 event for
+/// a new file of B (a file of its own per run: same work each time). Five
+/// runs each, alternating; medians.
+async fn cold_starts(admin: &aws_config::SdkConfig, trail: &str, path: &str, n: usize) {
+    let root = stand_in::repo_root();
+    let python = root.join(".venv-bench/bin/python");
+    if !python.is_file() {
+        println!(
+            "  cold start against Python/boto3: skipped (no .venv-bench; make bench installs it)"
+        );
+        return;
+    }
+    let keys = admin
+        .credentials_provider()
+        .expect("credentials")
+        .provide_credentials()
+        .await
+        .expect("keys");
+    let dir = std::env::temp_dir().join(unique("cold"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ours = root.join("target/release/forwarder");
+    let runners: [(&str, Vec<std::ffi::OsString>); 2] = [
+        ("trailshare (Rust)", vec![ours.into()]),
+        (
+            "Python 3.11/boto3",
+            vec![
+                python.into(),
+                "-m".into(),
+                "awslambdaric".into(),
+                "handler.lambda_handler".into(),
+            ],
+        ),
+    ];
+    let mut figures: Vec<Vec<Value>> = vec![Vec::new(); runners.len()];
+    for run in 0..5 {
+        for (which, (name, command)) in runners.iter().enumerate() {
+            let object = key(B, "us-west-2", 3, run * runners.len() + which);
+            let etag = put_log(&s3(admin), trail, &object, log_file(B, "x")).await;
+            let event_file = dir.join(format!("{run}-{which}.json"));
+            std::fs::write(
+                &event_file,
+                s3_event(trail, &object, Some(&etag)).to_string(),
+            )
+            .expect("event file");
+            let out = std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("scripts/fake_runtime.py"))
+                .arg(&command[0])
+                .arg(&event_file)
+                .arg("1")
+                .args(&command[1..])
+                .env("TRAIL_BUCKET", trail)
+                .env("SHARE_ROLE_PATH", path)
+                .env("AWS_ENDPOINT_URL", &stand_in().url)
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", keys.access_key_id())
+                .env("AWS_SECRET_ACCESS_KEY", keys.secret_access_key())
+                .env("PYTHONPATH", root.join("bench/python_forwarder"))
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("run scripts/fake_runtime.py");
+            let figure: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+                panic!(
+                    "{name}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+            // Each run must have done the work: the file carries B's tag.
+            let tags = s3(admin)
+                .get_object_tagging()
+                .bucket(trail)
+                .key(&object)
+                .send()
+                .await
+                .expect("tags")
+                .tag_set;
+            assert!(
+                figure["errors"] == 0
+                    && tags
+                        .iter()
+                        .any(|t| t.key == "trailshare:account" && t.value == B),
+                "{name} did not tag {object}: {figure}"
+            );
+            figures[which].push(figure);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("  cold forwarder process, {n} share(s), one S3 event (median of 5 runs each):");
+    println!(
+        "    {:<18} {:>12} {:>12} {:>16} {:>10}",
+        "", "exec->/next", "first call", "exec->response", "peak RSS"
+    );
+    for ((name, _), runs) in runners.iter().zip(&figures) {
+        let m = |field: &str| median(runs.iter().filter_map(|f| f[field].as_f64()).collect());
+        println!(
+            "    {name:<18} {:>9.1} ms {:>9.1} ms {:>13.1} ms {:>6.1} MiB",
+            m("init_ms"),
+            m("first_ms"),
+            m("first_response_ms"),
+            m("peak_rss_mib")
+        );
+    }
 }
 
 async fn per_file(
