@@ -1822,3 +1822,108 @@ async fn the_schedule_sweeps_expired_share_roles_from_iam() {
     );
     assert_eq!(w.call("GET", &format!("/shares/{gone}"), None).await.0, 404);
 }
+
+/// The real AWS CLI, configured with nothing but the grantee's own keys as
+/// `default` and the share's `cli_profile` pasted as it is, reads the
+/// grantee's logs through the share role and nobody else's.
+#[tokio::test]
+async fn the_cli_profile_works_with_the_real_aws_cli() {
+    use aws_credential_types::provider::ProvideCredentials;
+    let root = stand_in::repo_root();
+    // What `make test` installs (scripts/setup.sh); quick when present.
+    let venv = std::process::Command::new(root.join("scripts/venv.sh"))
+        .args([".venv-awscli", "requirements-awscli.txt"])
+        .status()
+        .expect("scripts/venv.sh");
+    assert!(venv.success(), "could not install the pinned AWS CLI");
+    let w = world_env(
+        ROLE_ACTIONS,
+        false,
+        &[("TRAIL_BUCKET_REGION", stand_in::REGION)],
+    )
+    .await;
+    let name = unique("bu-b");
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "external_id": "b-ext-cli"}))
+        .await;
+    let profile = share["grantee_setup"]["cli_profile"].as_str().unwrap();
+    assert!(
+        profile.ends_with("\nduration_seconds = 3600\nregion = us-east-1"),
+        "{profile}"
+    );
+    let keys = w
+        .grantee(B, &share)
+        .await
+        .credentials_provider()
+        .unwrap()
+        .provide_credentials()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &config,
+        format!("[default]\nregion = us-east-1\n\n{profile}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys.access_key_id(),
+            keys.secret_access_key()
+        ),
+    )
+    .unwrap();
+    let aws = |args: &[&str]| {
+        let mut command = std::process::Command::new(root.join(".venv-awscli/bin/aws"));
+        command
+            .args(args)
+            .args(["--profile", &format!("trailshare-{name}")]);
+        // Only the files above: nothing from this machine's environment.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+            command.env_remove(key);
+        }
+        let output = command
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_ENDPOINT_URL", &w.aws.url)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run the AWS CLI");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, identity, err) = aws(&["sts", "get-caller-identity", "--output", "text"]);
+    assert!(ok, "{err}");
+    assert!(
+        identity.contains(&format!("assumed-role/trailshare-{name}/")),
+        "{identity}"
+    );
+    let bucket = format!("s3://{}", w.bucket);
+    let (ok, listing, err) = aws(&["s3", "ls", &format!("{bucket}/AWSLogs/{B}/"), "--recursive"]);
+    assert!(ok, "{err}");
+    assert!(listing.contains(&log_key(None, B, "1200")), "{listing}");
+    assert!(!listing.contains(C), "{listing}");
+    // C's file: denied (moto does not judge the s3:prefix condition of a
+    // listing; the evaluator does, in the tests above).
+    let (ok, _, err) = aws(&[
+        "s3",
+        "cp",
+        &format!("{bucket}/{}", log_key(None, C, "1200")),
+        "-",
+    ]);
+    assert!(!ok && err.contains("403"), "{err}");
+    let (ok, body, err) = aws(&[
+        "s3",
+        "cp",
+        &format!("{bucket}/{}", log_key(None, B, "1200")),
+        "-",
+    ]);
+    assert!(ok, "{err}");
+    assert!(!body.is_empty());
+}
