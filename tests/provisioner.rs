@@ -1823,6 +1823,36 @@ async fn the_schedule_sweeps_expired_share_roles_from_iam() {
     assert_eq!(w.call("GET", &format!("/shares/{gone}"), None).await.0, 404);
 }
 
+/// The stand-in applies the expiry too (scripts/moto_server.py judges
+/// `aws:CurrentTime`): a session reads until `expires_at` and nothing a
+/// second after.
+#[tokio::test]
+async fn a_session_reads_until_the_expiry_and_not_after() {
+    let w = world().await;
+    let name = unique("temp");
+    let expires = from_now(5);
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "expires_at": expires}))
+        .await;
+    let role = share["role_arn"].as_str().unwrap();
+    let analyst = w.grantee(B, &share).await;
+    let session = w.aws.assume(&analyst, role, None).await.unwrap();
+    assert_eq!(w.read(&session, B).await, 200);
+    assert_eq!(w.read(&session, C).await, 403);
+    let end = time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let wait = end - time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    assert!(wait.is_positive(), "the set-up took longer than 5 s");
+    tokio::time::sleep(wait.unsigned_abs()).await;
+    assert_eq!(
+        w.read(&session, B).await,
+        403,
+        "a session issued before expires_at reads nothing after it"
+    );
+    // No new session either: moto does not judge cross-account trust, so
+    // `expiry_holds_under_an_independent_evaluator` proves that part.
+}
+
 /// The real AWS CLI, configured with nothing but the grantee's own keys as
 /// `default` and the share's `cli_profile` pasted as it is, reads the
 /// grantee's logs through the share role and nobody else's.
