@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests and the demo need on a fresh machine: the pinned
-# Python tools (.venv, .venv-awscli), the policy evaluator's npm packages, and the
-# command-line tools the scripts call. Idempotent and quick when done.
+# Python tools (.venv, and the AWS CLI in .venv-awscli), the policy
+# evaluator's npm packages, and the command-line tools the scripts call.
+# Idempotent and quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
