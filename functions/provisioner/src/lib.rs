@@ -364,8 +364,13 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         }
         check_deployment(spec, &self.config)?;
         check_not_expired(spec, time::OffsetDateTime::now_utc())?;
-        // The largest the policy gets: with a session deny.
-        let inline = role_policy(spec, &self.config, Some("2000-01-01T00:00:00Z"));
+        // The largest the policy gets: with a session deny and an expiry
+        // (mid-replace, a share that drops its expiry keeps the old one).
+        let widest = ShareSpec {
+            expires_at: Some("2000-01-01T00:00:00Z".into()),
+            ..spec.clone()
+        };
+        let inline = role_policy(&widest, &self.config, Some("2000-01-01T00:00:00Z"));
         check_limits(spec, &trust_policy(spec), &inline)?;
         Ok(())
     }

@@ -1184,3 +1184,40 @@ async fn changing_the_expiry_moves_trust_policy_and_route_and_revokes_older_sess
         .contains("CurrentTime"));
     assert!(!role.description.contains(&later));
 }
+
+#[tokio::test]
+async fn every_admitted_share_fits_iam_with_an_expiry_and_a_session_deny() {
+    // Mid-replace, a share that drops its expiry keeps the old one: an
+    // admitted share must fit IAM's limit with both denies, whatever it asks.
+    let api = api(config(&[]));
+    let body = |n: u64| {
+        let accounts: Vec<String> = (0..n)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        json!({"grantee_account": B, "log_accounts": accounts, "external_id": "e-1"})
+    };
+    let mut largest = 0;
+    while api
+        .call(
+            "PUT",
+            &format!("/shares/n{}", largest + 1),
+            Some(body(largest + 1)),
+        )
+        .await
+        .0
+        == 201
+    {
+        largest += 1;
+    }
+    assert!(largest > 10, "{largest}");
+    let mut widest = body(largest);
+    widest["name"] = json!("w");
+    widest["expires_at"] = json!("2999-01-01T00:00:00Z");
+    let policy =
+        trailshare::policy::role_policy(&spec(&widest), &config(&[]), Some("2999-01-01T00:00:00Z"));
+    let size = trailshare::policy::iam_size(&policy);
+    assert!(
+        size <= trailshare::policy::MAX_INLINE_POLICY_CHARS,
+        "{largest} accounts admitted, {size} characters with both denies"
+    );
+}
