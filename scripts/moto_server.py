@@ -1,4 +1,4 @@
-"""moto's server with two fidelity fixes for the stand-in.
+"""moto's server with three fidelity fixes for the stand-in.
 
 1. SigV4 checks of form posts. moto (5.2.5) verifies the signature of a form-encoded request (IAM, STS)
 against its own re-encoding of the parsed form, which writes a space as
@@ -12,14 +12,26 @@ changes.
 role ARN ("the role does not need to exist"); AWS refuses with AccessDenied.
 Revocation deletes the role, so its tests need AWS's answer.
 
+3. Dates: conditions on aws:CurrentTime. moto skips condition operators it
+does not know, so a share's expiry (an Allow with DateLessThan aws:CurrentTime
+in the trust, a Deny with DateGreaterThanEquals aws:CurrentTime in the inline
+policy) would allow assuming for ever and deny every read at once. Here they
+compare with the time of the request, as AWS does; and a statement whose
+conditions do not hold does not apply (moto answers an explicit deny, which
+would turn every conditional Deny into an unconditional one). Other date keys
+(aws:TokenIssueTime) stay as moto has them: not judged, so the session deny
+of a revocation still denies every session here (the evaluator judges it).
+
 usage: moto_server.py [moto_server options]
 """
+import datetime
 import io
+import operator
 import sys
 import threading
 
 from moto.core.exceptions import ServiceException
-from moto.iam import access_control
+from moto.iam import access_control, policy_conditions
 from moto.iam.models import iam_backends
 from moto.moto_server import werkzeug_app
 from moto.sts import models as sts_models
@@ -65,7 +77,50 @@ def _assume_existing_role(self, region_name, role_session_name, role_arn, *args,
     return _assume_role(self, region_name, role_session_name, role_arn, *args, **kwargs)
 
 
+_DATE_OPERATORS = {
+    "DateEquals": operator.eq,
+    "DateNotEquals": operator.ne,
+    "DateLessThan": operator.lt,
+    "DateLessThanEquals": operator.le,
+    "DateGreaterThan": operator.gt,
+    "DateGreaterThanEquals": operator.ge,
+}
+_verify_condition = policy_conditions.TrustCondition.verify_condition
+
+
+def _date(value):
+    try:
+        return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc)
+    except ValueError:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _verify_current_time(self, actual_values):
+    compare = _DATE_OPERATORS.get(self._condition)
+    if compare is None:
+        return _verify_condition(self, actual_values)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for key, expected in zip(self._expected_value_source, self._expected_value):
+        if key.lower() != "aws:currenttime":
+            continue
+        values = expected if isinstance(expected, list) else [expected]
+        if not any(compare(now, _date(value)) for value in values):
+            return False
+    return True
+
+
+_statement_permits = access_control.IAMPolicyStatement.is_action_permitted
+
+
+def _applies_only_when_its_conditions_hold(self, action, resource="*", principal=None, incoming_condition_values=None):
+    if not self._check_conditions(incoming_condition_values):
+        return access_control.PermissionResult.NEUTRAL
+    return _statement_permits(self, action, resource, principal, incoming_condition_values)
+
+
 werkzeug_app.DomainDispatcherApplication.__call__ = _keep_raw_form_body
+policy_conditions.TrustCondition.verify_condition = _verify_current_time
+access_control.IAMPolicyStatement.is_action_permitted = _applies_only_when_its_conditions_hold
 access_control.IAMRequestBase._create_aws_request = _sign_what_was_sent
 sts_models.STSBackend.assume_role = _assume_existing_role
 

@@ -1652,3 +1652,308 @@ async fn iam_errors_moto_cannot_make_become_clear_answers() {
         (502, Some("iam:CreateRole failed: AccessDenied"))
     );
 }
+
+/// RFC 3339 in whole seconds, `seconds` from now.
+fn from_now(seconds: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// `expires_at` as IAM holds it: nobody assumes the role from then on and
+/// sessions already issued read nothing, judged by the independent
+/// evaluator at moments before and after (`aws:CurrentTime`); and a replace
+/// that stopped half-way ends at the earlier of the two expiries.
+#[tokio::test]
+async fn expiry_holds_under_an_independent_evaluator() {
+    let w = world_with(ROLE_ACTIONS, true).await;
+    let name = unique("bu-b");
+    let expires = from_now(86_400);
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "expires_at": expires}))
+        .await;
+    assert_eq!(
+        (share["expires_at"].as_str(), share["status"].as_str()),
+        (Some(expires.as_str()), Some("active"))
+    );
+    let docs = w.documents(&name).await;
+    let object = |account: &str| {
+        format!(
+            "arn:aws:s3:::{}/{}",
+            w.bucket,
+            log_key(None, account, "1200")
+        )
+    };
+    let at = |moment: &str| json!({"aws:CurrentTime": moment});
+    let assume_at = |moment: &str| {
+        let mut case = docs.assume(&format!("arn:aws:iam::{B}:user/analyst"), None);
+        case["request"]["context"] = at(moment);
+        case
+    };
+    let (before, after) = (from_now(3_600), from_now(2 * 86_400));
+    let mut cases = vec![
+        (assume_at(&before), "Allowed"),
+        (assume_at(&expires), "ImplicitlyDenied"),
+        (assume_at(&after), "ImplicitlyDenied"),
+        (
+            docs.call("s3:GetObject", &object(B), at(&before), &[], true),
+            "Allowed",
+        ),
+        // A session issued before the expiry reads nothing from then on.
+        (
+            docs.call("s3:GetObject", &object(B), at(&expires), &[], true),
+            "ExplicitlyDenied",
+        ),
+        (
+            docs.call("s3:GetObject", &object(B), at(&after), &[], true),
+            "ExplicitlyDenied",
+        ),
+        (
+            docs.call(
+                "s3:ListBucket",
+                &format!("arn:aws:s3:::{}", w.bucket),
+                json!({"aws:CurrentTime": after, "s3:prefix": format!("AWSLogs/{B}/")}),
+                &[],
+                true,
+            ),
+            "ExplicitlyDenied",
+        ),
+    ];
+
+    // A replace to new principals, fewer accounts and an earlier expiry,
+    // stopped by IAM after the inline policy was narrowed (this provisioner
+    // may not change trust): the old principals are still trusted until
+    // the old, later expiry, but read nothing past the new, earlier one.
+    let w = world_with(
+        &ROLE_ACTIONS
+            .iter()
+            .copied()
+            .filter(|a| *a != "iam:UpdateAssumeRolePolicy")
+            .collect::<Vec<_>>(),
+        true,
+    )
+    .await;
+    let name = unique("bu-b");
+    let (soon, late) = (from_now(86_400), from_now(3 * 86_400));
+    let readers = format!("arn:aws:iam::{B}:role/Readers");
+    w.create(
+        json!({"grantee_account": B, "name": name, "grantee_principals": [readers],
+                    "log_accounts": [B, C], "external_id": "b-ext-01", "expires_at": late}),
+    )
+    .await;
+    let (status, body) = w
+        .call(
+            "PUT",
+            &format!("/shares/{name}"),
+            Some(json!({"grantee_account": B,
+            "grantee_principals": [format!("arn:aws:iam::{B}:role/Auditors")], "log_accounts": [C],
+            "external_id": "b-ext-02", "expires_at": soon})),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("iam:UpdateAssumeRolePolicy failed"),
+        "{body}"
+    );
+    let mid = w.documents(&name).await;
+    let object = |account: &str| {
+        format!(
+            "arn:aws:s3:::{}/{}",
+            w.bucket,
+            log_key(None, account, "1200")
+        )
+    };
+    let between = from_now(2 * 86_400);
+    let mut assume_between = mid.assume(&readers, Some("b-ext-01"));
+    assume_between["request"]["context"]["aws:CurrentTime"] = json!(between);
+    cases.extend([
+        (assume_between, "Allowed"),
+        (
+            mid.call("s3:GetObject", &object(C), at(&before), &[], true),
+            "Allowed",
+        ),
+        (
+            mid.call("s3:GetObject", &object(B), at(&before), &[], true),
+            "ImplicitlyDenied",
+        ),
+        (
+            mid.call("s3:GetObject", &object(C), at(&between), &[], true),
+            "ExplicitlyDenied",
+        ),
+    ]);
+    expect_decisions(cases);
+}
+
+/// The daily `Scheduled Event` deletes expired share roles from IAM and
+/// nothing else; until then the share is listed as expired.
+#[tokio::test]
+async fn the_schedule_sweeps_expired_share_roles_from_iam() {
+    let w = world().await;
+    let (gone, live, forever) = (unique("gone"), unique("live"), unique("forever"));
+    w.create(json!({"grantee_account": B, "name": gone, "expires_at": from_now(2)}))
+        .await;
+    w.create(json!({"grantee_account": C, "name": live, "expires_at": from_now(86_400)}))
+        .await;
+    w.create(json!({"grantee_account": B, "name": forever}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (status, share) = w.call("GET", &format!("/shares/{gone}"), None).await;
+    assert_eq!((status, share["status"].as_str()), (200, Some("expired")));
+    let (_, share) = w.call("GET", &format!("/shares/{live}"), None).await;
+    assert_eq!(share["status"], "active");
+
+    let event: Value =
+        serde_json::from_str(include_str!("fixtures/events/eventbridge-scheduled.json")).unwrap();
+    let outcome = w.provisioner.handle_invocation(event).await.unwrap();
+    assert_eq!(outcome["swept"], json!([gone]));
+    let mut roles = w.roles().await;
+    roles.sort();
+    assert_eq!(
+        roles,
+        [
+            format!("trailshare-{forever}"),
+            format!("trailshare-{live}")
+        ]
+    );
+    assert_eq!(w.call("GET", &format!("/shares/{gone}"), None).await.0, 404);
+}
+
+/// The stand-in applies the expiry too (scripts/moto_server.py judges
+/// `aws:CurrentTime`): a session reads until `expires_at` and nothing a
+/// second after.
+#[tokio::test]
+async fn a_session_reads_until_the_expiry_and_not_after() {
+    let w = world().await;
+    let name = unique("temp");
+    let expires = from_now(5);
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "expires_at": expires}))
+        .await;
+    let role = share["role_arn"].as_str().unwrap();
+    let analyst = w.grantee(B, &share).await;
+    let session = w.aws.assume(&analyst, role, None).await.unwrap();
+    assert_eq!(w.read(&session, B).await, 200);
+    assert_eq!(w.read(&session, C).await, 403);
+    let end = time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let wait = end - time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    assert!(wait.is_positive(), "the set-up took longer than 5 s");
+    tokio::time::sleep(wait.unsigned_abs()).await;
+    assert_eq!(
+        w.read(&session, B).await,
+        403,
+        "a session issued before expires_at reads nothing after it"
+    );
+    // No new session either: moto does not judge cross-account trust, so
+    // `expiry_holds_under_an_independent_evaluator` proves that part.
+}
+
+/// The real AWS CLI, configured with nothing but the grantee's own keys as
+/// `default` and the share's `cli_profile` pasted as it is, reads the
+/// grantee's logs through the share role and nobody else's.
+#[tokio::test]
+async fn the_cli_profile_works_with_the_real_aws_cli() {
+    use aws_credential_types::provider::ProvideCredentials;
+    let root = stand_in::repo_root();
+    // What `make test` installs (scripts/setup.sh); quick when present.
+    let venv = std::process::Command::new(root.join("scripts/venv.sh"))
+        .args([".venv-awscli", "requirements-awscli.txt"])
+        .status()
+        .expect("scripts/venv.sh");
+    assert!(venv.success(), "could not install the pinned AWS CLI");
+    let w = world_env(
+        ROLE_ACTIONS,
+        false,
+        &[("TRAIL_BUCKET_REGION", stand_in::REGION)],
+    )
+    .await;
+    let name = unique("bu-b");
+    let share = w
+        .create(json!({"grantee_account": B, "name": name, "external_id": "b-ext-cli"}))
+        .await;
+    let profile = share["grantee_setup"]["cli_profile"].as_str().unwrap();
+    assert!(
+        profile.ends_with("\nduration_seconds = 3600\nregion = us-east-1"),
+        "{profile}"
+    );
+    let keys = w
+        .grantee(B, &share)
+        .await
+        .credentials_provider()
+        .unwrap()
+        .provide_credentials()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &config,
+        format!("[default]\nregion = us-east-1\n\n{profile}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys.access_key_id(),
+            keys.secret_access_key()
+        ),
+    )
+    .unwrap();
+    let aws = |args: &[&str]| {
+        let mut command = std::process::Command::new(root.join(".venv-awscli/bin/aws"));
+        command
+            .args(args)
+            .args(["--profile", &format!("trailshare-{name}")]);
+        // Only the files above: nothing from this machine's environment.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+            command.env_remove(key);
+        }
+        let output = command
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_ENDPOINT_URL", &w.aws.url)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run the AWS CLI");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, identity, err) = aws(&["sts", "get-caller-identity", "--output", "text"]);
+    assert!(ok, "{err}");
+    assert!(
+        identity.contains(&format!("assumed-role/trailshare-{name}/")),
+        "{identity}"
+    );
+    let bucket = format!("s3://{}", w.bucket);
+    let (ok, listing, err) = aws(&["s3", "ls", &format!("{bucket}/AWSLogs/{B}/"), "--recursive"]);
+    assert!(ok, "{err}");
+    assert!(listing.contains(&log_key(None, B, "1200")), "{listing}");
+    assert!(!listing.contains(C), "{listing}");
+    // C's file: denied (moto does not judge the s3:prefix condition of a
+    // listing; the evaluator does, in the tests above).
+    let (ok, _, err) = aws(&[
+        "s3",
+        "cp",
+        &format!("{bucket}/{}", log_key(None, C, "1200")),
+        "-",
+    ]);
+    assert!(!ok && err.contains("403"), "{err}");
+    let (ok, body, err) = aws(&[
+        "s3",
+        "cp",
+        &format!("{bucket}/{}", log_key(None, B, "1200")),
+        "-",
+    ]);
+    assert!(ok, "{err}");
+    assert!(!body.is_empty());
+}

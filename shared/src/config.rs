@@ -46,6 +46,11 @@ pub struct Config {
     /// `FORWARDER_QUEUE_URL` (both): the forwarder's SQS queue, where
     /// backfill work is queued and fans out; `None`: backfill is a 503.
     pub forwarder_queue_url: Option<String>,
+    /// The trail bucket's Region, named in the grantee's CLI profile:
+    /// `TRAIL_BUCKET_REGION`, else the trail key's Region (an SSE-KMS key
+    /// lives in its bucket's Region), else the function's own `AWS_REGION`
+    /// (the template deploys in the bucket's Region).
+    pub trail_bucket_region: Option<String>,
 }
 
 /// A missing or malformed variable.
@@ -210,7 +215,27 @@ impl Config {
             },
             "an SQS queue or SNS topic ARN",
         )?;
+        let trail_bucket_region = get("TRAIL_BUCKET_REGION");
+        if trail_bucket_region
+            .as_deref()
+            .is_some_and(|region| !is_region(region))
+        {
+            return Err(fail(
+                "TRAIL_BUCKET_REGION",
+                "must be an AWS Region such as us-east-1",
+            ));
+        }
+        let trail_bucket_region = trail_bucket_region
+            .or_else(|| {
+                kms_key_arn
+                    .as_deref()
+                    .and_then(|arn| arn.split(':').nth(3))
+                    .map(str::to_string)
+            })
+            .or_else(|| get("AWS_REGION"))
+            .filter(|region| is_region(region));
         Ok(Config {
+            trail_bucket_region,
             trail_arn,
             notification_target_arns,
             admin_principals,
@@ -260,6 +285,18 @@ impl Config {
     }
 }
 
+/// An AWS Region name (`us-east-1`, `us-gov-west-1`): it is written into
+/// the grantee's CLI profile, so nothing else may pass.
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
 fn is_trail_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", "aws", "cloudtrail", region, account, resource]
@@ -303,6 +340,7 @@ mod tests {
         assert_eq!(c.trail_prefix, None);
         assert_eq!(c.kms_key_arn, None);
         assert_eq!(c.logs_root(), "AWSLogs/");
+        assert_eq!(c.trail_bucket_region, None);
         // The provisioner-only lists are optional: the forwarder starts without them.
         assert!(c.admin_principals.is_empty() && c.grantee_accounts.is_empty());
         assert_eq!(c.copy_destination_buckets, None);
@@ -332,6 +370,8 @@ mod tests {
         assert!(!c.is_admin("arn:aws:sts::111111111111:assumed-role/PowerUser/mallory"));
         assert!(c.grantee_allowed("333333333333") && !c.grantee_allowed("444444444444"));
         assert_eq!(c.kms_region(), Some("eu-west-1"));
+        // The key lives in the bucket's Region.
+        assert_eq!(c.trail_bucket_region.as_deref(), Some("eu-west-1"));
         assert_eq!(
             c.copy_destination_buckets,
             Some(vec!["b-logs".to_string(), "c-logs".to_string()])
@@ -367,6 +407,29 @@ mod tests {
         .unwrap();
         assert_eq!(c.logs_root(), "my logs/org/AWSLogs/");
         assert_eq!(c.share_cache_seconds, 0);
+    }
+
+    #[test]
+    fn the_trail_bucket_region_is_named_or_the_functions_own() {
+        let region = |vars: &[(&str, &str)]| {
+            let mut all = vec![("TRAIL_BUCKET", "trail-bucket")];
+            all.extend_from_slice(vars);
+            config(&all).unwrap().trail_bucket_region
+        };
+        assert_eq!(
+            region(&[("AWS_REGION", "eu-central-1")]).as_deref(),
+            Some("eu-central-1")
+        );
+        assert_eq!(
+            region(&[
+                ("AWS_REGION", "eu-central-1"),
+                ("TRAIL_BUCKET_REGION", "us-gov-west-1")
+            ])
+            .as_deref(),
+            Some("us-gov-west-1")
+        );
+        // Never anything that could break out of the profile's line.
+        assert_eq!(region(&[("AWS_REGION", "us-east-1\nrole_arn = x")]), None);
     }
 
     #[test]
@@ -434,6 +497,11 @@ mod tests {
             (
                 &[("COPY_WRITER_ROLE_ARNS", "arn:aws:iam::222222222222:role/*")],
                 "COPY_WRITER_ROLE_ARNS",
+            ),
+            (&[("TRAIL_BUCKET_REGION", "US East")], "TRAIL_BUCKET_REGION"),
+            (
+                &[("TRAIL_BUCKET_REGION", "us-east-")],
+                "TRAIL_BUCKET_REGION",
             ),
         ];
         for (vars, variable) in table {

@@ -12,8 +12,9 @@ const VERSION: &str = "2012-10-17";
 /// The name of the one inline policy on every share role.
 pub const READ_POLICY_NAME: &str = "trailshare-read";
 
-/// Who may assume the share role: the grantee principals, and only with the
-/// external id when one is set (condition values are strings, never booleans).
+/// Who may assume the share role: the grantee principals, only with the
+/// external id when one is set, and only before `expires_at` when set
+/// (condition values are strings, never booleans).
 pub fn trust_policy(spec: &ShareSpec) -> Value {
     let mut statement = json!({
         "Sid": "GranteeAssumesRole",
@@ -21,8 +22,21 @@ pub fn trust_policy(spec: &ShareSpec) -> Value {
         "Principal": {"AWS": spec.grantee_principals},
         "Action": "sts:AssumeRole",
     });
+    let mut condition = serde_json::Map::new();
     if let Some(external_id) = &spec.external_id {
-        statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": external_id}});
+        condition.insert(
+            "StringEquals".into(),
+            json!({"sts:ExternalId": external_id}),
+        );
+    }
+    if let Some(expires_at) = &spec.expires_at {
+        condition.insert(
+            "DateLessThan".into(),
+            json!({"aws:CurrentTime": expires_at}),
+        );
+    }
+    if !condition.is_empty() {
+        statement["Condition"] = Value::Object(condition);
     }
     json!({"Version": VERSION, "Statement": [statement]})
 }
@@ -87,11 +101,15 @@ pub fn check_limits(spec: &ShareSpec, trust: &Value, inline: &Value) -> Result<(
 }
 
 /// The role's inline policy: what `read_policy` grants, plus the deny of
-/// every session issued before `sessions_valid_after` (RFC 3339), if set.
+/// every session issued before `sessions_valid_after` (RFC 3339), if set,
+/// and of everything from `expires_at` on, if set.
 pub fn role_policy(spec: &ShareSpec, config: &Config, sessions_valid_after: Option<&str>) -> Value {
     let mut policy = read_policy(spec, config);
     if let Some(moment) = sessions_valid_after {
         push_session_deny(&mut policy, moment);
+    }
+    if let Some(expires_at) = &spec.expires_at {
+        push_expiry_deny(&mut policy, expires_at);
     }
     policy
 }
@@ -104,6 +122,28 @@ fn push_session_deny(policy: &mut Value, moment: &str) {
             "Condition": {"DateLessThan": {"aws:TokenIssueTime": moment}}}));
 }
 
+/// The trust's `DateLessThan` stops new sessions at `expires_at`; this stops
+/// the ones already issued (up to 12 hours long) at the same moment. `*` on
+/// `*`, like the session deny: an expired share reads nothing at all.
+fn push_expiry_deny(policy: &mut Value, expires_at: &str) {
+    policy["Statement"]
+        .as_array_mut()
+        .expect("a policy has statements")
+        .push(
+            json!({"Sid": "DenyAfterExpiry", "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateGreaterThanEquals": {"aws:CurrentTime": expires_at}}}),
+        );
+}
+
+/// The earlier of two expiries (`None`: never). Stored expiries are all
+/// `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
+fn earlier<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<&'a str> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (one, other) => one.or(other),
+    }
+}
+
 /// Reads nothing: held while the trust is put back to a share's own, when
 /// IAM trusts principals the share does not name (a replace that stopped).
 pub fn hold_policy() -> Value {
@@ -114,7 +154,9 @@ pub fn hold_policy() -> Value {
 /// The inline policy held while a replace changes who may assume the role:
 /// only what both the old and the new share read, so that neither the old
 /// principals (still trusted) nor the new ones (about to be) read anything
-/// their share does not allow. Keeps the old share's session deny.
+/// their share does not allow. Keeps the old share's session deny, and
+/// ends at the earlier of the two expiries, so that a replace never grants
+/// for longer than either share.
 pub fn transition_policy(
     old: &ShareSpec,
     new: &ShareSpec,
@@ -143,6 +185,9 @@ pub fn transition_policy(
     };
     if let Some(moment) = sessions_valid_after {
         push_session_deny(&mut policy, moment);
+    }
+    if let Some(expires_at) = earlier(old.expires_at.as_deref(), new.expires_at.as_deref()) {
+        push_expiry_deny(&mut policy, expires_at);
     }
     policy
 }
@@ -232,6 +277,28 @@ pub fn assume_role_command(spec: &ShareSpec, role_arn: &str) -> String {
     command
 }
 
+/// The `~/.aws/config` section that makes `--profile trailshare-<name>`
+/// assume the role from the grantee's `default` profile: the CLI and the
+/// SDKs then refresh the session by themselves. The Region is the trail
+/// bucket's (omitted when unknown: the source profile's applies).
+pub fn cli_profile(spec: &ShareSpec, config: &Config, role_arn: &str) -> String {
+    let mut profile = format!(
+        "[profile trailshare-{}]\nrole_arn = {role_arn}\nsource_profile = default",
+        spec.name
+    );
+    if let Some(external_id) = &spec.external_id {
+        profile.push_str(&format!("\nexternal_id = {external_id}"));
+    }
+    profile.push_str(&format!(
+        "\nduration_seconds = {}",
+        spec.max_session_seconds
+    ));
+    if let Some(region) = &config.trail_bucket_region {
+        profile.push_str(&format!("\nregion = {region}"));
+    }
+    profile
+}
+
 /// Who writes copies: the share's writer role when set, else the forwarder.
 /// `owner_account` is the trail bucket's account (from the share role's ARN).
 pub fn copy_writer(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<String> {
@@ -318,6 +385,7 @@ pub fn grantee_setup(spec: &ShareSpec, config: &Config, role_arn: &str) -> Value
     let mut setup = json!({
         "identity_policy": grantee_identity_policy(role_arn),
         "assume_role_command": assume_role_command(spec, role_arn),
+        "cli_profile": cli_profile(spec, config, role_arn),
     });
     if let Some(policy) = destination_bucket_policy(spec, config, owner_account) {
         setup["destination_bucket_policy"] = policy;
@@ -351,6 +419,7 @@ mod tests {
             copy_writer_role_arns: None,
             notification_target_arns: None,
             forwarder_queue_url: None,
+            trail_bucket_region: None,
         }
     }
 
@@ -468,6 +537,139 @@ mod tests {
         assert_eq!(
             transition_policy(&all, &old, &cfg, None),
             read_policy(&old, &cfg)
+        );
+    }
+
+    #[test]
+    fn expiry_ends_new_sessions_in_the_trust_and_old_ones_in_the_policy() {
+        let cfg = config(None, None, false);
+        let s = spec(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123",
+                   "expires_at": "2027-03-31T00:00:00Z"}),
+        );
+        assert_eq!(
+            trust_policy(&s)["Statement"][0]["Condition"],
+            json!({"StringEquals": {"sts:ExternalId": "ext-123"},
+                   "DateLessThan": {"aws:CurrentTime": "2027-03-31T00:00:00Z"}})
+        );
+        let own =
+            spec(json!({"grantee_account": "222222222222", "expires_at": "2027-03-31T00:00:00Z"}));
+        assert_eq!(
+            trust_policy(&own)["Statement"][0]["Condition"],
+            json!({"DateLessThan": {"aws:CurrentTime": "2027-03-31T00:00:00Z"}})
+        );
+        let expiry = json!({"Sid": "DenyAfterExpiry", "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateGreaterThanEquals": {"aws:CurrentTime": "2027-03-31T00:00:00Z"}}});
+        let policy = role_policy(&s, &cfg, Some("2026-11-25T02:00:01Z"));
+        assert_eq!(policy["Statement"][3]["Sid"], "DenySessionsIssuedBefore");
+        assert_eq!(policy["Statement"][4], expiry);
+        assert_eq!(role_policy(&own, &cfg, None)["Statement"][3], expiry);
+        // Without expires_at, no date condition anywhere.
+        let never = spec(json!({"grantee_account": "222222222222"}));
+        assert!(!role_policy(&never, &cfg, None)
+            .to_string()
+            .contains("CurrentTime"));
+        assert!(trust_policy(&never)["Statement"][0]
+            .get("Condition")
+            .is_none());
+    }
+
+    #[test]
+    fn mid_replace_the_earlier_expiry_holds() {
+        let cfg = config(None, None, false);
+        let at = |expires: Option<&str>| {
+            let mut body = json!({"name": "x", "grantee_account": "222222222222"});
+            if let Some(expires) = expires {
+                body["expires_at"] = json!(expires);
+            }
+            spec(body)
+        };
+        let expiry_of = |policy: &Value| -> Option<String> {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == "DenyAfterExpiry")
+                .map(|s| {
+                    s["Condition"]["DateGreaterThanEquals"]["aws:CurrentTime"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+        };
+        let (soon, late) = ("2027-01-01T00:00:00Z", "2027-06-30T12:00:00Z");
+        for (old, new, want) in [
+            (Some(soon), Some(late), Some(soon)),
+            (Some(late), Some(soon), Some(soon)),
+            (None, Some(late), Some(late)),
+            (Some(soon), None, Some(soon)),
+            (None, None, None),
+        ] {
+            let during = transition_policy(&at(old), &at(new), &cfg, None);
+            assert_eq!(expiry_of(&during).as_deref(), want, "{old:?} -> {new:?}");
+        }
+        // Nothing in common: the hold denies everything, and still ends.
+        let b = at(Some(late));
+        let c = spec(
+            json!({"name": "x", "grantee_account": "222222222222", "log_accounts": ["333333333333"], "external_id": "e-1"}),
+        );
+        let hold = transition_policy(&b, &c, &cfg, None);
+        assert_eq!(hold["Statement"][0]["Sid"], "ReplaceInProgress");
+        assert_eq!(expiry_of(&hold).as_deref(), Some(late));
+    }
+
+    #[test]
+    fn the_expiry_counts_towards_iam_limits() {
+        // `check_limits` measures the document as written, so the largest
+        // one (with a session deny and the expiry) is what is checked.
+        let cfg = config(None, Some("o-a1b2c3d4e5"), true);
+        let accounts: Vec<String> = (0..40)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        let body = json!({"name": "w", "grantee_account": accounts[0], "log_accounts": accounts, "external_id": "ext"});
+        let mut expiring = body.clone();
+        expiring["expires_at"] = json!("2027-03-31T00:00:00Z");
+        let moment = Some("2000-01-01T00:00:00Z");
+        let without = iam_size(&role_policy(&spec(body), &cfg, moment));
+        let with = iam_size(&role_policy(&spec(expiring.clone()), &cfg, moment));
+        // One short statement: about one log account's worth of the 10,240.
+        assert!(
+            (100..200).contains(&(with - without)),
+            "{without} -> {with}"
+        );
+        let many: Vec<String> = (0..70)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        expiring["log_accounts"] = json!(many);
+        let wide = spec(expiring);
+        let inline = role_policy(&wide, &cfg, moment);
+        assert!(iam_size(&inline) > MAX_INLINE_POLICY_CHARS);
+        assert_eq!(
+            check_limits(&wide, &trust_policy(&wide), &inline)
+                .unwrap_err()
+                .field,
+            "log_accounts"
+        );
+    }
+
+    #[test]
+    fn the_cli_profile_assumes_the_role_from_the_default_profile() {
+        let role = "arn:aws:iam::111111111111:role/trailshare/trailshare-z";
+        let mut cfg = config(None, None, false);
+        cfg.trail_bucket_region = Some("eu-west-1".into());
+        let z = spec(
+            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-123",
+                   "max_session_seconds": 7200}),
+        );
+        assert_eq!(
+            grantee_setup(&z, &cfg, role)["cli_profile"],
+            "[profile trailshare-z]\nrole_arn = arn:aws:iam::111111111111:role/trailshare/trailshare-z\nsource_profile = default\nexternal_id = ext-123\nduration_seconds = 7200\nregion = eu-west-1"
+        );
+        let b = spec(json!({"name": "b", "grantee_account": "222222222222"}));
+        cfg.trail_bucket_region = None;
+        assert_eq!(
+            cli_profile(&b, &cfg, role),
+            format!("[profile trailshare-b]\nrole_arn = {role}\nsource_profile = default\nduration_seconds = 3600")
         );
     }
 

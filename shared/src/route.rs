@@ -75,6 +75,8 @@ impl From<&ShareSpec> for Route {
 }
 
 /// What a role's description says about its route.
+// Short-lived (one per listed role, unwrapped at once): boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Described {
     /// The route itself.

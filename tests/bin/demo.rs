@@ -610,6 +610,41 @@ async fn main() {
         "the same events again change nothing: C's copy not rewritten, B's tags as they were",
     );
 
+    step("Expiry: a share past its expires_at is listed expired; the daily Scheduled Event deletes its role");
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (status, contractor) = lambdas.api(
+        "PUT",
+        "/shares/contractor-b",
+        Some(json!({"grantee_account": B, "expires_at": soon})),
+    );
+    report.check(
+        status == 201 && contractor["expires_at"] == json!(soon),
+        &format!("PUT /shares/contractor-b expiring at {soon} -> {status}"),
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, got) = lambdas.api("GET", "/shares/contractor-b", None);
+    report.check(
+        got["status"] == "expired",
+        &format!(
+            "GET /shares/contractor-b -> status {} (IAM denies it from expires_at on)",
+            got["status"]
+        ),
+    );
+    let reply = lambdas.invoke("provisioner", &fixture("eventbridge-scheduled.json"));
+    report.check(
+        reply["swept"] == json!(["contractor-b"]),
+        &format!("the Scheduled Event (aws.events) sweeps: {reply}"),
+    );
+    let (status, _) = lambdas.api("GET", "/shares/contractor-b", None);
+    report.check(
+        status == 404,
+        &format!("GET /shares/contractor-b -> {status}: its role is gone"),
+    );
+
     step("Revocation: DELETE B's share; B can no longer assume it");
     let (status, _) = lambdas.api(
         "DELETE",

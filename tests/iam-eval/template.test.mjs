@@ -289,3 +289,18 @@ test('with TrailTopicArn, only that topic may send to the queue, and no EventBri
   assert.equal(template.Resources.TrailObjectCreatedRule.Condition, 'UseEventBridge')
   assert.equal(template.Resources.TrailTopicSubscription.Condition, 'UseTrailTopic')
 })
+
+test('a daily schedule invokes the provisioner, which may delete share roles and nothing else', async () => {
+  const events = template.Resources.ProvisionerFunction.Properties.Events
+  const schedules = Object.values(events).filter((e) => e.Type === 'Schedule')
+  assert.deepEqual(schedules.map((e) => [e.Properties.Schedule, e.Properties.Enabled]), [['rate(1 day)', true]])
+  // The sweep's calls: list, read, remove the inline policy, delete.
+  const p = withDefaults.provisioner
+  const share = role('/trailshare/trailshare-expired')
+  assert.equal(await decide(p, 'iam:ListRoles', '*'), 'Allowed')
+  for (const action of ['iam:GetRole', 'iam:ListRolePolicies', 'iam:DeleteRole']) {
+    assert.equal(await decide(p, action, share), 'Allowed', action)
+  }
+  assert.equal(await decide(p, 'iam:DeleteRolePolicy', share, withBoundary(BOUNDARY)), 'Allowed')
+  assert.equal(await decide(p, 'iam:DeleteRole', role('/service-role/trailshare-lookalike')), 'ImplicitlyDenied')
+})

@@ -12,6 +12,7 @@ use trailshare::policy::{
     READ_POLICY_NAME,
 };
 use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
+use trailshare::route::{read_description, Described};
 use trailshare::share::{
     check_deployment, check_not_expired, validate, validate_existing_name, validate_name, Invalid,
     ShareSpec,
@@ -169,6 +170,94 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         self
     }
 
+    /// Handles one invocation: EventBridge's daily `Scheduled Event` sweeps
+    /// expired shares (an error fails the invocation, so Lambda retries
+    /// it); anything else is an API Gateway request.
+    pub async fn handle_invocation(&self, event: Value) -> std::result::Result<Value, StoreError> {
+        match scheduled_by(&event) {
+            Some(schedule) => self.sweep(&schedule).await,
+            None => Ok(self.handle_event(event).await),
+        }
+    }
+
+    /// Deletes the roles of expired shares. IAM denies them already; this
+    /// keeps the account's role quota and the share list clean.
+    ///
+    /// Costs one `ListRoles` per 1,000 roles (the routes in the
+    /// descriptions say which shares have expired), then one `GetRole` per
+    /// expired share and per share whose route is only in its tags: the
+    /// record is read again just before the delete, so a share a PUT
+    /// extended meanwhile stays. Stops after [`SWEEP_BUDGET`]; what is
+    /// left (denied by IAM all the same) goes at the next run.
+    pub async fn sweep(&self, caller: &str) -> std::result::Result<Value, StoreError> {
+        let started = std::time::Instant::now();
+        let path = &self.config.share_role_path;
+        let listed_at = time::OffsetDateTime::now_utc();
+        let candidates: Vec<String> = self
+            .store
+            .list_summaries(path)
+            .await?
+            .into_iter()
+            .filter(|role| share_name(&role.role_name).is_some())
+            .filter(|role| match read_description(role.description.as_deref()) {
+                Described::Route(route) => route.expired_at(listed_at),
+                Described::InTags => true,
+            })
+            .map(|role| role.role_name)
+            .collect();
+        let mut swept = Vec::new();
+        let mut failure = None;
+        let mut left = 0;
+        for role_name in &candidates {
+            if started.elapsed() > SWEEP_BUDGET {
+                left += 1;
+                continue;
+            }
+            match self.sweep_one(path, role_name, caller).await {
+                Ok(Some(name)) => swept.push(name),
+                Ok(None) => {}
+                Err(error) => {
+                    eprintln!(
+                        "{}",
+                        json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()})
+                    );
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        let outcome = json!({"event": "sweep", "swept": swept, "left": left});
+        println!("{outcome}");
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(outcome),
+        }
+    }
+
+    /// Deletes one role if its record (read now) is an expired share's.
+    async fn sweep_one(
+        &self,
+        path: &str,
+        role_name: &str,
+        caller: &str,
+    ) -> std::result::Result<Option<String>, StoreError> {
+        let Some(role) = self.store.get(path, role_name).await? else {
+            return Ok(None);
+        };
+        // Damaged or fenced roles are not known to be expired: left alone.
+        let Found::Share(record, _) = self.classify(role) else {
+            return Ok(None);
+        };
+        if !record.spec.expired_at(time::OffsetDateTime::now_utc()) {
+            return Ok(None);
+        }
+        if !self.store.delete(role_name).await? {
+            return Ok(None);
+        }
+        let name = record.spec.name.clone();
+        self.audit(caller, "delete-expired", &name, Some(&record), None);
+        Ok(Some(name))
+    }
+
     /// Handles one API Gateway event (HTTP API 2.0 or REST v1 proxy).
     pub async fn handle_event(&self, event: Value) -> Value {
         let response = match ApiRequest::from_event(event) {
@@ -275,8 +364,13 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         }
         check_deployment(spec, &self.config)?;
         check_not_expired(spec, time::OffsetDateTime::now_utc())?;
-        // The largest the policy gets: with a session deny.
-        let inline = role_policy(spec, &self.config, Some("2000-01-01T00:00:00Z"));
+        // The largest the policy gets: with a session deny and an expiry
+        // (mid-replace, a share that drops its expiry keeps the old one).
+        let widest = ShareSpec {
+            expires_at: Some("2000-01-01T00:00:00Z".into()),
+            ..spec.clone()
+        };
+        let inline = role_policy(&widest, &self.config, Some("2000-01-01T00:00:00Z"));
         check_limits(spec, &trust_policy(spec), &inline)?;
         Ok(())
     }
@@ -446,7 +540,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// 2. the trust;
     /// 3. the new reach, with a deny of sessions issued before a moment
     ///    after the trust changed, when who may assume or what is read changed;
-    /// 4. the session length, then the record.
+    /// 4. the session length and the description (the route), then the record.
     async fn replace(
         &self,
         current: &ShareRecord,
@@ -456,9 +550,10 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     ) -> Result<ShareRecord> {
         let old = &current.spec;
         let name = &role.role_name;
-        let trust_changes = old.grantee_principals != spec.grantee_principals
-            || old.external_id != spec.external_id;
-        let reach_changes = old.log_accounts != spec.log_accounts;
+        // Who may assume, until when: principals, external id, expiry.
+        let trust_changes = trust_policy(old) != trust_policy(&spec);
+        let reach_changes =
+            old.log_accounts != spec.log_accounts || old.expires_at != spec.expires_at;
         let mut valid_after = current.sessions_valid_after.clone();
         if trust_changes {
             let during = transition_policy(old, &spec, &self.config, valid_after.as_deref());
@@ -479,7 +574,11 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
                 .put_policy(name, READ_POLICY_NAME, &policy.to_string())
                 .await?;
         }
-        if old.max_session_seconds != spec.max_session_seconds {
+        // The description carries the route (expiry, delivery) that the
+        // forwarder and the sweep read.
+        if old.max_session_seconds != spec.max_session_seconds
+            || description(old) != description(&spec)
+        {
             self.store
                 .update_role(name, &description(&spec), spec.max_session_seconds as i32)
                 .await?;
@@ -773,6 +872,28 @@ fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
 /// every share with one `ListRoles` call (see `trailshare::route`).
 fn description(spec: &ShareSpec) -> String {
     trailshare::route::describe(spec)
+}
+
+/// How long a sweep may run before leaving the rest to the next one (the
+/// function's timeout is 29 s, set for API Gateway).
+pub const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// EventBridge's `Scheduled Event`: who scheduled it (the rule's ARN, else
+/// `aws.events`), for the audit lines. API Gateway events never carry a
+/// top-level `source`, so no request can pass for one; and a forged one
+/// (needs `lambda:InvokeFunction`) only deletes what has expired anyway.
+fn scheduled_by(event: &Value) -> Option<String> {
+    if event.get("source").and_then(Value::as_str) != Some("aws.events")
+        || event.get("detail-type").and_then(Value::as_str) != Some("Scheduled Event")
+    {
+        return None;
+    }
+    Some(
+        event["resources"][0]
+            .as_str()
+            .unwrap_or("aws.events")
+            .to_string(),
+    )
 }
 
 /// `GET /shares` page sizes.

@@ -1,5 +1,6 @@
 //! The provisioner Lambda: configuration and clients built once, then the
-//! runtime loop hands each API Gateway event to the share API.
+//! runtime loop hands each API Gateway event to the share API, and each
+//! daily `Scheduled Event` to the sweep of expired shares.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config).with_queue(queue);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(provisioner.handle_event(event.payload).await)
+        Ok::<Value, Error>(provisioner.handle_invocation(event.payload).await?)
     }))
     .await
 }

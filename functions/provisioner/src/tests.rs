@@ -347,8 +347,13 @@ fn session_reads(role: &MemRole, issued: &str, account: &str) -> bool {
                     assert_eq!(
                         keys.len(),
                         1,
-                        "only the session deny is conditional: {condition}"
+                        "only the session and expiry denies are conditional: {condition}"
                     );
+                    if let Some(expires) =
+                        condition["DateGreaterThanEquals"]["aws:CurrentTime"].as_str()
+                    {
+                        return now().as_str() >= expires;
+                    }
                     let before = condition["DateLessThan"]["aws:TokenIssueTime"]
                         .as_str()
                         .expect("a TokenIssueTime deny");
@@ -360,6 +365,16 @@ fn session_reads(role: &MemRole, issued: &str, account: &str) -> bool {
         && statements
             .iter()
             .any(|s| s["Effect"] == "Allow" && s.get("Condition").is_none() && applies(s))
+}
+
+/// Now, as IAM's `aws:CurrentTime` compares it (RFC 3339, whole seconds).
+fn now() -> String {
+    crate::now_rfc3339()
+}
+
+/// RFC 3339, `seconds` from now (negative: in the past).
+fn from_now(seconds: i64) -> String {
+    crate::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds))
 }
 
 fn spec(body: &Value) -> ShareSpec {
@@ -401,6 +416,30 @@ fn assert_within(role: &MemRole, old: &ShareSpec, new: &ShareSpec, context: &str
     }
 }
 
+/// At this moment, no session reads, and nobody assumes the role, past the
+/// later of the two shares' expiries (when both have one).
+fn assert_ends_within(role: &MemRole, old: &ShareSpec, new: &ShareSpec, context: &str) {
+    let (Some(a), Some(b)) = (&old.expires_at, &new.expires_at) else {
+        return;
+    };
+    let later = a.max(b);
+    let reads_end = role
+        .policies
+        .values()
+        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .find_map(|s| s["Condition"]["DateGreaterThanEquals"]["aws:CurrentTime"].as_str());
+    assert!(
+        reads_end.is_some_and(|at| at <= later.as_str()),
+        "{context}: reads end at {reads_end:?}, after {later}"
+    );
+    let trust_ends =
+        role.trust["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str();
+    assert!(
+        trust_ends.is_some_and(|at| at <= later.as_str()),
+        "{context}: trusted until {trust_ends:?}, after {later}"
+    );
+}
+
 fn principal(name: &str) -> String {
     format!("arn:aws:iam::{B}:role/{name}")
 }
@@ -434,6 +473,19 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [C], "external_id": "e1"}),
             json!({"grantee_account": B, "grantee_principals": [principal("New")], "log_accounts": ["*"], "external_id": "e1"}),
         ),
+        (
+            "new principals, an earlier expiry",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1",
+                   "expires_at": from_now(2 * 86_400)}),
+            json!({"grantee_account": B, "grantee_principals": [principal("New")], "log_accounts": [C], "external_id": "e2",
+                   "expires_at": from_now(86_400)}),
+        ),
+        (
+            "same principals, a later expiry",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "expires_at": from_now(86_400)}),
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1",
+                   "expires_at": from_now(2 * 86_400)}),
+        ),
     ];
     for (what, old_body, new_body) in scenarios {
         let mut old_body = old_body;
@@ -454,6 +506,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             assert_eq!(status, 200, "{what}: {body}");
             let role = api.store.role("s");
             assert_within(&role, &old, &new, &format!("{what}: done"));
+            assert_ends_within(&role, &old, &new, &format!("{what}: done"));
             // Older sessions are denied once the share changed who or what.
             for account in [B, C, D] {
                 assert!(
@@ -510,6 +563,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             );
             let role = api.store.role("s");
             assert_within(&role, &old, &new, &format!("{what}: write {n} failed"));
+            assert_ends_within(&role, &old, &new, &format!("{what}: write {n} failed"));
             // The record still says the old share, so a retry redoes it all…
             let (status, got) = api.call("GET", "/shares/s", None).await;
             assert_eq!(
@@ -579,12 +633,20 @@ async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
     assert_eq!(status, 200);
     assert!(api.store.writes.lock().unwrap().is_empty());
     assert!(same.get("sessions_valid_after").is_none());
-    // A delivery change revokes nothing: who and what are unchanged.
+    // A delivery change revokes nothing: who and what are unchanged. The
+    // route in the description changes with it.
     let (_, tagged) = api
         .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
         .await;
     assert!(tagged.get("sessions_valid_after").is_none());
-    assert_eq!(*api.store.writes.lock().unwrap(), ["iam:TagRole"]);
+    assert_eq!(
+        *api.store.writes.lock().unwrap(),
+        ["iam:UpdateRole", "iam:TagRole"]
+    );
+    assert_eq!(
+        api.store.role("b").description,
+        trailshare::route::describe(&spec(&json!({"name": "b", "grantee_account": B})))
+    );
 
     let (status, revoked) = api.call("POST", "/shares/b/revoke-sessions", None).await;
     assert_eq!(status, 200, "{revoked}");
@@ -923,4 +985,239 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
             "{query}"
         );
     }
+}
+
+/// A share as the provisioner would have written it, expiring at
+/// `expires_at` even if that is past (the API refuses a past expiry).
+async fn plant(api: &Api, body: Value, expires_at: &str) {
+    let mut body = body;
+    body["expires_at"] = json!(expires_at);
+    let record = ShareRecord {
+        spec: trailshare::share::validate(&body, None, "trail-bucket").unwrap(),
+        created_by: ADMIN.into(),
+        created_at: from_now(-86_400),
+        updated_by: None,
+        updated_at: None,
+        sessions_valid_after: None,
+    };
+    let draft = api.provisioner.draft(&record).unwrap();
+    Shared(api.store.clone()).create(&draft).await.unwrap();
+}
+
+fn scheduled_event() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../tests/fixtures/events/eventbridge-scheduled.json"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_schedule_sweeps_expired_shares_reading_only_those_it_must() {
+    let api = api(config(&[]));
+    let own = |name: &str| json!({"name": name, "grantee_account": B});
+    // Too many accounts for the description: its route is in the tags.
+    let wide = |name: &str| {
+        let accounts: Vec<String> = (0..80)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        json!({"name": name, "grantee_account": B, "log_accounts": accounts, "external_id": "e-1"})
+    };
+    plant(&api, own("gone"), &from_now(-60)).await;
+    plant(&api, wide("wide-gone"), &from_now(-60)).await;
+    for (name, body) in [
+        (
+            "live",
+            json!({"grantee_account": B, "expires_at": from_now(86_400)}),
+        ),
+        ("forever", json!({"grantee_account": B})),
+        ("wide", wide("wide")),
+        (
+            "extended",
+            json!({"grantee_account": B, "expires_at": from_now(86_400)}),
+        ),
+    ] {
+        let (status, body) = api
+            .call("PUT", &format!("/shares/{name}"), Some(body))
+            .await;
+        assert_eq!(status, 201, "{name}: {body}");
+    }
+    assert!(!api.store.role("wide").description.contains("route v1"));
+    // A PUT extended this one between the listing and the delete: its
+    // description (as listed) says expired, its record says otherwise.
+    let mut stale = own("extended");
+    stale["expires_at"] = json!(from_now(-60));
+    let stale = trailshare::route::describe(&spec(&stale));
+    api.store.edit("extended", |r| r.description = stale);
+
+    // Until the sweep, an expired share is listed as such.
+    let (_, gone) = api.call("GET", "/shares/gone", None).await;
+    assert_eq!(gone["status"], "expired");
+    let (_, live) = api.call("GET", "/shares/live", None).await;
+    assert_eq!(live["status"], "active");
+
+    api.store.reads.swap(0, std::sync::atomic::Ordering::SeqCst);
+    api.audit.lock().unwrap().clear();
+    let outcome = api
+        .provisioner
+        .handle_invocation(scheduled_event())
+        .await
+        .unwrap();
+    assert_eq!(outcome["swept"], json!(["gone", "wide-gone"]));
+    assert_eq!(outcome["left"], 0);
+    // One GetRole each for the two expired, the extended and the two whose
+    // route is in the tags; none for live or forever.
+    assert_eq!(api.store.reads.load(std::sync::atomic::Ordering::SeqCst), 4);
+    let left: Vec<String> = api.store.roles.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        left,
+        [
+            "trailshare-extended",
+            "trailshare-forever",
+            "trailshare-live",
+            "trailshare-wide"
+        ]
+    );
+    let lines = api.audit.lock().unwrap().clone();
+    assert_eq!(lines.len(), 2);
+    for (line, name) in lines.iter().zip(["gone", "wide-gone"]) {
+        assert_eq!(line["action"], "delete-expired");
+        assert_eq!(line["share"], name);
+        assert_eq!(
+            line["caller"],
+            "arn:aws:events:us-east-1:111111111111:rule/trailshare-ProvisionerFunctionSweepExpiredShares-1Q2W3E4R5T6Y"
+        );
+        assert_eq!(line["after"], Value::Null);
+        assert!(line["before"]["spec"]["expires_at"].is_string());
+    }
+    assert_eq!(api.call("GET", "/shares/gone", None).await.0, 404);
+    // A second run finds nothing to do.
+    let again = api
+        .provisioner
+        .handle_invocation(scheduled_event())
+        .await
+        .unwrap();
+    assert_eq!(again["swept"], json!([]));
+    // An API Gateway event still goes to the API.
+    let mut event = scheduled_event();
+    event["source"] = json!("my.app");
+    let response = api.provisioner.handle_invocation(event).await.unwrap();
+    assert_eq!(response["statusCode"], 400);
+}
+
+#[tokio::test]
+async fn a_failed_delete_fails_the_sweep_after_trying_the_rest() {
+    let api = api(config(&[]));
+    plant(
+        &api,
+        json!({"name": "a", "grantee_account": B}),
+        &from_now(-60),
+    )
+    .await;
+    plant(
+        &api,
+        json!({"name": "b", "grantee_account": C}),
+        &from_now(-60),
+    )
+    .await;
+    api.store.fail_write(
+        1,
+        StoreError::Throttled {
+            call: "",
+            message: "Throttling: Rate exceeded".into(),
+        },
+    );
+    let error = api
+        .provisioner
+        .handle_invocation(scheduled_event())
+        .await
+        .unwrap_err();
+    assert_eq!(error.call(), "iam:DeleteRole");
+    // The other one went; the failed one goes when Lambda retries.
+    assert_eq!(api.store.roles.lock().unwrap().len(), 1);
+    let outcome = api
+        .provisioner
+        .handle_invocation(scheduled_event())
+        .await
+        .unwrap();
+    assert_eq!(outcome["swept"].as_array().unwrap().len(), 1);
+    assert!(api.store.roles.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn changing_the_expiry_moves_trust_policy_and_route_and_revokes_older_sessions() {
+    let api = api(config(&[]));
+    let (soon, later) = (from_now(3_600), from_now(86_400));
+    let body = |at: &str| json!({"grantee_account": B, "expires_at": at});
+    assert_eq!(api.call("PUT", "/shares/b", Some(body(&soon))).await.0, 201);
+    let role = api.store.role("b");
+    assert_eq!(
+        role.trust["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        json!(soon)
+    );
+    assert!(role.description.contains(&soon), "{}", role.description);
+    let (status, extended) = api.call("PUT", "/shares/b", Some(body(&later))).await;
+    assert_eq!(status, 200, "{extended}");
+    assert_eq!(extended["expires_at"], json!(later));
+    assert!(extended["sessions_valid_after"].is_string());
+    let role = api.store.role("b");
+    assert_eq!(
+        role.trust["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        json!(later)
+    );
+    assert!(role.policies["trailshare-read"]
+        .to_string()
+        .contains(&later));
+    assert!(!role.policies["trailshare-read"].to_string().contains(&soon));
+    // The forwarder and the sweep read the route from the description.
+    assert!(role.description.contains(&later), "{}", role.description);
+    assert!(!session_reads(&role, "2000-01-01T00:00:00Z", B));
+    assert!(session_reads(&role, "2999-01-01T00:00:00Z", B));
+    // Dropping the expiry: no date condition left.
+    let (status, _) = api
+        .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
+        .await;
+    assert_eq!(status, 200);
+    let role = api.store.role("b");
+    assert!(role.trust["Statement"][0].get("Condition").is_none());
+    assert!(!role.policies["trailshare-read"]
+        .to_string()
+        .contains("CurrentTime"));
+    assert!(!role.description.contains(&later));
+}
+
+#[tokio::test]
+async fn every_admitted_share_fits_iam_with_an_expiry_and_a_session_deny() {
+    // Mid-replace, a share that drops its expiry keeps the old one: an
+    // admitted share must fit IAM's limit with both denies, whatever it asks.
+    let api = api(config(&[]));
+    let body = |n: u64| {
+        let accounts: Vec<String> = (0..n)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        json!({"grantee_account": B, "log_accounts": accounts, "external_id": "e-1"})
+    };
+    let mut largest = 0;
+    while api
+        .call(
+            "PUT",
+            &format!("/shares/n{}", largest + 1),
+            Some(body(largest + 1)),
+        )
+        .await
+        .0
+        == 201
+    {
+        largest += 1;
+    }
+    assert!(largest > 10, "{largest}");
+    let mut widest = body(largest);
+    widest["name"] = json!("w");
+    widest["expires_at"] = json!("2999-01-01T00:00:00Z");
+    let policy =
+        trailshare::policy::role_policy(&spec(&widest), &config(&[]), Some("2999-01-01T00:00:00Z"));
+    let size = trailshare::policy::iam_size(&policy);
+    assert!(
+        size <= trailshare::policy::MAX_INLINE_POLICY_CHARS,
+        "{largest} accounts admitted, {size} characters with both denies"
+    );
 }
