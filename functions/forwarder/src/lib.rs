@@ -16,10 +16,12 @@ use trailshare::backfill::{
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
+use trailshare::notice::{s3_event, Announced};
 use trailshare::route::Route;
-use trailshare::share::Delivery;
+use trailshare::share::{Delivery, Notify};
 use trailshare::store::{
-    Destination, LogObjects, NoQueue, RoleStore, SourceHead, StoreError, WorkQueue, Writer,
+    Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleStore, SourceHead, StoreError,
+    WorkQueue, Writer,
 };
 
 pub use crate::shares::ShareCache;
@@ -55,36 +57,64 @@ pub enum Outcome {
 }
 
 /// The forwarder over its ports. Built once per process. `Q` is its own
-/// queue, where backfill work fans out (`NoQueue`: backfill work fails).
-pub struct Forwarder<S, O, Q = NoQueue> {
+/// queue, where backfill work fans out (`NoQueue`: backfill work fails);
+/// `N` announces delivered files to grantees (`NoNotifier`: shares that
+/// ask for it fail their files, which are retried, never dropped).
+pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     shares: ShareCache<S>,
     objects: O,
     queue: Q,
+    notifier: N,
+    /// The trail bucket's region, as announcements name it.
+    region: String,
     config: Config,
 }
 
-impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue> {
-    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O, NoQueue> {
+impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
+    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O, NoQueue, NoNotifier> {
         Forwarder {
             shares: ShareCache::new(roles, &config),
             objects,
             queue: NoQueue,
+            notifier: NoNotifier,
+            region: "us-east-1".to_string(),
             config,
         }
     }
+}
 
+impl<S, O, Q, N> Forwarder<S, O, Q, N> {
     /// The same forwarder with its queue, for backfill work.
-    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Forwarder<S, O, Q> {
+    pub fn with_queue<Q2: WorkQueue>(self, queue: Q2) -> Forwarder<S, O, Q2, N> {
         Forwarder {
             shares: self.shares,
             objects: self.objects,
             queue,
+            notifier: self.notifier,
+            region: self.region,
+            config: self.config,
+        }
+    }
+
+    /// The same forwarder announcing through `notifier`; `region` is the
+    /// trail bucket's, which announcements carry as `awsRegion`.
+    pub fn with_notifier<N2: Notifier>(
+        self,
+        notifier: N2,
+        region: impl Into<String>,
+    ) -> Forwarder<S, O, Q, N2> {
+        Forwarder {
+            shares: self.shares,
+            objects: self.objects,
+            queue: self.queue,
+            notifier,
+            region: region.into(),
             config: self.config,
         }
     }
 }
 
-impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
+impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
     /// Reads the share table into the cache (at start-up, before the first
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {
@@ -172,6 +202,10 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
             log(&json!({"event": "backfill", "work": work, "outcome": "share_gone"}));
             return Ok(Vec::new());
         };
+        if share.expired_at(time::OffsetDateTime::now_utc()) {
+            log(&json!({"event": "backfill", "work": work, "outcome": "share_expired"}));
+            return Ok(Vec::new());
+        }
         let window = |from: &str, until: &str| match (parse_day(from), parse_day(until)) {
             (Some(from), Some(until)) => Ok(Window { from, until }),
             _ => Err(StoreError::Rejected {
@@ -332,11 +366,13 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
                 }
             }
         };
+        // IAM denies an expired share already; the forwarder stops too.
+        let now = time::OffsetDateTime::now_utc();
         let selected = shares
             .iter()
-            .filter(|s| only.is_none_or(|name| s.name == name));
-        let targets = targets_for(selected, &key.account, &object.key);
-        if targets.is_empty() {
+            .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now));
+        let (targets, notices) = targets_for(selected, &key.account, &object.key);
+        if targets.is_empty() && notices.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
                 key.account
@@ -352,12 +388,34 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
         let mut actions = Vec::new();
         let mut errors = Vec::new();
         let mut source_gone = None;
+        let mut done = Vec::new();
         for (target, result) in targets.iter().zip(results) {
-            log_target(object, target, &result);
+            log_target(object, &target.name(), &result);
+            done.push(result.is_ok());
             match result {
                 Ok(action) => actions.push(action),
                 Err(StoreError::NotFound { call }) => source_gone = Some(call),
                 Err(error) => errors.push(format!("{}: {error}", target.name())),
+            }
+        }
+        // Each announcement once its share's delivery is done; a delivery
+        // that failed fails the object, so its notice comes on the retry.
+        let due: Vec<&Notice> = notices
+            .iter()
+            .filter(|n| source_gone.is_none() && n.after.is_none_or(|i| done[i]))
+            .collect();
+        let results = futures_util::future::join_all(
+            due.iter()
+                .map(|notice| self.announce(object, notice, &targets, &source)),
+        )
+        .await;
+        for (notice, result) in due.iter().zip(results) {
+            let name = format!("notify {}", notice.notify.arn());
+            log_target(object, &name, &result);
+            match result {
+                Ok(action) => actions.push(action),
+                Err(StoreError::NotFound { call }) => source_gone = Some(call),
+                Err(error) => errors.push(format!("{name}: {error}")),
             }
         }
         if !errors.is_empty() {
@@ -387,6 +445,54 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue> Forwarder<S, O, Q> {
             Target::Tag => self.ensure_tagged(object, account).await,
             Target::Copy(destination) => self.ensure_copied(object, destination, source).await,
         }
+    }
+
+    /// Sends one S3-event-shaped message naming where the grantee reads the
+    /// file: the copy, or the trail bucket's object. One request when the
+    /// event carried size and ETag; otherwise the source's HEAD (shared
+    /// with the copies) supplies them.
+    async fn announce(
+        &self,
+        object: &CreatedObject,
+        notice: &Notice,
+        targets: &[Target],
+        source: &SourceCache,
+    ) -> Result<String, StoreError> {
+        let (size, etag) = match (object.size, &object.etag) {
+            (Some(size), Some(etag)) => (size, etag.clone()),
+            _ => {
+                let head = source.head(&self.objects, object).await?;
+                (object.size.unwrap_or(head.size), head.etag)
+            }
+        };
+        let (bucket, key, owner) = match notice.after.map(|i| &targets[i]) {
+            Some(Target::Copy(destination)) => (
+                destination.bucket.as_str(),
+                destination.key.as_str(),
+                Some(destination.owner.as_str()),
+            ),
+            _ => (object.bucket.as_str(), object.key.as_str(), None),
+        };
+        let announced = Announced {
+            bucket,
+            key,
+            size,
+            etag: &etag,
+            bucket_owner: owner,
+        };
+        let message = s3_event(
+            &announced,
+            &notice.share,
+            &self.region,
+            time::OffsetDateTime::now_utc(),
+        );
+        self.notifier
+            .notify(&notice.notify, &message.to_string())
+            .await?;
+        Ok(format!(
+            "announced s3://{bucket}/{key} to {}",
+            notice.notify.arn()
+        ))
     }
 
     /// One read when already tagged; otherwise one read and one write that
@@ -483,22 +589,34 @@ impl Target {
     }
 }
 
-/// The distinct targets the active shares ask for one log file.
+/// One announcement a log file owes a share's queue or topic, due once
+/// the share's delivery (`after`, an index into the targets) is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Notice {
+    share: String,
+    notify: Notify,
+    after: Option<usize>,
+}
+
+/// The distinct targets the active shares ask for one log file, and the
+/// announcements (one per share and queue or topic; the same queue asked
+/// twice for the same object hears once).
 fn targets_for<'a>(
     shares: impl Iterator<Item = &'a Route>,
     account: &str,
     key: &str,
-) -> Vec<Target> {
+) -> (Vec<Target>, Vec<Notice>) {
     let mut targets = Vec::new();
+    let mut notices: Vec<Notice> = Vec::new();
     for share in shares.filter(|s| s.covers(account)) {
         let target = match &share.delivery {
-            Delivery::None => continue,
-            Delivery::Tag => Target::Tag,
+            Delivery::None => None,
+            Delivery::Tag => Some(Target::Tag),
             Delivery::Copy {
                 bucket,
                 prefix,
                 role_arn,
-            } => Target::Copy(Destination {
+            } => Some(Target::Copy(Destination {
                 bucket: bucket.clone(),
                 key: format!("{prefix}{key}"),
                 owner: share.grantee_account.clone(),
@@ -506,13 +624,32 @@ fn targets_for<'a>(
                     role_arn: arn.clone(),
                     external_id: share.external_id.clone(),
                 }),
-            }),
+            })),
         };
-        if !targets.contains(&target) {
-            targets.push(target);
+        let after = target.map(|target| match targets.iter().position(|t| *t == target) {
+            Some(index) => index,
+            None => {
+                targets.push(target);
+                targets.len() - 1
+            }
+        });
+        if let Some(notify) = &share.notify {
+            // Where the grantee reads: a tag leaves the file in place.
+            let place = after.filter(|i| matches!(targets[*i], Target::Copy(_)));
+            let heard = notices.iter().any(|n| {
+                n.notify == *notify
+                    && n.after.filter(|i| matches!(targets[*i], Target::Copy(_))) == place
+            });
+            if !heard {
+                notices.push(Notice {
+                    share: share.name.clone(),
+                    notify: notify.clone(),
+                    after,
+                });
+            }
         }
     }
-    targets
+    (targets, notices)
 }
 
 /// The source's HEAD, read at most once per object whatever the number of
@@ -601,16 +738,13 @@ fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
 
 /// One line per target outcome; `retryable` says whether a redelivery may
 /// succeed by itself (throttles, 5xx) or needs a setting changed first.
-fn log_target(object: &CreatedObject, target: &Target, result: &Result<String, StoreError>) {
+fn log_target(object: &CreatedObject, target: &str, result: &Result<String, StoreError>) {
     log(&target_line(object, target, result));
 }
 
-fn target_line(
-    object: &CreatedObject,
-    target: &Target,
-    result: &Result<String, StoreError>,
-) -> Value {
-    let mut line = json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target.name()});
+fn target_line(object: &CreatedObject, target: &str, result: &Result<String, StoreError>) -> Value {
+    let mut line =
+        json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target});
     match result {
         Ok(action) => {
             line["outcome"] = json!("done");
