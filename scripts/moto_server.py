@@ -124,6 +124,50 @@ access_control.IAMPolicyStatement.is_action_permitted = _applies_only_when_its_c
 access_control.IAMRequestBase._create_aws_request = _sign_what_was_sent
 sts_models.STSBackend.assume_role = _assume_existing_role
 
+
+
+# 4. SQS across accounts. moto looks every queue up in the *caller's*
+# account; AWS finds it by its URL (or QueueOwnerAWSAccountId), so a
+# forwarder in A can send to a grantee's queue in B that allows it.
+from moto.sqs import responses as sqs_responses
+from moto.sqs.models import sqs_backends
+
+
+def _queue_owner(self):
+    try:
+        url = self._get_param("QueueUrl") or ""
+    except Exception:
+        url = ""
+    parts = url.rstrip("/").split("/")
+    if url.startswith(("http://", "https://")) and len(parts) >= 2:
+        if len(parts[-2]) == 12 and parts[-2].isdigit():
+            return parts[-2]
+    try:
+        owner = self._get_param("QueueOwnerAWSAccountId")
+    except Exception:
+        owner = None
+    return owner or self.current_account
+
+
+sqs_responses.SQSResponse.sqs_backend = property(
+    lambda self: sqs_backends[_queue_owner(self)][self.region]
+)
+
+# 5. SNS resources. moto authorizes every SNS action against resource "*",
+# so a policy that allows sns:Publish on one topic (least privilege, as
+# the template grants) is denied; AWS authorizes against the topic's ARN.
+from moto.sns import responses as sns_responses
+
+
+def _sns_resource(self):
+    try:
+        return self._get_param("TopicArn") or "*"
+    except Exception:
+        return "*"
+
+
+sns_responses.SNSResponse._determine_resource = _sns_resource
+
 if __name__ == "__main__":
     from moto.server import main
 

@@ -6,7 +6,7 @@ use forwarder::{Forwarder, Outcome};
 use provisioner::Provisioner;
 use serde_json::{json, Value};
 use stand_in::{digest_key, log_file, log_key, put_log, s3, stand_in, unique, StandIn, A, B, C};
-use trailshare::aws::{IamRoles, S3Objects};
+use trailshare::aws::{AwsNotifier, IamRoles, S3Objects};
 use trailshare::config::Config;
 use trailshare::events::CreatedObject;
 
@@ -56,10 +56,11 @@ fn s3_event(bucket: &str, keys: &[&str]) -> Value {
             record["s3"]["bucket"]["name"] = json!(bucket);
             record["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
             record["s3"]["object"]["key"] = json!(notification_key(key));
-            record["s3"]["object"]
-                .as_object_mut()
-                .unwrap()
-                .remove("eTag");
+            // The fixture's ETag and size are not these files': leave them
+            // out, so the forwarder reads the real ones.
+            let object = record["s3"]["object"].as_object_mut().unwrap();
+            object.remove("eTag");
+            object.remove("size");
             record
         })
         .collect();
@@ -173,6 +174,42 @@ impl World {
             S3Objects::new(&user),
             self.config.clone(),
         )
+    }
+
+    /// A forwarder that also announces, allowed to send to `targets` only
+    /// (as the template's NotificationTargetArns grants).
+    async fn announcing_forwarder(
+        &self,
+        destinations: &[&str],
+        targets: &[&str],
+    ) -> Forwarder<IamRoles, S3Objects, trailshare::store::NoQueue, AwsNotifier> {
+        let objects: Vec<String> = destinations
+            .iter()
+            .map(|b| format!("arn:aws:s3:::{b}/*"))
+            .collect();
+        let mut statements = vec![
+            json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+                   "Resource": format!("arn:aws:s3:::{}/*", self.bucket)}),
+            json!({"Effect": "Allow", "Action": ["iam:ListRoles", "iam:GetRole"], "Resource": "*"}),
+            json!({"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}),
+        ];
+        if !targets.is_empty() {
+            statements.push(json!({"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": targets}));
+        }
+        let user = self
+            .aws
+            .user(
+                A,
+                &unique("forwarder"),
+                &json!({"Version": "2012-10-17", "Statement": statements}),
+            )
+            .await;
+        Forwarder::new(
+            IamRoles::from_sdk(&user),
+            S3Objects::new(&user),
+            self.config.clone(),
+        )
+        .with_notifier(AwsNotifier::new(&user), "us-east-1")
     }
 
     /// Creates a share through the provisioner (as it stores shares), named
@@ -920,4 +957,147 @@ async fn backfill_delivers_the_files_already_there_for_that_share_only(prefix: O
         ))
         .await;
     assert_eq!(unconfigured["statusCode"], 503, "{unconfigured}");
+}
+
+/// A grantee's queue in its own account: (ARN, URL).
+async fn grantee_queue(sqs: &aws_sdk_sqs::Client, account: &str) -> (String, String) {
+    let name = unique("new-logs");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (format!("arn:aws:sqs:us-east-1:{account}:{name}"), url)
+}
+
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    out.messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn grantees_hear_of_each_delivered_file_as_an_s3_event_their_siem_reads() {
+    let w = world(None).await;
+    let b_bucket = w.aws.bucket(B, "b-logs").await;
+    let b_sqs = aws_sdk_sqs::Client::new(&w.aws.admin(B).await);
+    let (b_queue, b_url) = grantee_queue(&b_sqs, B).await;
+    // C reads through its role (delivery none) and hears through a topic
+    // its own queue subscribes to.
+    let c_admin = w.aws.admin(C).await;
+    let c_sqs = aws_sdk_sqs::Client::new(&c_admin);
+    let (c_queue, c_url) = grantee_queue(&c_sqs, C).await;
+    let c_sns = aws_sdk_sns::Client::new(&c_admin);
+    let c_topic = c_sns
+        .create_topic()
+        .name(unique("new-logs"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    c_sns
+        .subscribe()
+        .topic_arn(&c_topic)
+        .protocol("sqs")
+        .endpoint(&c_queue)
+        .send()
+        .await
+        .unwrap();
+    w.share(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": b_bucket, "prefix": "central/"},
+                   "notify": {"queue_arn": b_queue}}))
+        .await;
+    w.share(json!({"grantee_account": C, "notify": {"topic_arn": c_topic}}))
+        .await;
+    let (b_key, c_key) = (log_key(None, B, "0910"), log_key(None, C, "0910"));
+    put_log(&w.s3(), &w.bucket, &b_key, log_file(B, "b")).await;
+    put_log(&w.s3(), &w.bucket, &c_key, log_file(C, "c")).await;
+    let batch = || {
+        sqs_event(&[
+            ("m-b", s3_event(&w.bucket, &[&b_key]).to_string()),
+            ("m-c", s3_event(&w.bucket, &[&c_key]).to_string()),
+        ])
+    };
+
+    // A forwarder not allowed to publish to C's topic: C's file is not
+    // acknowledged (retried, then dead-lettered); B's is done.
+    let partial = w.announcing_forwarder(&[&b_bucket], &[&b_queue]).await;
+    assert_eq!(
+        partial.handle_event(batch()).await.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "m-c"}]})
+    );
+    assert!(receive(&c_sqs, &c_url).await.is_empty());
+    let first = receive(&b_sqs, &b_url).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // The message a Splunk-style "SQS-based S3" input reads, field by field.
+    let message: Value = serde_json::from_str(&first[0]).unwrap();
+    let record = &message["Records"][0];
+    let copy_key = format!("central/{b_key}");
+    assert_eq!(record["eventSource"], "aws:s3");
+    assert_eq!(record["eventName"], "ObjectCreated:Put");
+    assert_eq!(record["eventVersion"], "2.1");
+    assert_eq!(record["s3"]["bucket"]["name"], b_bucket.as_str());
+    assert_eq!(
+        record["s3"]["bucket"]["arn"],
+        format!("arn:aws:s3:::{b_bucket}")
+    );
+    assert_eq!(record["s3"]["object"]["key"], notification_key(&copy_key));
+    assert_eq!(record["s3"]["object"]["size"], log_file(B, "b").len());
+    // What the reader does next: decode the key and GET the object as B.
+    let Ok(trailshare::events::Trigger::Direct(trailshare::events::Notification::Objects(objects))) =
+        trailshare::events::decode(&message)
+    else {
+        panic!("the notice decodes as an S3 notification: {message}");
+    };
+    let body = s3(&w.aws.admin(B).await)
+        .get_object()
+        .bucket(&objects[0].bucket)
+        .key(&objects[0].key)
+        .send()
+        .await
+        .expect("the announced copy is there")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(body.as_ref(), log_file(B, "b").as_slice());
+
+    // Allowed to publish: the redelivered batch is acknowledged; C hears of
+    // the trail bucket's object through its topic (an SNS envelope).
+    let forwarder = w
+        .announcing_forwarder(&[&b_bucket], &[&b_queue, &c_topic])
+        .await;
+    assert_eq!(
+        forwarder.handle_event(batch()).await.unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    let heard = receive(&c_sqs, &c_url).await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let envelope: Value = serde_json::from_str(&heard[0]).unwrap();
+    assert_eq!(envelope["TopicArn"], c_topic.as_str());
+    let inner: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        inner["Records"][0]["s3"]["bucket"]["name"],
+        w.bucket.as_str()
+    );
+    assert_eq!(
+        inner["Records"][0]["s3"]["object"]["key"],
+        notification_key(&c_key)
+    );
+    // At least once, like S3: B's file was announced again on redelivery.
+    assert_eq!(receive(&b_sqs, &b_url).await.len(), 1);
 }

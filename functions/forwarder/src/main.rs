@@ -4,7 +4,7 @@
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, S3Objects, SqsQueue};
+use trailshare::aws::{load_sdk_config, AwsNotifier, IamRoles, S3Objects, SqsQueue};
 use trailshare::config::Config;
 
 #[tokio::main]
@@ -14,6 +14,11 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1);
     });
     let sdk = load_sdk_config().await;
+    // Announcements name the trail bucket's region, as cli_profile does.
+    let region = config.trail_bucket_region.clone().unwrap_or_else(|| {
+        sdk.region()
+            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string())
+    });
     // Where backfill work fans out; unset, backfill work fails (and is
     // dead-lettered) instead of being dropped.
     let queue = config
@@ -22,7 +27,9 @@ async fn main() -> Result<(), Error> {
         .map(|url| SqsQueue::new(&sdk, url));
     // One forwarder for the life of the process.
     let forwarder: &'static _ = Box::leak(Box::new(
-        Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config).with_queue(queue),
+        Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config)
+            .with_queue(queue)
+            .with_notifier(AwsNotifier::new(&sdk), region),
     ));
     // Read the share table during init, while the runtime polls for the
     // first event, instead of after it arrives: a cold start then costs

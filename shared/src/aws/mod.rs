@@ -2,10 +2,12 @@
 //! Nothing here decides anything; it translates calls and classifies errors.
 
 mod iam;
+mod notify;
 mod s3;
 mod sqs;
 
 pub use iam::IamRoles;
+pub use notify::AwsNotifier;
 pub use s3::S3Objects;
 pub use sqs::SqsQueue;
 
