@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::share::{Delivery, Invalid, ShareSpec};
+use crate::share::{Delivery, Invalid, Notify, ShareSpec};
 
 const VERSION: &str = "2012-10-17";
 /// The name of the one inline policy on every share role.
@@ -348,6 +348,22 @@ pub fn destination_bucket_policy(
     ]}))
 }
 
+/// `notify`: the statement the queue's or topic's owner adds to its access
+/// policy, letting the forwarder's role (only) send to it. An SSE-KMS
+/// encrypted queue or topic also needs its key to let that role
+/// `kms:GenerateDataKey` and `kms:Decrypt`.
+pub fn queue_policy(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
+    let notify = spec.notify.as_ref()?;
+    let (sid, action) = match notify {
+        Notify::QueueArn(_) => ("TrailshareAnnouncesNewLogs", "sqs:SendMessage"),
+        Notify::TopicArn(_) => ("TrailshareAnnouncesNewLogs", "sns:Publish"),
+    };
+    Some(json!({"Version": VERSION, "Statement": [
+        {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": forwarder_principal(config, owner_account)},
+         "Action": action, "Resource": notify.arn()}
+    ]}))
+}
+
 /// Copy mode with `role_arn`: how the destination account sets up the role
 /// the forwarder assumes to write (its trust, then its permissions).
 pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str) -> Option<Value> {
@@ -393,6 +409,9 @@ pub fn grantee_setup(spec: &ShareSpec, config: &Config, role_arn: &str) -> Value
     if let Some(writer) = writer_role_setup(spec, config, owner_account) {
         setup["writer_role"] = writer;
     }
+    if let Some(policy) = queue_policy(spec, config, owner_account) {
+        setup["queue_policy"] = policy;
+    }
     setup
 }
 
@@ -425,6 +444,38 @@ mod tests {
 
     fn spec(body: Value) -> ShareSpec {
         validate(&body, None, "trail-bucket").unwrap()
+    }
+
+    #[test]
+    fn queue_policy_lets_only_the_forwarder_send_to_the_named_target() {
+        let mut cfg = config(None, None, false);
+        cfg.forwarder_role_arn = Some("arn:aws:iam::111111111111:role/fwd".into());
+        let queue = "arn:aws:sqs:eu-west-1:222222222222:new-logs";
+        let share =
+            spec(json!({"grantee_account": "222222222222", "notify": {"queue_arn": queue}}));
+        let setup = grantee_setup(
+            &share,
+            &cfg,
+            "arn:aws:iam::111111111111:role/trailshare/trailshare-b",
+        );
+        assert_eq!(
+            setup["queue_policy"]["Statement"],
+            json!([{"Sid": "TrailshareAnnouncesNewLogs", "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111111111111:role/fwd"},
+                    "Action": "sqs:SendMessage", "Resource": queue}])
+        );
+        let topic = "arn:aws:sns:us-east-1:222222222222:t";
+        let share =
+            spec(json!({"grantee_account": "222222222222", "notify": {"topic_arn": topic}}));
+        let policy = queue_policy(&share, &cfg, "111111111111").unwrap();
+        assert_eq!(policy["Statement"][0]["Action"], "sns:Publish");
+        assert_eq!(policy["Statement"][0]["Resource"], topic);
+        let none = spec(json!({"grantee_account": "222222222222"}));
+        assert!(
+            grantee_setup(&none, &cfg, "arn:aws:iam::111111111111:role/x")
+                .get("queue_policy")
+                .is_none()
+        );
     }
 
     #[test]

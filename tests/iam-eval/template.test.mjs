@@ -171,6 +171,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
     GRANTEE_ACCOUNTS: '222222222222,333333333333',
     COPY_DESTINATION_BUCKETS: DEST,
     COPY_WRITER_ROLE_ARNS: WRITER,
+    NOTIFICATION_TARGET_ARNS: '',
   })
   assert.equal(template.Parameters.AdminPrincipalArns.Default, undefined, 'AdminPrincipalArns is required')
   const pattern = new RegExp(template.Parameters.AdminPrincipalArns.AllowedPattern)
@@ -242,6 +243,25 @@ test('with no destinations listed, the forwarder can copy nowhere and assume not
   assert.equal(await decide(f, 's3:PutObject', `arn:aws:s3:::${DEST}/x`), 'ImplicitlyDenied')
   const trust = trustsAccountA('sts:AssumeRole')
   assert.equal(await decide(f, 'sts:AssumeRole', WRITER, {}, undefined, trust), 'ImplicitlyDenied')
+})
+
+test('the forwarder announces only to the listed queues and topics', async () => {
+  const queue = `arn:aws:sqs:eu-west-1:222222222222:b-new-logs`
+  const topic = `arn:aws:sns:${REGION}:333333333333:c-new-logs`
+  const f = deployed({ TrailBucketName: TRAIL, NotificationTargetArns: `${queue},${topic}` }).forwarder
+  // The grantee's access policy consents, as grantee_setup.queue_policy says.
+  const consent = (action, arn) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${A}:root` }, Action: action, Resource: arn }] })
+  assert.equal(await decide(f, 'sqs:SendMessage', queue, {}, undefined, consent('sqs:SendMessage', queue)), 'Allowed')
+  assert.equal(await decide(f, 'sns:Publish', topic, {}, undefined, consent('sns:Publish', topic)), 'Allowed')
+  const other = `arn:aws:sqs:eu-west-1:222222222222:someone-elses`
+  assert.equal(await decide(f, 'sqs:SendMessage', other, {}, undefined, consent('sqs:SendMessage', other)), 'ImplicitlyDenied')
+  assert.equal(await decide(f, 'sqs:ReceiveMessage', queue, {}, undefined, consent('sqs:ReceiveMessage', queue)), 'ImplicitlyDenied')
+  const none = deployed({ TrailBucketName: TRAIL }).forwarder
+  assert.equal(await decide(none, 'sqs:SendMessage', queue, {}, undefined, consent('sqs:SendMessage', queue)), 'ImplicitlyDenied')
+  const pattern = new RegExp(template.Parameters.NotificationTargetArns.AllowedPattern)
+  for (const bad of ['*', 'arn:aws:sqs:*:222222222222:q', 'arn:aws:sqs:us-east-1:222222222222:*', 'arn:aws:sqs:us-east-1:222222222222:q.fifo']) {
+    assert.doesNotMatch(bad, pattern, bad)
+  }
 })
 
 test('a trail prefix narrows the forwarder to that prefix', async () => {
