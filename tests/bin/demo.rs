@@ -200,10 +200,11 @@ fn queue_batch(bucket: &str, keys: &[String]) -> Value {
         .map(|(i, key)| {
             bridge["detail"]["bucket"]["name"] = json!(bucket);
             bridge["detail"]["object"]["key"] = json!(key);
-            bridge["detail"]["object"]
-                .as_object_mut()
-                .unwrap()
-                .remove("etag");
+            // The fixture's ETag and size are not these files': the
+            // forwarder reads the real ones.
+            let object = bridge["detail"]["object"].as_object_mut().unwrap();
+            object.remove("etag");
+            object.remove("size");
             let mut record = template.clone();
             record["messageId"] = json!(format!("msg-{i}"));
             record["body"] = json!(bridge.to_string());
@@ -293,6 +294,19 @@ async fn main() {
         .arn
         .unwrap();
     println!("    boundary {boundary}");
+    // B's SIEM reads new log files from a queue in B (an "SQS-based S3" input).
+    let b_sqs = aws_sdk_sqs::Client::new(&aws.admin(B).await);
+    let b_queue_name = unique("b-new-logs");
+    let b_queue_url = b_sqs
+        .create_queue()
+        .queue_name(&b_queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let b_queue = format!("arn:aws:sqs:us-east-1:{B}:{b_queue_name}");
+    println!("    B's queue {b_queue}");
     // moto authorizes IAM calls against resource `*`, so the template's
     // fence on the share path cannot be shown here (tests/policies.rs checks
     // it with the independent evaluator); the actions are the template's.
@@ -302,7 +316,8 @@ async fn main() {
             "iam:ListRoleTags", "iam:ListRoles"],
          "Resource": "*"},
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/AWSLogs/*")},
-        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")}
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": b_queue}
     ]});
     // The functions sign as a user of A with that policy; its keys go to them.
     let functions = aws
@@ -342,7 +357,9 @@ async fn main() {
     let (status, b_share) = lambdas.api(
         "POST",
         "/shares",
-        Some(json!({"grantee_account": B, "delivery": {"mode": "tag"}})),
+        Some(
+            json!({"grantee_account": B, "delivery": {"mode": "tag"}, "notify": {"queue_arn": b_queue}}),
+        ),
     );
     report.check(
         status == 201,
@@ -591,6 +608,45 @@ async fn main() {
     report.check(
         digest_tags.iter().any(|t| t.value == B),
         "B's digest file is tagged too",
+    );
+    // B's queue heard of both of B's files, as S3 event notifications.
+    let heard: Vec<Value> = b_sqs
+        .receive_message()
+        .queue_url(&b_queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .map(|out| out.messages.unwrap_or_default())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| serde_json::from_str(m.body.as_deref()?).ok())
+        .collect();
+    if let Some(first) = heard.first() {
+        let record = &first["Records"][0];
+        println!(
+            "    B's queue: {} {} s3://{}/{} ({} bytes)",
+            record["eventSource"].as_str().unwrap_or_default(),
+            record["eventName"].as_str().unwrap_or_default(),
+            record["s3"]["bucket"]["name"].as_str().unwrap_or_default(),
+            record["s3"]["object"]["key"].as_str().unwrap_or_default(),
+            record["s3"]["object"]["size"]
+        );
+    }
+    let announced: Vec<&str> = heard
+        .iter()
+        .filter_map(|m| m["Records"][0]["s3"]["object"]["key"].as_str())
+        .collect();
+    report.check(
+        heard.len() == 2
+            && announced.contains(&keys[1].as_str())
+            && announced.contains(&digest.as_str())
+            && heard
+                .iter()
+                .all(|m| m["Records"][0]["s3"]["bucket"]["name"] == trail.as_str()),
+        &format!(
+            "B's queue heard of B's log and digest file once each ({} messages, S3 event shape)",
+            heard.len()
+        ),
     );
     // S3 delivers at least once: the same events again must change nothing.
     let copy_key = format!("from-central/{}", keys[2]);
