@@ -364,6 +364,29 @@ fn share_body() -> impl Strategy<Value = Value> {
                     Some(d)
                 }),
         ];
+        // Notifications go to the grantee's own standard queue or topic.
+        let notify = prop::option::of(
+            (
+                any::<bool>(),
+                "[a-z]{2}-[a-z]{4,9}-[1-9]",
+                "[A-Za-z0-9_-]{1,80}",
+            )
+                .prop_map({
+                    let g = grantee.clone();
+                    move |(queue, region, name)| {
+                        if queue {
+                            json!({"queue_arn": format!("arn:aws:sqs:{region}:{g}:{name}")})
+                        } else {
+                            json!({"topic_arn": format!("arn:aws:sns:{region}:{g}:{name}")})
+                        }
+                    }
+                }),
+        );
+        // Whole seconds in UTC, as stored.
+        let expires_at = prop::option::of(
+            (2027i32..2100, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60)
+                .prop_map(|(y, mo, d, h, mi)| format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:00Z")),
+        );
         (
             Just(grantee),
             prop::option::of("[a-z0-9+=,.@_-]{1,48}"),
@@ -372,9 +395,19 @@ fn share_body() -> impl Strategy<Value = Value> {
             external_id,
             prop::option::of(3600u32..=43200),
             delivery,
+            (notify, expires_at),
         )
             .prop_map(
-                |(grantee, name, principals, logs, external_id, seconds, delivery)| {
+                |(
+                    grantee,
+                    name,
+                    principals,
+                    logs,
+                    external_id,
+                    seconds,
+                    delivery,
+                    (notify, expires_at),
+                )| {
                     let mut body = json!({"grantee_account": grantee});
                     let fields = [
                         ("name", name.map(Value::from)),
@@ -383,6 +416,8 @@ fn share_body() -> impl Strategy<Value = Value> {
                         ("external_id", external_id.map(Value::from)),
                         ("max_session_seconds", seconds.map(Value::from)),
                         ("delivery", delivery),
+                        ("notify", notify),
+                        ("expires_at", expires_at.map(Value::from)),
                     ];
                     for (field, value) in fields {
                         if let Some(value) = value {
