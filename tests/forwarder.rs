@@ -143,6 +143,37 @@ impl World {
         destinations: &[&str],
         writers: &[&str],
     ) -> Forwarder<IamRoles, S3Objects> {
+        let user = self.forwarder_user(destinations, writers, &[]).await;
+        Forwarder::new(
+            IamRoles::from_sdk(&user),
+            S3Objects::new(&user),
+            self.config.clone(),
+        )
+    }
+
+    /// The same, also announcing, allowed to send to `targets` only (as
+    /// the template's NotificationTargetArns grants).
+    async fn announcing_forwarder(
+        &self,
+        destinations: &[&str],
+        targets: &[&str],
+    ) -> Forwarder<IamRoles, S3Objects, trailshare::store::NoQueue, AwsNotifier> {
+        let user = self.forwarder_user(destinations, &[], targets).await;
+        Forwarder::new(
+            IamRoles::from_sdk(&user),
+            S3Objects::new(&user),
+            self.config.clone(),
+        )
+        .with_notifier(AwsNotifier::new(&user), "us-east-1")
+    }
+
+    /// A user of A with the forwarder's permissions for these lists.
+    async fn forwarder_user(
+        &self,
+        destinations: &[&str],
+        writers: &[&str],
+        targets: &[&str],
+    ) -> SdkConfig {
         let mut statements = vec![
             json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
                    "Resource": format!("arn:aws:s3:::{}/*", self.bucket)}),
@@ -161,55 +192,16 @@ impl World {
             statements
                 .push(json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": writers}));
         }
-        let user = self
-            .aws
-            .user(
-                A,
-                &unique("forwarder"),
-                &json!({"Version": "2012-10-17", "Statement": statements}),
-            )
-            .await;
-        Forwarder::new(
-            IamRoles::from_sdk(&user),
-            S3Objects::new(&user),
-            self.config.clone(),
-        )
-    }
-
-    /// A forwarder that also announces, allowed to send to `targets` only
-    /// (as the template's NotificationTargetArns grants).
-    async fn announcing_forwarder(
-        &self,
-        destinations: &[&str],
-        targets: &[&str],
-    ) -> Forwarder<IamRoles, S3Objects, trailshare::store::NoQueue, AwsNotifier> {
-        let objects: Vec<String> = destinations
-            .iter()
-            .map(|b| format!("arn:aws:s3:::{b}/*"))
-            .collect();
-        let mut statements = vec![
-            json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
-                   "Resource": format!("arn:aws:s3:::{}/*", self.bucket)}),
-            json!({"Effect": "Allow", "Action": ["iam:ListRoles", "iam:GetRole"], "Resource": "*"}),
-            json!({"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}),
-        ];
         if !targets.is_empty() {
             statements.push(json!({"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": targets}));
         }
-        let user = self
-            .aws
+        self.aws
             .user(
                 A,
                 &unique("forwarder"),
                 &json!({"Version": "2012-10-17", "Statement": statements}),
             )
-            .await;
-        Forwarder::new(
-            IamRoles::from_sdk(&user),
-            S3Objects::new(&user),
-            self.config.clone(),
-        )
-        .with_notifier(AwsNotifier::new(&user), "us-east-1")
+            .await
     }
 
     /// Creates a share through the provisioner (as it stores shares), named
