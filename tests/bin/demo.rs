@@ -443,6 +443,16 @@ async fn main() {
             Err(error) => report.check(false, &format!("{me} analyst assumes {role}: {error}")),
         }
     }
+    // Access reviews: IAM's RoleLastUsed, as GET shows it.
+    let b_name = b_share["name"].as_str().unwrap_or_default();
+    let (status, b_now) = lambdas.api("GET", &format!("/shares/{b_name}"), None);
+    report.check(
+        status == 200 && b_now["last_used"]["at"].is_string(),
+        &format!(
+            "GET /shares/{b_name} -> {status}, last_used {}",
+            b_now["last_used"]
+        ),
+    );
 
     step("Scenario 2: third party Z reads every account's log files, with an external id");
     let (status, z_share) = lambdas.api(
