@@ -1957,3 +1957,95 @@ async fn the_cli_profile_works_with_the_real_aws_cli() {
     assert!(ok, "{err}");
     assert!(!body.is_empty());
 }
+
+#[tokio::test]
+async fn notifications_go_to_the_grantee_only() {
+    let listed = format!("arn:aws:sqs:us-east-1:{B}:b-new-logs");
+    let forwarder = format!("arn:aws:iam::{A}:role/trailshare-ForwarderRole-X");
+    let w = world_env(
+        ROLE_ACTIONS,
+        false,
+        &[
+            ("NOTIFICATION_TARGET_ARNS", listed.as_str()),
+            ("FORWARDER_ROLE_ARN", forwarder.as_str()),
+        ],
+    )
+    .await;
+    for (notify, field) in [
+        // Not in the stack's list: the forwarder could never send to it.
+        (
+            json!({"queue_arn": format!("arn:aws:sqs:us-east-1:{B}:elsewhere")}),
+            "notify.queue_arn",
+        ),
+        // Someone else's topic: never, list or not.
+        (
+            json!({"topic_arn": format!("arn:aws:sns:us-east-1:{C}:t")}),
+            "notify.topic_arn",
+        ),
+        (
+            json!({"queue_arn": listed, "topic_arn": format!("arn:aws:sns:us-east-1:{B}:t")}),
+            "notify",
+        ),
+    ] {
+        let (status, body) = w
+            .call(
+                "POST",
+                "/shares",
+                Some(json!({"grantee_account": B, "notify": notify})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+    assert!(w.roles().await.is_empty(), "a refused share left a role");
+
+    let share = w
+        .create(
+            json!({"grantee_account": B, "name": unique("bu-b"), "notify": {"queue_arn": listed}}),
+        )
+        .await;
+    assert_eq!(share["notify"], json!({"queue_arn": listed}));
+    let (_, got) = w
+        .call(
+            "GET",
+            &format!("/shares/{}", share["name"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        got["notify"],
+        json!({"queue_arn": listed}),
+        "GET rebuilds notify from IAM"
+    );
+    // The statement the queue's owner adds lets the forwarder send, and
+    // nobody else, and nothing else.
+    let policy = &share["grantee_setup"]["queue_policy"];
+    let case = |principal: &str, action: &str| {
+        json!({"name": format!("{principal} {action}"), "identityPolicies": [
+                   {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}],
+               "resourcePolicy": policy,
+               "request": {"principal": principal, "action": action, "resource": listed, "resourceAccount": B, "context": {}}})
+    };
+    let session = format!("arn:aws:sts::{A}:assumed-role/trailshare-ForwarderRole-X/forwarder");
+    expect_decisions(vec![
+        (case(&session, "sqs:SendMessage"), "Allowed"),
+        (case(&session, "sqs:ReceiveMessage"), "ImplicitlyDenied"),
+        (
+            case(
+                &format!("arn:aws:sts::{A}:assumed-role/other/s"),
+                "sqs:SendMessage",
+            ),
+            "ImplicitlyDenied",
+        ),
+        (
+            case(
+                &format!("arn:aws:sts::{Z}:assumed-role/trailshare-ForwarderRole-X/s"),
+                "sqs:SendMessage",
+            ),
+            "ImplicitlyDenied",
+        ),
+    ]);
+}
