@@ -221,12 +221,25 @@ async fn serve(
                 Err(_) => continue,
             },
         };
-        // Linger 0: closing the connection (a `Reset` fault) sends a RST.
-        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        // A second handle on the socket, so that a `Reset` fault can set
+        // linger 0 (closing then sends a RST) on its own connection only:
+        // set at accept, it also reset large answers moto sends with
+        // `Connection: close` while they were still being sent.
+        let Ok(socket) = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned() else {
+            continue;
+        };
+        let socket = Arc::new(socket);
         let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                handle(request, client.clone(), upstream.clone(), state.clone())
+                let socket = socket.clone();
+                handle(
+                    request,
+                    client.clone(),
+                    upstream.clone(),
+                    state.clone(),
+                    socket,
+                )
             });
             // An error here is a `Reset` fault (or the client going away).
             let _ = hyper::server::conn::http1::Builder::new()
@@ -251,6 +264,7 @@ async fn handle(
     client: Client<HttpConnector, Incoming>,
     upstream: hyper::Uri,
     state: Arc<State>,
+    socket: Arc<std::os::fd::OwnedFd>,
 ) -> Result<Response<Body>, ResetByProxy> {
     let path_and_query = request
         .uri()
@@ -375,6 +389,7 @@ async fn handle(
     if fault == Some(Fault::Reset) {
         // The stand-in has done the work; the caller never hears of it.
         let _ = response.into_body().collect().await;
+        let _ = socket2::SockRef::from(&*socket).set_linger(Some(Duration::ZERO));
         return Err(ResetByProxy);
     }
     Ok(response.map(BodyExt::boxed))
