@@ -53,11 +53,6 @@ impl Route {
             .as_deref()
             .is_some_and(|at| is_expired(at, now))
     }
-
-    /// Whether the forwarder has anything to do for the share's files.
-    pub fn acts(&self) -> bool {
-        self.delivery != Delivery::None || self.notify.is_some()
-    }
 }
 
 impl From<&ShareSpec> for Route {
@@ -134,9 +129,16 @@ mod tests {
                    "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "central/",
                                 "role_arn": "arn:aws:iam::444444444444:role/w"}}),
             json!({"grantee_account": "222222222222", "delivery": {"mode": "tag"}}),
+            json!({"grantee_account": "222222222222", "expires_at": "2027-03-31T00:00:00Z",
+                   "notify": {"queue_arn": "arn:aws:sqs:eu-west-1:222222222222:b-new-logs"}}),
         ] {
             let spec = spec(body);
             let description = describe(&spec);
+            let Described::Route(route) = read_description(Some(&description)) else {
+                panic!("{description}");
+            };
+            assert_eq!(route.notify, spec.notify);
+            assert_eq!(route.expires_at, spec.expires_at);
             assert!(description.len() <= MAX_DESCRIPTION);
             assert_eq!(
                 read_description(Some(&description)),
