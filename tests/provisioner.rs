@@ -375,8 +375,15 @@ async fn put_creates_then_replaces_in_place_and_repeats_change_nothing() {
     );
 
     let wider = json!({"grantee_account": B, "log_accounts": [B, C], "external_id": "b-ext-01", "max_session_seconds": 3600});
-    let (status, replaced) = w.call("PUT", &path, Some(wider)).await;
+    let (status, replaced) = w.call("PUT", &path, Some(wider.clone())).await;
     assert_eq!(status, 200, "{replaced}");
+    // IAM (GetRole) gives back the description and session length the
+    // replace wrote, so a repeat finds nothing to repair.
+    assert_eq!(
+        w.call("PUT", &path, Some(wider)).await,
+        (200, replaced.clone()),
+        "the new body twice changes nothing"
+    );
     assert_eq!(replaced["created_at"], first["created_at"]);
     assert_eq!(replaced["log_accounts"], json!([B, C]));
     assert_eq!(replaced["delivery"], json!({"mode": "none"}));

@@ -92,6 +92,11 @@ pub struct StoredRole {
     pub trust_policy: Option<String>,
     /// From `GetRole` only; `None`: never used (or not read).
     pub last_used: Option<LastUsed>,
+    /// The description (the forwarder's route) as IAM holds it: a replace
+    /// that stopped half-way may have left the new one, so a repair reads it.
+    pub description: Option<String>,
+    /// `MaxSessionDuration` as IAM holds it.
+    pub max_session_seconds: Option<i32>,
 }
 
 impl StoredRole {

@@ -54,6 +54,8 @@ impl FakeRoles {
                     permissions_boundary: None,
                     trust_policy: None,
                     last_used: None,
+                    description: None,
+                    max_session_seconds: None,
                 };
                 (role, describe(&record.spec))
             })

@@ -511,14 +511,19 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
             )
             .on("grantee_account"));
         }
+        // A replace plans its steps from the record, so IAM must first hold
+        // exactly the record: after a replace that stopped half-way it may
+        // hold part of another share (trust, route), which a plan made from
+        // the record would leave in place.
+        let current = match self.repair(&current, &role, caller).await? {
+            None => current,
+            Some(record) => {
+                self.audit(caller, "repair", &spec.name, Some(&current), Some(&record));
+                record
+            }
+        };
         if current.spec == spec {
-            return match self.repair(&current, &role, caller).await? {
-                None => Ok(ApiResponse::json(200, &self.render(&current, &role.arn))),
-                Some(record) => {
-                    self.audit(caller, "repair", &spec.name, Some(&current), Some(&record));
-                    Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
-                }
-            };
+            return Ok(ApiResponse::json(200, &self.render(&current, &role.arn)));
         }
         let record = self.replace(&current, &role, spec, caller).await?;
         self.audit(
@@ -598,9 +603,11 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// The record is written last, so after a replace that stopped half-way
     /// it still says the old share while IAM may hold part of the new one.
     /// A PUT of the recorded share therefore checks that IAM holds exactly
-    /// it (one GetRolePolicy; the trust came with GetRole): if so it writes
-    /// nothing; if not it puts the share back, reading nothing while the
-    /// trust names principals the share does not, and revoking their sessions.
+    /// it (one GetRolePolicy; trust, description and session length came
+    /// with GetRole): if so it writes nothing; if not it puts the share
+    /// back — first the route, so the forwarder stops acting on the new one
+    /// — reading nothing while the trust names principals the share does
+    /// not, and revoking their sessions.
     async fn repair(
         &self,
         current: &ShareRecord,
@@ -612,10 +619,18 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<Value>(t).ok());
         let trust = trust_policy(spec);
         let trust_held = parse(role.trust_policy.as_deref()) == Some(trust.clone());
+        let route_held = role.description.as_deref() == Some(description(spec).as_str())
+            && role.max_session_seconds == Some(spec.max_session_seconds as i32);
         let policy = role_policy(spec, &self.config, current.sessions_valid_after.as_deref());
         let held = self.store.get_policy(name, READ_POLICY_NAME).await?;
-        if trust_held && parse(held.as_deref()) == Some(policy) {
+        let policy_held = parse(held.as_deref()) == Some(policy);
+        if trust_held && route_held && policy_held {
             return Ok(None);
+        }
+        if !route_held {
+            self.store
+                .update_role(name, &description(spec), spec.max_session_seconds as i32)
+                .await?;
         }
         let mut valid_after = current.sessions_valid_after.clone();
         if !trust_held {
@@ -628,10 +643,12 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
                 .map_err(|e| principal_error(e, spec))?;
             valid_after = Some(revocation_moment());
         }
-        let policy = role_policy(spec, &self.config, valid_after.as_deref());
-        self.store
-            .put_policy(name, READ_POLICY_NAME, &policy.to_string())
-            .await?;
+        if !(trust_held && policy_held) {
+            let policy = role_policy(spec, &self.config, valid_after.as_deref());
+            self.store
+                .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+                .await?;
+        }
         let record = ShareRecord {
             updated_by: Some(caller.to_string()),
             updated_at: Some(now_rfc3339()),

@@ -121,6 +121,8 @@ impl RoleStore for Shared {
             permissions_boundary: draft.permissions_boundary.clone(),
             trust_policy: Some(draft.trust_policy.clone()),
             last_used: None,
+            description: Some(draft.description.clone()),
+            max_session_seconds: Some(draft.max_session_seconds),
         };
         let mut roles = self.roles.lock().unwrap();
         if roles.contains_key(&draft.role_name) {
@@ -151,6 +153,8 @@ impl RoleStore for Shared {
             .filter(|r| r.stored.path == path)
             .map(|r| StoredRole {
                 trust_policy: Some(r.trust.to_string()),
+                description: Some(r.description.clone()),
+                max_session_seconds: Some(r.max_session_seconds),
                 ..r.stored.clone()
             }))
     }
@@ -481,6 +485,12 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                    "expires_at": from_now(86_400)}),
         ),
         (
+            "same principals and reach, a new route (delivery)",
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")], "delivery": {"mode": "tag"}}),
+            json!({"grantee_account": B, "grantee_principals": [principal("Old")],
+                   "delivery": {"mode": "copy", "bucket": "b-logs"}, "max_session_seconds": 7200}),
+        ),
+        (
             "same principals, a later expiry",
             json!({"grantee_account": B, "grantee_principals": [principal("Old")], "expires_at": from_now(86_400)}),
             json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1",
@@ -507,16 +517,22 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             let role = api.store.role("s");
             assert_within(&role, &old, &new, &format!("{what}: done"));
             assert_ends_within(&role, &old, &new, &format!("{what}: done"));
-            // Older sessions are denied once the share changed who or what.
+            // Older sessions are denied once the share changed who or what
+            // (a new route alone changes neither).
+            let who_or_what = trailshare::policy::trust_policy(&old)
+                != trailshare::policy::trust_policy(&new)
+                || old.log_accounts != new.log_accounts
+                || old.expires_at != new.expires_at;
             for account in [B, C, D] {
-                assert!(
-                    !session_reads(&role, "2000-01-01T00:00:00Z", account),
+                assert_eq!(
+                    session_reads(&role, "2000-01-01T00:00:00Z", account),
+                    !who_or_what && new.covers(account),
                     "{what}"
                 );
             }
             assert_eq!(
                 body["sessions_valid_after"].as_str().map(str::len),
-                Some(20)
+                who_or_what.then_some(20)
             );
             assert_eq!(body["updated_by"], ADMIN);
             let writes = api.store.writes.lock().unwrap().clone();
@@ -587,6 +603,16 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                 trailshare::policy::trust_policy(&old),
                 "{what}"
             );
+            // The forwarder acts on the route in the description: it is the
+            // old one again, not what the stopped replace had written.
+            assert_eq!(
+                (reverted.description.as_str(), reverted.max_session_seconds),
+                (
+                    trailshare::route::describe(&old).as_str(),
+                    old.max_session_seconds as i32
+                ),
+                "{what}: route after revert from write {n}"
+            );
             for account in [B, C, D] {
                 assert_eq!(
                     session_reads(&reverted, "2999-01-01T00:00:00Z", account),
@@ -615,6 +641,93 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             assert_eq!(
                 api.store.role("s").trust["Statement"][0]["Principal"]["AWS"],
                 json!(new.grantee_principals)
+            );
+        }
+    }
+}
+
+/// IAM holds exactly `spec`: trust, route, session length and reach.
+fn assert_holds(role: &MemRole, spec: &ShareSpec, context: &str) {
+    assert_eq!(
+        role.trust,
+        trailshare::policy::trust_policy(spec),
+        "{context}: trust"
+    );
+    assert_eq!(
+        role.description,
+        trailshare::route::describe(spec),
+        "{context}: route"
+    );
+    assert_eq!(
+        role.max_session_seconds, spec.max_session_seconds as i32,
+        "{context}: session length"
+    );
+    for account in [B, C, D, "111111111111"] {
+        assert_eq!(
+            session_reads(role, "2999-01-01T00:00:00Z", account),
+            spec.covers(account),
+            "{context}: reads {account}"
+        );
+    }
+}
+
+/// After a replace old → new stopped at any write, a PUT of a third share
+/// must end with IAM holding exactly the third: a plan made from the record
+/// alone (which still says old) would skip the trust when the third trusts
+/// whom old did, and the route when it routes as old did, leaving new's.
+#[tokio::test]
+async fn a_third_share_after_a_stopped_replace_leaves_nothing_of_the_second() {
+    let old_body = json!({"name": "s", "grantee_account": B, "grantee_principals": [principal("Old")],
+                          "log_accounts": [B], "external_id": "e1", "delivery": {"mode": "tag"}});
+    let new_body = json!({"grantee_account": B, "grantee_principals": [principal("New")],
+                          "log_accounts": [B, C, D], "external_id": "e2",
+                          "delivery": {"mode": "copy", "bucket": "wide-logs"}, "max_session_seconds": 7200});
+    // Old's trust with another route; old's route with another trust.
+    let thirds = [
+        json!({"grantee_account": B, "grantee_principals": [principal("Old")],
+               "log_accounts": [B], "external_id": "e1", "delivery": {"mode": "none"}}),
+        json!({"grantee_account": B, "grantee_principals": [principal("Third")],
+               "log_accounts": [B], "external_id": "e1", "delivery": {"mode": "tag"}}),
+    ];
+    let writes = {
+        let api = api(config(&[]));
+        assert_eq!(
+            api.call("POST", "/shares", Some(old_body.clone())).await.0,
+            201
+        );
+        api.store.writes.lock().unwrap().clear();
+        assert_eq!(
+            api.call("PUT", "/shares/s", Some(new_body.clone())).await.0,
+            200
+        );
+        let n = api.store.writes.lock().unwrap().len();
+        n
+    };
+    assert!(writes >= 4, "a replace this wide takes several writes");
+    for third_body in &thirds {
+        let mut named = third_body.clone();
+        named["name"] = json!("s");
+        let third = spec(&named);
+        for n in 1..=writes {
+            let api = api(config(&[]));
+            assert_eq!(
+                api.call("POST", "/shares", Some(old_body.clone())).await.0,
+                201
+            );
+            api.store.fail_write(
+                n,
+                StoreError::Failed {
+                    call: "",
+                    message: "ServiceFailure: injected".into(),
+                },
+            );
+            let _ = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            let (status, body) = api.call("PUT", "/shares/s", Some(third_body.clone())).await;
+            assert_eq!(status, 200, "third after write {n}: {body}");
+            assert_holds(
+                &api.store.role("s"),
+                &third,
+                &format!("third after write {n}"),
             );
         }
     }

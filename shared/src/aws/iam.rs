@@ -98,6 +98,8 @@ fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> Stored
     });
     StoredRole {
         last_used,
+        description: role.description,
+        max_session_seconds: role.max_session_duration,
         trust_policy: role
             .assume_role_policy_document
             .as_deref()
