@@ -1093,3 +1093,73 @@ async fn grantees_hear_of_each_delivered_file_as_an_s3_event_their_siem_reads() 
     // At least once, like S3: B's file was announced again on redelivery.
     assert_eq!(receive(&b_sqs, &b_url).await.len(), 1);
 }
+
+/// Control Tower's trail topic also carries AWS Config's notifications. The
+/// template subscribes the forwarder's queue with the filter in
+/// tests/fixtures/sns (template.test.mjs checks it is the template's): on a
+/// real SNS (moto's) CloudTrail's messages pass and AWS Config's stay out.
+#[tokio::test]
+async fn the_trail_topic_filter_lets_cloudtrails_messages_through_and_keeps_aws_configs_out() {
+    let w = world(None).await;
+    let sns = aws_sdk_sns::Client::new(&w.admin);
+    let sqs = aws_sdk_sqs::Client::new(&w.admin);
+    let topic = sns
+        .create_topic()
+        .name(unique("aws-controltower-AllConfigNotifications"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let (queue, url) = grantee_queue(&sqs, A).await;
+    let filter = std::fs::read_to_string(
+        stand_in::repo_root().join("tests/fixtures/sns/trail-topic-filter.json"),
+    )
+    .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue)
+        .attributes("FilterPolicyScope", "MessageBody")
+        .attributes("FilterPolicy", filter.trim())
+        .attributes("RawMessageDelivery", "false")
+        .send()
+        .await
+        .unwrap();
+    let message_of = |event: &Value, record: usize| -> String {
+        let body: Value =
+            serde_json::from_str(event["Records"][record]["body"].as_str().unwrap()).unwrap();
+        body["Message"].as_str().unwrap().to_string()
+    };
+    let config = fixture("sqs-sns-config.json");
+    let cloudtrail = fixture("sqs-sns-cloudtrail.json");
+    for message in [
+        message_of(&config, 0),
+        message_of(&cloudtrail, 0),
+        message_of(&config, 1),
+    ] {
+        sns.publish()
+            .topic_arn(&topic)
+            .message(message)
+            .send()
+            .await
+            .unwrap();
+    }
+    let arrived = receive(&sqs, &url).await;
+    assert_eq!(arrived.len(), 1, "{arrived:?}");
+    let envelope: Value = serde_json::from_str(&arrived[0]).unwrap();
+    assert_eq!(
+        envelope["Message"].as_str().unwrap(),
+        message_of(&cloudtrail, 0)
+    );
+    // And the forwarder reads what arrived as CloudTrail's notification.
+    let Ok(trailshare::events::Trigger::Queue(messages)) =
+        trailshare::events::decode(&sqs_event(&[("m", arrived[0].clone())]))
+    else {
+        panic!("an SQS batch")
+    };
+    assert!(
+        matches!(&messages[0].content, Ok(trailshare::events::Notification::Objects(o)) if o.len() == 2),
+        "{messages:?}"
+    );
+}

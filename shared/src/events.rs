@@ -34,6 +34,11 @@ pub enum Notification {
     Objects(Vec<CreatedObject>),
     /// `s3:TestEvent`, sent when a notification is configured: nothing to do.
     Test,
+    /// An AWS Config notification (its `messageType`): Control Tower's
+    /// `aws-controltower-AllConfigNotifications` topic carries them beside
+    /// CloudTrail's. Nothing to do; the template's filter policy keeps them
+    /// off the queue, this keeps any that arrive from being retried.
+    Config(String),
     /// Backfill work the provisioner or the forwarder queued.
     Backfill(crate::backfill::Work),
 }
@@ -158,7 +163,7 @@ fn decode_sns(event: &Value) -> Result<Notification, String> {
             .map_err(|e| format!("SNS Message is not JSON: {e}"))?;
         match decode_notification(&inner)? {
             Notification::Objects(found) => objects.extend(found),
-            Notification::Test | Notification::Backfill(_) => {}
+            Notification::Test | Notification::Config(_) | Notification::Backfill(_) => {}
         }
     }
     Ok(Notification::Objects(objects))
@@ -210,6 +215,16 @@ fn decode_notification(event: &Value) -> Result<Notification, String> {
             });
         }
         return Ok(Notification::Objects(objects));
+    }
+    // AWS Config's notifications carry `s3Bucket`/`s3ObjectKey` too (its
+    // snapshots), so they are told apart first, by their `messageType`.
+    if let Some(kind) = event.get("messageType").and_then(Value::as_str) {
+        if kind.starts_with("Config")
+            || kind.contains("Configuration")
+            || kind.starts_with("Compliance")
+        {
+            return Ok(Notification::Config(kind.to_string()));
+        }
     }
     if event.get("s3Bucket").is_some() && event.get("s3ObjectKey").is_some() {
         let message: CloudTrailMessage = serde_json::from_value(event.clone())
@@ -414,6 +429,30 @@ mod tests {
             }]))
         );
         assert!(decode_body(r#"{"s3Bucket": "b", "s3ObjectKey": "not-a-list"}"#).is_err());
+    }
+
+    /// Control Tower's topic carries AWS Config's notifications too: they
+    /// are nothing to do, not errors to retry into the dead-letter queue —
+    /// even the snapshot one, whose `s3ObjectKey` is a string, not a list.
+    #[test]
+    fn aws_configs_notifications_on_a_shared_topic_are_nothing_to_do() {
+        let Trigger::Queue(messages) = decode(&fixture("sqs-sns-config.json")).unwrap() else {
+            panic!("not a queue")
+        };
+        let kinds: Vec<_> = messages.into_iter().map(|m| m.content).collect();
+        assert_eq!(
+            kinds,
+            [
+                Ok(Notification::Config(
+                    "ConfigurationSnapshotDeliveryCompleted".into()
+                )),
+                Ok(Notification::Config(
+                    "ConfigurationItemChangeNotification".into()
+                )),
+            ]
+        );
+        // A messageType that is not AWS Config's is still an error.
+        assert!(decode_body(r#"{"messageType": "SomethingElse"}"#).is_err());
     }
 
     #[test]

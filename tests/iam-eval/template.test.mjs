@@ -5,6 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { evaluate } from './eval.mjs'
 import { loadTemplate, resolver } from './cfn.mjs'
 
@@ -308,6 +309,16 @@ test('with TrailTopicArn, only that topic may send to the queue, and no EventBri
   ])
   assert.equal(template.Resources.TrailObjectCreatedRule.Condition, 'UseEventBridge')
   assert.equal(template.Resources.TrailTopicSubscription.Condition, 'UseTrailTopic')
+})
+
+test("the trail topic's subscription filters on the body with the filter tested on the stand-in's SNS", () => {
+  const subscription = template.Resources.TrailTopicSubscription.Properties
+  assert.equal(subscription.FilterPolicyScope, 'MessageBody')
+  assert.equal(subscription.RawMessageDelivery, false)
+  // tests/forwarder.rs subscribes a real (moto) queue with this file and
+  // publishes CloudTrail's and AWS Config's messages to it.
+  const tested = JSON.parse(readFileSync(new URL('../fixtures/sns/trail-topic-filter.json', import.meta.url), 'utf8'))
+  assert.deepEqual(subscription.FilterPolicy, tested)
 })
 
 test('a daily schedule invokes the provisioner, which may delete share roles and nothing else', async () => {

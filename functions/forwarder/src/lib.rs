@@ -306,6 +306,12 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
                 );
                 Vec::new()
             }
+            Notification::Config(kind) => {
+                log(
+                    &json!({"event": "config_notification", "message_type": kind, "message_id": message_id, "outcome": "ignored"}),
+                );
+                Vec::new()
+            }
             Notification::Objects(objects) => objects.clone(),
             // Backfill work is handled before (it only comes through SQS).
             Notification::Backfill(_) => Vec::new(),
