@@ -201,9 +201,6 @@ impl fmt::Display for LogKey {
     }
 }
 
-/// Decodes a key from an S3 event notification, where S3 writes a space as
-/// `+` and other reserved bytes as `%XX` (EventBridge keys are not encoded:
-/// never pass them through here).
 /// Encodes a key as S3 writes it in an event notification: form-URL
 /// encoding (a space is `+`, everything but `A-Za-z0-9-_.*` as `%XX`), with
 /// `/` kept. The inverse of [`decode_notification_key`].
@@ -220,6 +217,9 @@ pub fn encode_notification_key(key: &str) -> String {
         .replace(' ', "+")
 }
 
+/// Decodes a key from an S3 event notification, where S3 writes a space as
+/// `+` and other reserved bytes as `%XX` (EventBridge keys are not encoded:
+/// never pass them through here).
 pub fn decode_notification_key(raw: &str) -> Result<String, KeyError> {
     let spaced = raw.replace('+', " ");
     percent_decode_str(&spaced)
