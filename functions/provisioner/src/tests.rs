@@ -546,18 +546,12 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             writes
         };
         for n in 1..=full.len() {
-            let api = api(config(&[]));
-            assert_eq!(
-                api.call("POST", "/shares", Some(old_body.clone())).await.0,
-                201
-            );
-            api.store.fail_write(
+            let api = api_failing_write(
+                &old_body,
                 n,
-                StoreError::Failed {
-                    call: "",
-                    message: "ServiceFailure: injected failure with a policy quote arn:aws:iam::111111111111:role/secret".into(),
-                },
-            );
+                "ServiceFailure: injected failure with a policy quote arn:aws:iam::111111111111:role/secret",
+            )
+            .await;
             let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
             if full[n - 1] == "iam:UntagRole" {
                 // Leftover tags are ignored when read: the replace is done.
@@ -646,6 +640,23 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
     }
 }
 
+/// An API holding share `old_body` whose n-th IAM write from now fails.
+async fn api_failing_write(old_body: &Value, n: usize, message: &str) -> Api {
+    let api = api(config(&[]));
+    assert_eq!(
+        api.call("POST", "/shares", Some(old_body.clone())).await.0,
+        201
+    );
+    api.store.fail_write(
+        n,
+        StoreError::Failed {
+            call: "",
+            message: message.into(),
+        },
+    );
+    api
+}
+
 /// IAM holds exactly `spec`: trust, route, session length and reach.
 fn assert_holds(role: &MemRole, spec: &ShareSpec, context: &str) {
     assert_eq!(
@@ -709,18 +720,7 @@ async fn a_third_share_after_a_stopped_replace_leaves_nothing_of_the_second() {
         named["name"] = json!("s");
         let third = spec(&named);
         for n in 1..=writes {
-            let api = api(config(&[]));
-            assert_eq!(
-                api.call("POST", "/shares", Some(old_body.clone())).await.0,
-                201
-            );
-            api.store.fail_write(
-                n,
-                StoreError::Failed {
-                    call: "",
-                    message: "ServiceFailure: injected".into(),
-                },
-            );
+            let api = api_failing_write(&old_body, n, "ServiceFailure: injected").await;
             let _ = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
             let (status, body) = api.call("PUT", "/shares/s", Some(third_body.clone())).await;
             assert_eq!(status, 200, "third after write {n}: {body}");
