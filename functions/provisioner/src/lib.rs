@@ -676,6 +676,20 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         let window = trailshare::backfill::parse_window(body, today)?;
         let (current, _) = self.existing(name).await?;
         let spec = &current.spec;
+        // The forwarder does nothing for an expired share: queuing its work
+        // would answer 202 for deliveries that never happen.
+        if spec.expired_at(time::OffsetDateTime::now_utc()) {
+            return Err(ApiError::new(
+                409,
+                "expired",
+                format!(
+                    "share {} expired at {}: nothing is delivered for it; extend expires_at (PUT) first",
+                    spec.name,
+                    spec.expires_at.as_deref().unwrap_or_default()
+                ),
+            )
+            .on("expires_at"));
+        }
         let work = trailshare::backfill::Work::plan(&spec.name, &spec.log_accounts, window);
         let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
         self.queue.send(&bodies).await?;

@@ -836,6 +836,7 @@ async fn only_administrators_change_shares() {
         ("PUT", "/shares/exfil", Some(body.as_str())),
         ("DELETE", "/shares/exfil", None),
         ("POST", "/shares/exfil/revoke-sessions", None),
+        ("POST", "/shares/exfil/backfill", Some("{}")),
         // Refused before the body is even read.
         ("POST", "/shares", Some("{not json")),
     ] {
@@ -1115,6 +1116,46 @@ async fn plant(api: &Api, body: Value, expires_at: &str) {
     };
     let draft = api.provisioner.draft(&record).unwrap();
     Shared(api.store.clone()).create(&draft).await.unwrap();
+}
+
+/// Backfill queues work only for a share the forwarder acts on: an expired
+/// one is a 409 naming `expires_at`, and nothing is sent (here the queue
+/// refuses every send, so a share that gets past the check is a 502).
+#[tokio::test]
+async fn backfill_of_an_expired_share_is_a_409_and_queues_nothing() {
+    let api = api(config(&[(
+        "FORWARDER_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/111111111111/trailshare-forwarder",
+    )]));
+    plant(
+        &api,
+        json!({"name": "gone", "grantee_account": B}),
+        &from_now(-60),
+    )
+    .await;
+    let window = json!({"from": "2024-05-01", "until": "2024-05-02"});
+    let (status, body) = api
+        .call("POST", "/shares/gone/backfill", Some(window.clone()))
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["field"].as_str()
+        ),
+        (409, Some("expired"), Some("expires_at")),
+        "{body}"
+    );
+    plant(
+        &api,
+        json!({"name": "live", "grantee_account": B}),
+        &from_now(3_600),
+    )
+    .await;
+    let (status, body) = api
+        .call("POST", "/shares/live/backfill", Some(window))
+        .await;
+    assert_eq!(status, 502, "a live share reaches the queue: {body}");
 }
 
 fn scheduled_event() -> Value {
