@@ -42,6 +42,8 @@ pub struct Config {
     pub copy_writer_role_arns: Option<Vec<String>>,
     /// `NOTIFICATION_TARGET_ARNS` (provisioner): the SQS queues and SNS
     /// topics the forwarder may send to; a share naming another is a 400.
+    /// Set but empty (the template's default) allows none: the template
+    /// then grants the forwarder no send at all. Unset: not checked.
     pub notification_target_arns: Option<Vec<String>>,
     /// `FORWARDER_QUEUE_URL` (both): the forwarder's SQS queue, where
     /// backfill work is queued and fans out; `None`: backfill is a 503.
@@ -214,7 +216,8 @@ impl Config {
                     || notify_target_account(arn, "sns").is_some()
             },
             "an SQS queue or SNS topic ARN",
-        )?;
+        )?
+        .or_else(|| lookup("NOTIFICATION_TARGET_ARNS").map(|_| Vec::new()));
         let trail_bucket_region = get("TRAIL_BUCKET_REGION");
         if trail_bucket_region
             .as_deref()

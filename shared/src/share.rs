@@ -690,6 +690,26 @@ mod tests {
         );
         let inside = ok(json!({"grantee_account": B, "notify": {"queue_arn": queue}}));
         assert_eq!(check_deployment(&inside, &config), Ok(()));
+        // The template's default (set, empty) grants the forwarder no send:
+        // every notify is a 400; unset (local runs) checks nothing.
+        let none_allowed = |value: Option<&str>| {
+            let value = value.map(str::to_string);
+            crate::config::Config::from_lookup(move |n| match n {
+                "TRAIL_BUCKET" => Some(TRAIL.into()),
+                "NOTIFICATION_TARGET_ARNS" => value.clone(),
+                _ => None,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            check_deployment(&inside, &none_allowed(Some("")))
+                .unwrap_err()
+                .field,
+            "notify.queue_arn"
+        );
+        assert_eq!(check_deployment(&inside, &none_allowed(None)), Ok(()));
+        let plain = ok(json!({"grantee_account": B}));
+        assert_eq!(check_deployment(&plain, &none_allowed(Some(""))), Ok(()));
     }
 
     #[test]
