@@ -1099,6 +1099,25 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
             "{query}"
         );
     }
+    // 120 shares: the default page is 50, `limit` reaches 100.
+    for i in 0..113 {
+        let (status, _) = api
+            .call(
+                "PUT",
+                &format!("/shares/q{i:03}"),
+                Some(json!({"grantee_account": B})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    for (query, size) in [("", 50), ("?limit=100", 100)] {
+        reads();
+        let (status, body) = api.call("GET", &format!("/shares{query}"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["shares"].as_array().unwrap().len(), size, "{query}");
+        assert!(body["next"].is_string(), "{query}: more to come");
+        assert_eq!(reads(), size, "{query}: one read per share on the page");
+    }
 }
 
 /// A share as the provisioner would have written it, expiring at
