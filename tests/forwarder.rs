@@ -729,10 +729,10 @@ fn api_event(method: &str, path: &str, body: &Value) -> Value {
 /// Receives from `queue` and hands each batch to `forwarder` the way Lambda's
 /// SQS trigger does, deleting what it acknowledged, until the queue is
 /// empty. Returns the number of invocations.
-async fn drain<Q: trailshare::store::WorkQueue>(
+async fn drain<Q: trailshare::store::WorkQueue, N: trailshare::store::Notifier>(
     sqs: &aws_sdk_sqs::Client,
     queue: &str,
-    forwarder: &Forwarder<IamRoles, S3Objects, Q>,
+    forwarder: &Forwarder<IamRoles, S3Objects, Q, N>,
 ) -> usize {
     for invocations in 0..100 {
         let received = sqs
@@ -1162,4 +1162,162 @@ async fn the_trail_topic_filter_lets_cloudtrails_messages_through_and_keeps_aws_
         matches!(&messages[0].content, Ok(trailshare::events::Notification::Objects(o)) if o.len() == 2),
         "{messages:?}"
     );
+}
+
+/// Backfill announces every kind of file it delivers (log, digest and
+/// Insight files), one message each, naming the copy; a second backfill
+/// of the same window redoes nothing: the forwarder that runs it may read
+/// the copies but not write them, and every work item still succeeds.
+#[tokio::test]
+async fn backfill_announces_log_digest_and_insight_files_and_a_second_pass_writes_nothing() {
+    let w = world(None).await;
+    let sqs = aws_sdk_sqs::Client::new(&w.admin);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("forwarder"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut config = w.config.clone();
+    config.forwarder_queue_url = Some(queue.clone());
+    let api = Provisioner::new(IamRoles::from_sdk(&w.admin), config)
+        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    let b_admin = w.aws.admin(B).await;
+    let b_bucket = w.aws.bucket(B, "b-logs").await;
+    let b_sqs = aws_sdk_sqs::Client::new(&b_admin);
+    let (b_queue, b_url) = grantee_queue(&b_sqs, B).await;
+    let share = w
+        .share(json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": b_bucket, "prefix": "in/"},
+                      "notify": {"queue_arn": b_queue}}))
+        .await;
+    let setup = &share["grantee_setup"];
+    s3(&b_admin)
+        .put_bucket_policy()
+        .bucket(&b_bucket)
+        .policy(setup["destination_bucket_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
+    b_sqs
+        .set_queue_attributes()
+        .queue_url(&b_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            setup["queue_policy"].to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let insight = format!(
+        "AWSLogs/{B}/CloudTrail-Insight/us-east-1/2024/05/02/{B}_CloudTrail-Insight_us-east-1_20240502T0000Z_In5ight.json.gz"
+    );
+    let inside = [log_key(None, B, "0100"), digest_key(None, B), insight];
+    let others = [
+        log_key(None, C, "0100"),
+        format!("AWSLogs/{B}/CloudTrail/us-east-1/2024/05/03/{B}_CloudTrail_us-east-1_20240503T0100Z_Af7er.json.gz"),
+    ];
+    for k in inside.iter().chain(&others) {
+        put_log(&w.s3(), &w.bucket, k, log_file(B, k)).await;
+    }
+    let name = share["name"].as_str().unwrap();
+    let backfill = || async {
+        let response = api
+            .handle_event(api_event(
+                "POST",
+                &format!("/shares/{name}/backfill"),
+                &json!({"from": "2024-05-01", "until": "2024-05-02"}),
+            ))
+            .await;
+        assert_eq!(response["statusCode"], 202, "{response}");
+    };
+    let announced = || async {
+        let mut keys = Vec::new();
+        for body in receive(&b_sqs, &b_url).await {
+            let message: Value = serde_json::from_str(&body).unwrap();
+            let record = &message["Records"][0];
+            assert_eq!(record["eventSource"], "aws:s3", "{message}");
+            assert_eq!(record["s3"]["bucket"]["name"], b_bucket.as_str());
+            keys.push(record["s3"]["object"]["key"].as_str().unwrap().to_string());
+        }
+        keys.sort();
+        keys
+    };
+    let mut expected: Vec<String> = inside
+        .iter()
+        .map(|k| notification_key(&format!("in/{k}")))
+        .collect();
+    expected.sort();
+
+    backfill().await;
+    let forwarder = w
+        .announcing_forwarder(&[&b_bucket], &[&b_queue])
+        .await
+        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    drain(&sqs, &queue, &forwarder).await;
+    assert_eq!(announced().await, expected, "one message per file");
+    let b_s3 = s3(&b_admin);
+    let mut etags = Vec::new();
+    for k in &inside {
+        let copy = b_s3
+            .get_object()
+            .bucket(&b_bucket)
+            .key(format!("in/{k}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("in/{k} was backfilled: {e:?}"));
+        etags.push(copy.e_tag.clone());
+        let body = copy.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), log_file(B, k).as_slice(), "{k}");
+    }
+    for k in &others {
+        let copy = b_s3
+            .head_object()
+            .bucket(&b_bucket)
+            .key(format!("in/{k}"))
+            .send()
+            .await;
+        assert!(copy.is_err(), "{k} is not B's or not in the window");
+    }
+
+    // The same window again, by a forwarder that may read the copies but
+    // not write them (nor tag the trail bucket): any redone copy would fail
+    // its work item, and `drain` asserts every item succeeds.
+    let reader = w
+        .aws
+        .user(
+            A,
+            &unique("forwarder-reader"),
+            &json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [
+                    format!("arn:aws:s3:::{}/*", w.bucket), format!("arn:aws:s3:::{b_bucket}/*")]},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{}", w.bucket)},
+                {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListRoleTags", "iam:GetRole"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": b_queue}]}),
+        )
+        .await;
+    let again = Forwarder::new(
+        IamRoles::from_sdk(&reader),
+        S3Objects::new(&reader),
+        w.config.clone(),
+    )
+    .with_notifier(AwsNotifier::new(&reader), "us-east-1")
+    .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    backfill().await;
+    drain(&sqs, &queue, &again).await;
+    for (k, etag) in inside.iter().zip(&etags) {
+        let copy = b_s3
+            .head_object()
+            .bucket(&b_bucket)
+            .key(format!("in/{k}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(&copy.e_tag, etag, "{k} unchanged");
+    }
+    // Announcements are at least once: the grantee asked again, and hears
+    // of each file again, once.
+    assert_eq!(announced().await, expected);
 }

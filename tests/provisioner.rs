@@ -2056,3 +2056,79 @@ async fn notifications_go_to_the_grantee_only() {
         ),
     ]);
 }
+
+/// Scenario 1 in each trail layout the product supports, through the real
+/// role: Control Tower's (`TRAIL_PREFIX` = `ORGANIZATION_ID`), an
+/// organization trail without a prefix, and a custom prefix. B's role reads
+/// B's files under both the member and the organization path, and nothing
+/// of C's, nor B's files outside the layout's root.
+#[tokio::test]
+async fn scenario_one_holds_in_control_tower_organization_and_custom_prefix_layouts() {
+    const ORG: &str = "o-a1b2c3d4e5";
+    let layouts: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "o-a1b2c3d4e5/",
+            &[("TRAIL_PREFIX", ORG), ("ORGANIZATION_ID", ORG)],
+        ),
+        ("", &[("ORGANIZATION_ID", ORG)]),
+        ("audit/central/", &[("TRAIL_PREFIX", "audit/central")]),
+    ];
+    for (root, vars) in layouts {
+        let w = world_env(ROLE_ACTIONS, true, vars).await;
+        let organization = vars.iter().any(|(k, _)| *k == "ORGANIZATION_ID");
+        let key = |account: &str, org: bool| {
+            let org = if org {
+                format!("{ORG}/")
+            } else {
+                String::new()
+            };
+            format!("{root}AWSLogs/{org}{account}/CloudTrail/us-east-1/2024/05/01/{account}_CloudTrail_us-east-1_20240501T1200Z_L4yout.json.gz")
+        };
+        let mut paths = vec![false];
+        if organization {
+            paths.push(true);
+        }
+        let a_s3 = s3(&w.admin);
+        for account in [B, C] {
+            for &org in &paths {
+                put_log(&a_s3, &w.bucket, &key(account, org), log_file(account, "x")).await;
+            }
+        }
+        let share = w
+            .create(json!({"grantee_account": B, "name": unique("layout-b")}))
+            .await;
+        let user = w.grantee(B, &share).await;
+        let session = w
+            .aws
+            .assume(&user, share["role_arn"].as_str().unwrap(), None)
+            .await
+            .expect("B assumes its role");
+        let get = |key: String| {
+            let client = s3(&session);
+            let bucket = w.bucket.clone();
+            async move { s3_status(&client.get_object().bucket(bucket).key(key).send().await) }
+        };
+        for &org in &paths {
+            assert_eq!(
+                get(key(B, org)).await,
+                200,
+                "{root}: B reads {}",
+                key(B, org)
+            );
+            assert_eq!(
+                get(key(C, org)).await,
+                403,
+                "{root}: B must not read {}",
+                key(C, org)
+            );
+        }
+        if !root.is_empty() {
+            // world_env's files lie at AWSLogs/<acct>/…, outside this root.
+            assert_eq!(
+                get(log_key(None, B, "1200")).await,
+                403,
+                "{root}: B's role reads only under the trail's prefix"
+            );
+        }
+    }
+}
