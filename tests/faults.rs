@@ -453,15 +453,22 @@ async fn check(
             }
         };
         let mut metadata = copy.metadata.clone().unwrap_or_default();
-        let mark = metadata.remove(COPY_ETAG);
+        // Marked with the source's ETag, or unmarked (kept as is by a
+        // server-side copy) with the source's ETag as its own.
+        let of_source = match metadata.remove(COPY_ETAG) {
+            Some(mark) => mark == source_etag,
+            None => {
+                copy.e_tag.as_deref().map(|e| e.trim_matches('"')) == Some(source_etag.as_str())
+            }
+        };
         if copy.content_type.as_deref() != Some("application/json")
             || copy.content_encoding.as_deref() != Some("gzip")
             || metadata != object.metadata
-            || mark.as_deref() != Some(source_etag.as_str())
+            || !of_source
         {
             problems.push(format!(
-                "s3://{bucket}/{key}: type {:?}, encoding {:?}, metadata {:?} (want {:?} and {COPY_ETAG}={source_etag})",
-                copy.content_type, copy.content_encoding, copy.metadata, object.metadata
+                "s3://{bucket}/{key}: type {:?}, encoding {:?}, metadata {:?}, ETag {:?} (want {:?} and {COPY_ETAG} or ETag {source_etag})",
+                copy.content_type, copy.content_encoding, copy.metadata, copy.e_tag, object.metadata
             ));
         }
         let bytes = copy.body.collect().await.expect("copy body").into_bytes();

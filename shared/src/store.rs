@@ -178,10 +178,33 @@ pub struct ObjectMetadata {
     pub user: BTreeMap<String, String>,
 }
 
-/// User metadata key on every copy: the source's ETag. Under SSE-KMS or
-/// multipart uploads a copy's own ETag differs from its source's, so this,
-/// not the copy's ETag, says whether the copy is done.
+/// User metadata key on a copy whose metadata we wrote: the source's ETag.
+/// Under SSE-KMS or multipart uploads a copy's own ETag differs from its
+/// source's, so then this, not the copy's ETag, says whether it is done.
 pub const SOURCE_ETAG_METADATA: &str = "trailshare-source-etag";
+
+/// What a HEAD of an existing copy says about where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyState {
+    /// The copy's own ETag, unquoted.
+    pub etag: String,
+    /// Its `trailshare-source-etag`, if it has one.
+    pub mark: Option<String>,
+}
+
+impl CopyState {
+    /// Whether this copy was made from the source whose ETag is
+    /// `source_etag`: its mark says so, or, unmarked (a server-side copy
+    /// that kept the source's metadata as is), its own ETag equals it. An
+    /// unmarked copy whose ETag differs (SSE-KMS, multipart) is redone,
+    /// once, with the mark.
+    pub fn is_of(&self, source_etag: &str) -> bool {
+        match &self.mark {
+            Some(mark) => mark == source_etag,
+            None => self.etag == source_etag,
+        }
+    }
+}
 
 /// What a HEAD of the source says: enough to copy it faithfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,14 +336,24 @@ pub trait LogObjects: Send + Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<SourceHead>, StoreError>> + Send;
-    /// The `trailshare-source-etag` of the copy at `destination`: `None` when
-    /// there is no copy (or one without the mark, which is then redone).
-    fn copy_mark(
+    /// The copy at `destination` (one HEAD), or `None` when there is none.
+    fn copy_state(
         &self,
         destination: &Destination,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-    /// Server-side copy with the function's own credentials: no bytes pass
-    /// through the function. Only if the source still has `source.etag`.
+    ) -> impl Future<Output = Result<Option<CopyState>, StoreError>> + Send;
+    /// Server-side copy with the function's own credentials that keeps the
+    /// source's metadata as it is (`MetadataDirective=COPY`), so it needs
+    /// no HEAD of the source: a new copy in one request. It carries no mark;
+    /// its ETag is the done-check (see [`CopyState::is_of`]).
+    fn copy_as_is(
+        &self,
+        bucket: &str,
+        key: &str,
+        destination: &Destination,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Server-side copy with the function's own credentials, metadata
+    /// replaced by the source's plus the mark: no bytes pass through the
+    /// function. Only if the source still has `source.etag`.
     fn copy_within(
         &self,
         bucket: &str,

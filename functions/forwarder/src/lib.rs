@@ -534,9 +534,11 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         Ok(format!("tagged {ACCOUNT_TAG}={account}"))
     }
 
-    /// Done when the copy's `trailshare-source-etag` equals the source's
-    /// ETag: one HEAD when the event carries the ETag. Otherwise a
-    /// server-side copy (own credentials) or a streamed one (writer role).
+    /// Done when the copy is of the source's ETag (`CopyState::is_of`):
+    /// one HEAD when the event carries the ETag. A new copy with our own
+    /// credentials is one server-side `CopyObject` that keeps the source's
+    /// metadata as it is; a stale one is redone with the metadata replaced
+    /// and marked; a writer role streams the source into a marked PUT.
     async fn ensure_copied(
         &self,
         object: &CreatedObject,
@@ -544,15 +546,23 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         source: &SourceCache,
     ) -> Result<String, StoreError> {
         let target = format!("s3://{}/{}", destination.bucket, destination.key);
-        let mark = self.objects.copy_mark(destination).await?;
-        if let Some(mark) = &mark {
-            let source_etag = match &object.etag {
-                Some(etag) => etag.clone(),
-                None => source.head(&self.objects, object).await?.etag,
-            };
-            if *mark == source_etag {
-                return Ok(format!("already copied to {target}"));
+        match self.objects.copy_state(destination).await? {
+            Some(copy) => {
+                let source_etag = match &object.etag {
+                    Some(etag) => etag.clone(),
+                    None => source.head(&self.objects, object).await?.etag,
+                };
+                if copy.is_of(&source_etag) {
+                    return Ok(format!("already copied to {target}"));
+                }
             }
+            None if destination.writer.is_none() => {
+                self.objects
+                    .copy_as_is(&object.bucket, &object.key, destination)
+                    .await?;
+                return Ok(format!("copied to {target}"));
+            }
+            None => {}
         }
         match destination.writer {
             None => {

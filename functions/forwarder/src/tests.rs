@@ -13,8 +13,8 @@ use trailshare::route::describe;
 use trailshare::share::validate;
 use trailshare::store::RoleSummary;
 use trailshare::store::{
-    Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleDraft, RoleStore,
-    SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
+    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleDraft,
+    RoleStore, SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
 use super::{target_line, Forwarder, Outcome, Target};
@@ -136,6 +136,8 @@ struct FakeObjects {
     /// bucket → the error every request to it gets.
     failing: Mutex<HashMap<String, StoreError>>,
     calls: Mutex<Vec<String>>,
+    /// Buckets whose default encryption is SSE-KMS: a copy's ETag differs.
+    kms: Mutex<Vec<String>>,
 }
 
 impl FakeObjects {
@@ -260,14 +262,34 @@ impl LogObjects for FakeObjects {
             size: o.body.len() as u64,
         }))
     }
-    async fn copy_mark(&self, d: &Destination) -> Result<Option<String>, StoreError> {
-        self.call("copy_mark", &d.bucket)?;
+    async fn copy_state(&self, d: &Destination) -> Result<Option<CopyState>, StoreError> {
+        self.call("copy_state", &d.bucket)?;
         if !self.check_destination(d, false)? {
             return Ok(None);
         }
-        Ok(self
-            .object(&d.bucket, &d.key)
-            .and_then(|o| o.metadata.user.get(SOURCE_ETAG_METADATA).cloned()))
+        Ok(self.object(&d.bucket, &d.key).map(|o| CopyState {
+            etag: o.etag,
+            mark: o.metadata.user.get(SOURCE_ETAG_METADATA).cloned(),
+        }))
+    }
+    async fn copy_as_is(&self, bucket: &str, key: &str, d: &Destination) -> Result<(), StoreError> {
+        self.call("copy_as_is", &d.bucket)?;
+        assert!(d.writer.is_none(), "server-side copies use our credentials");
+        self.check_destination(d, true)?;
+        let mut copy = self.object(bucket, key).ok_or(StoreError::NotFound {
+            call: "s3:CopyObject",
+        })?;
+        copy.tags.clear();
+        // S3 keeps the ETag (the MD5) unless the destination re-encrypts
+        // with KMS.
+        if self.kms.lock().unwrap().contains(&d.bucket) {
+            copy.etag = format!("kms-etag-{}", copy.body.len());
+        }
+        self.objects
+            .lock()
+            .unwrap()
+            .insert((d.bucket.clone(), d.key.clone()), copy);
+        Ok(())
     }
     async fn copy_within(
         &self,
@@ -456,20 +478,31 @@ async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_m
     );
     let mut calls = forwarder.objects.calls();
     calls.sort();
-    // Own credentials: HEAD copy, HEAD source, CopyObject (server side).
-    // Writer role: HEAD copy, then GET streamed into PUT.
+    // Own credentials: HEAD copy, then CopyObject (server side, the
+    // source's metadata as is). Writer role: HEAD copy, then GET streamed
+    // into a marked PUT.
     assert_eq!(
         calls,
-        ["copy_mark", "copy_mark", WRITER_CALL, "copy_within", "head"]
+        ["copy_as_is", "copy_state", "copy_state", WRITER_CALL]
     );
     for (bucket, copy_key) in [("b-logs", format!("in/{k}")), ("z-logs", k.clone())] {
         let copy = forwarder.objects.object(bucket, &copy_key).unwrap();
         assert_eq!(copy.body, b"log-bytes");
         assert_eq!(copy.metadata.content_encoding.as_deref(), Some("gzip"));
         assert_eq!(copy.metadata.user["signature"], "abc");
-        assert_eq!(copy.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
-        assert_ne!(copy.etag, "etag-9", "the copy's own ETag is not the check");
     }
+    let own = forwarder
+        .objects
+        .object("b-logs", &format!("in/{k}"))
+        .unwrap();
+    assert_eq!(own.etag, "etag-9", "unmarked; its ETag is the check");
+    assert!(!own.metadata.user.contains_key(SOURCE_ETAG_METADATA));
+    let streamed = forwarder.objects.object("z-logs", &k).unwrap();
+    assert_eq!(streamed.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
+    assert_ne!(
+        streamed.etag, "etag-9",
+        "the mark, not the ETag, is the check"
+    );
     // At-least-once delivery: the event again costs one HEAD per copy.
     let again = forwarder.process(&with_etag).await;
     assert_eq!(
@@ -482,30 +515,75 @@ async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_m
             ]
         )
     );
-    assert_eq!(forwarder.objects.calls(), ["copy_mark", "copy_mark"]);
+    assert_eq!(forwarder.objects.calls(), ["copy_state", "copy_state"]);
     // Without the event's ETag (CloudTrail's SNS message): one source HEAD
     // more, shared by both copies.
     let _ = forwarder.process(&created(&k)).await;
     let mut calls = forwarder.objects.calls();
     calls.sort();
-    assert_eq!(calls, ["copy_mark", "copy_mark", "head"]);
+    assert_eq!(calls, ["copy_state", "copy_state", "head"]);
 }
 
 #[tokio::test]
-async fn a_copy_without_the_mark_or_with_another_source_etag_is_redone() {
+async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_etag() {
+    let k = key(B);
+    let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
+    let copied = processed(B, &[&format!("copied to s3://b-logs/{k}")]);
+    let already = processed(B, &[&format!("already copied to s3://b-logs/{k}")]);
+    for (stale, mark) in [(b"other".as_slice(), None), (b"log-bytes", Some("etag-1"))] {
+        let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+        objects.put("trail-bucket", &k, b"log-bytes", &[]);
+        // A copy of other bytes without the mark, or one marked as made
+        // from another version of the source.
+        objects.put("b-logs", &k, stale, &[]);
+        if let Some(mark) = mark {
+            let mut objects_map = objects.objects.lock().unwrap();
+            let copy = objects_map.get_mut(&("b-logs".into(), k.clone())).unwrap();
+            copy.metadata
+                .user
+                .insert(SOURCE_ETAG_METADATA.into(), mark.into());
+        }
+        let forwarder = Forwarder::new(FakeRoles::with(&[share.clone()]), objects, config("60"));
+        assert_eq!(forwarder.process(&created(&k)).await, copied);
+        let copy = forwarder.objects.object("b-logs", &k).unwrap();
+        assert_eq!(copy.body, b"log-bytes");
+        assert_eq!(copy.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
+        let mut calls = forwarder.objects.calls();
+        calls.sort();
+        assert_eq!(calls, ["copy_state", "copy_within", "head"]);
+        assert_eq!(forwarder.process(&created(&k)).await, already);
+    }
+}
+
+/// Under SSE-KMS the unmarked copy's ETag differs from the source's: the
+/// first repeated event redoes it once, marked; later ones cost one HEAD.
+#[tokio::test]
+async fn under_kms_a_repeated_event_marks_the_copy_once_then_costs_one_head() {
+    let k = key(B);
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
-    objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    // A copy written by someone else (or an older version): no mark.
-    objects.put("b-logs", &key(B), b"log-bytes", &[]);
+    objects.kms.lock().unwrap().push("b-logs".into());
+    objects.put("trail-bucket", &k, b"log-bytes", &[]);
     let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
     let forwarder = Forwarder::new(FakeRoles::with(&[share]), objects, config("60"));
-    let outcome = forwarder.process(&created(&key(B))).await;
-    assert_eq!(
-        outcome,
-        processed(B, &[&format!("copied to s3://b-logs/{}", key(B))])
-    );
-    let copy = forwarder.objects.object("b-logs", &key(B)).unwrap();
+    let event = CreatedObject {
+        etag: Some("etag-9".into()),
+        ..created(&k)
+    };
+    let copied = processed(B, &[&format!("copied to s3://b-logs/{k}")]);
+    assert_eq!(forwarder.process(&event).await, copied);
+    assert_eq!(forwarder.objects.calls(), ["copy_state", "copy_as_is"]);
+    assert_eq!(forwarder.process(&event).await, copied);
+    let mut calls = forwarder.objects.calls();
+    calls.sort();
+    assert_eq!(calls, ["copy_state", "copy_within", "head"]);
+    let copy = forwarder.objects.object("b-logs", &k).unwrap();
     assert_eq!(copy.metadata.user[SOURCE_ETAG_METADATA], "etag-9");
+    assert_eq!(copy.metadata.user["signature"], "abc");
+    assert_eq!(
+        forwarder.process(&event).await,
+        processed(B, &[&format!("already copied to s3://b-logs/{k}")])
+    );
+    assert_eq!(forwarder.objects.calls(), ["copy_state"]);
 }
 
 #[tokio::test]
@@ -582,7 +660,7 @@ async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
     calls.sort();
     assert_eq!(
         calls,
-        ["copy_mark", "copy_mark", "copy_within", "head", "tags"],
+        ["copy_as_is", "copy_state", "copy_state", "head", "tags"],
         "nothing already done is written again"
     );
 }
@@ -1014,10 +1092,7 @@ async fn a_notice_follows_the_delivery_and_names_where_the_grantee_reads() {
     assert_eq!(record["s3"]["object"]["eTag"], "etag-9");
     assert_eq!(record["s3"]["configurationId"], "trailshare-b");
     // The copy, then the notice: no request beyond the copy's own.
-    assert_eq!(
-        forwarder.objects.calls(),
-        ["copy_mark", "head", "copy_within"]
-    );
+    assert_eq!(forwarder.objects.calls(), ["copy_state", "copy_as_is"]);
     // Delivery none: the trail bucket's object; no size in the event, so
     // one HEAD supplies it.
     let Outcome::Processed { .. } = forwarder.process(&created(&key(C))).await else {
@@ -1076,7 +1151,7 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
         Outcome::Processed { .. }
     ));
     assert_eq!(forwarder.notifier.sent().len(), 1);
-    assert_eq!(forwarder.objects.calls(), ["copy_mark", "head"]);
+    assert_eq!(forwarder.objects.calls(), ["copy_state", "head"]);
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
 use crate::store::{
-    Destination, ListedObject, Listing, LogObjects, ObjectMetadata, SourceHead, StoreError, Writer,
-    SOURCE_ETAG_METADATA,
+    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, SourceHead,
+    StoreError, Writer, SOURCE_ETAG_METADATA,
 };
 
 /// S3 access for the forwarder. Build once per process: the writer clients
@@ -178,7 +178,7 @@ impl LogObjects for S3Objects {
         }))
     }
 
-    async fn copy_mark(&self, destination: &Destination) -> Result<Option<String>, StoreError> {
+    async fn copy_state(&self, destination: &Destination) -> Result<Option<CopyState>, StoreError> {
         let client = self.client_for(destination.writer.as_ref()).await;
         let head = client
             .head_object()
@@ -188,10 +188,32 @@ impl LogObjects for S3Objects {
             .send()
             .await
             .map_err(|e| classify("s3:HeadObject", e));
-        Ok(or_missing(head)?.and_then(|out| {
-            out.metadata
-                .and_then(|mut user| user.remove(SOURCE_ETAG_METADATA))
+        Ok(or_missing(head)?.map(|out| CopyState {
+            etag: unquote(out.e_tag).unwrap_or_default(),
+            mark: out
+                .metadata
+                .and_then(|mut user| user.remove(SOURCE_ETAG_METADATA)),
         }))
+    }
+
+    async fn copy_as_is(
+        &self,
+        bucket: &str,
+        key: &str,
+        destination: &Destination,
+    ) -> Result<(), StoreError> {
+        self.own
+            .copy_object()
+            .copy_source(copy_source(bucket, key))
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .expected_bucket_owner(&destination.owner)
+            .metadata_directive(MetadataDirective::Copy)
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .send()
+            .await
+            .map_err(|e| classify("s3:CopyObject", e))?;
+        Ok(())
     }
 
     async fn copy_within(
