@@ -464,6 +464,20 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         targets: &[Target],
         source: &SourceCache,
     ) -> Result<String, StoreError> {
+        // The provisioner accepts only the grantee's own queues and topics;
+        // a route that says otherwise (a role description edited outside
+        // the API) is refused, and the file is retried, then dead-lettered.
+        if trailshare::ids::arn_account(notice.notify.arn()) != Some(&notice.grantee_account) {
+            return Err(StoreError::Rejected {
+                call: "notify",
+                message: format!(
+                    "{} is not in the grantee account {} of share {}",
+                    notice.notify.arn(),
+                    notice.grantee_account,
+                    notice.share
+                ),
+            });
+        }
         let (size, etag) = match (object.size, &object.etag) {
             (Some(size), Some(etag)) => (size, etag.clone()),
             _ => {
@@ -610,6 +624,8 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Notice {
     share: String,
+    /// The only account the queue or topic may be in.
+    grantee_account: String,
     notify: Notify,
     after: Option<usize>,
 }
@@ -659,6 +675,7 @@ fn targets_for<'a>(
             if !heard {
                 notices.push(Notice {
                     share: share.name.clone(),
+                    grantee_account: share.grantee_account.clone(),
                     notify: notify.clone(),
                     after,
                 });

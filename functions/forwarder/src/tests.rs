@@ -1177,3 +1177,28 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
         .tags_of("trail-bucket", &key(B))
         .is_empty());
 }
+
+/// A route edited outside the API to announce B's files to another
+/// account's queue: nothing is sent there, and the file is not
+/// acknowledged (retried, then dead-lettered), its copy done regardless.
+#[tokio::test]
+async fn a_route_naming_a_queue_outside_the_grantee_account_sends_nothing() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+    objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
+    let mut roles = FakeRoles::with(&[json!({"name": "b", "grantee_account": B,
+        "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "copy", "bucket": "b-logs"}})]);
+    let (_, description) = &mut roles.roles[0];
+    assert!(description.contains(&queue(B)), "{description}");
+    *description = description.replace(&queue(B), &queue(Z));
+    let forwarder = Forwarder::new(roles, objects, config("60"))
+        .with_notifier(FakeNotifier::default(), "us-east-1");
+    let Outcome::Failed { error } = forwarder.process(&created(&key(B))).await else {
+        panic!("the file must not be acknowledged");
+    };
+    assert!(
+        error.contains(&queue(Z)) && error.contains("grantee account"),
+        "{error}"
+    );
+    assert!(forwarder.notifier.sent().is_empty());
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_some());
+}
