@@ -543,7 +543,11 @@ async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_
                 .user
                 .insert(SOURCE_ETAG_METADATA.into(), mark.into());
         }
-        let forwarder = Forwarder::new(FakeRoles::with(&[share.clone()]), objects, config("60"));
+        let forwarder = Forwarder::new(
+            FakeRoles::with(std::slice::from_ref(&share)),
+            objects,
+            config("60"),
+        );
         assert_eq!(forwarder.process(&created(&k)).await, copied);
         let copy = forwarder.objects.object("b-logs", &k).unwrap();
         assert_eq!(copy.body, b"log-bytes");
