@@ -218,6 +218,31 @@ impl World {
         s3(&self.admin)
     }
 
+    /// The forwarder's own queue (client, URL) and a provisioner that
+    /// queues backfill work there.
+    async fn backfill_api(
+        &self,
+    ) -> (
+        aws_sdk_sqs::Client,
+        String,
+        Provisioner<IamRoles, trailshare::aws::SqsQueue>,
+    ) {
+        let sqs = aws_sdk_sqs::Client::new(&self.admin);
+        let queue = sqs
+            .create_queue()
+            .queue_name(unique("forwarder"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let mut config = self.config.clone();
+        config.forwarder_queue_url = Some(queue.clone());
+        let api = Provisioner::new(IamRoles::from_sdk(&self.admin), config)
+            .with_queue(trailshare::aws::SqsQueue::new(&self.admin, &queue));
+        (sqs, queue, api)
+    }
+
     async fn tags(&self, key: &str) -> Vec<(String, String)> {
         let out = self
             .s3()
@@ -796,19 +821,7 @@ async fn backfill_under_a_custom_prefix() {
 /// the organization paths (`AWSLogs/<acct>/` and `AWSLogs/<org>/<acct>/`).
 async fn backfill_delivers_the_files_already_there_for_that_share_only(prefix: Option<&str>) {
     let w = world(prefix).await;
-    let sqs = aws_sdk_sqs::Client::new(&w.admin);
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("forwarder"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let mut config = w.config.clone();
-    config.forwarder_queue_url = Some(queue.clone());
-    let api = Provisioner::new(IamRoles::from_sdk(&w.admin), config)
-        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    let (sqs, queue, api) = w.backfill_api().await;
 
     let z_dest = w.aws.bucket(stand_in::Z, "z-logs").await;
     let z = w
@@ -1176,19 +1189,7 @@ async fn the_trail_topic_filter_lets_cloudtrails_messages_through_and_keeps_aws_
 #[tokio::test]
 async fn backfill_announces_log_digest_and_insight_files_and_a_second_pass_writes_nothing() {
     let w = world(None).await;
-    let sqs = aws_sdk_sqs::Client::new(&w.admin);
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("forwarder"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let mut config = w.config.clone();
-    config.forwarder_queue_url = Some(queue.clone());
-    let api = Provisioner::new(IamRoles::from_sdk(&w.admin), config)
-        .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));
+    let (sqs, queue, api) = w.backfill_api().await;
     let b_admin = w.aws.admin(B).await;
     let b_bucket = w.aws.bucket(B, "b-logs").await;
     let b_sqs = aws_sdk_sqs::Client::new(&b_admin);
