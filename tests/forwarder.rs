@@ -228,14 +228,7 @@ impl World {
         Provisioner<IamRoles, trailshare::aws::SqsQueue>,
     ) {
         let sqs = aws_sdk_sqs::Client::new(&self.admin);
-        let queue = sqs
-            .create_queue()
-            .queue_name(unique("forwarder"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let (_, queue) = grantee_queue(&sqs, A).await;
         let mut config = self.config.clone();
         config.forwarder_queue_url = Some(queue.clone());
         let api = Provisioner::new(IamRoles::from_sdk(&self.admin), config)

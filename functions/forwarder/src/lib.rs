@@ -560,32 +560,29 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         source: &SourceCache,
     ) -> Result<String, StoreError> {
         let target = format!("s3://{}/{}", destination.bucket, destination.key);
-        match self.objects.copy_state(destination).await? {
-            Some(copy) => {
-                let source_etag = match &object.etag {
-                    Some(etag) => etag.clone(),
-                    None => source.head(&self.objects, object).await?.etag,
-                };
-                if copy.is_of(&source_etag) {
-                    return Ok(format!("already copied to {target}"));
-                }
+        let existing = self.objects.copy_state(destination).await?;
+        if let Some(copy) = &existing {
+            let source_etag = match &object.etag {
+                Some(etag) => etag.clone(),
+                None => source.head(&self.objects, object).await?.etag,
+            };
+            if copy.is_of(&source_etag) {
+                return Ok(format!("already copied to {target}"));
             }
-            None if destination.writer.is_none() => {
+        }
+        match (&destination.writer, existing) {
+            (None, None) => {
                 self.objects
                     .copy_as_is(&object.bucket, &object.key, destination)
                     .await?;
-                return Ok(format!("copied to {target}"));
             }
-            None => {}
-        }
-        match destination.writer {
-            None => {
+            (None, Some(_)) => {
                 let head = source.head(&self.objects, object).await?;
                 self.objects
                     .copy_within(&object.bucket, &object.key, &head, destination)
                     .await?;
             }
-            Some(_) => {
+            (Some(_), _) => {
                 let known = source.known_etag(object);
                 self.objects
                     .copy_streamed(&object.bucket, &object.key, known.as_deref(), destination)

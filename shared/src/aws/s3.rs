@@ -33,6 +33,24 @@ impl S3Objects {
         }
     }
 
+    /// A `CopyObject` with our own credentials to `destination`, carrying
+    /// what every copy must: `ExpectedBucketOwner` and
+    /// `bucket-owner-full-control`.
+    fn server_side_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        destination: &Destination,
+    ) -> aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder {
+        self.own
+            .copy_object()
+            .copy_source(copy_source(bucket, key))
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .expected_bucket_owner(&destination.owner)
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+    }
+
     async fn client_for(&self, writer: Option<&Writer>) -> Client {
         let Some(writer) = writer else {
             return self.own.clone();
@@ -202,14 +220,8 @@ impl LogObjects for S3Objects {
         key: &str,
         destination: &Destination,
     ) -> Result<(), StoreError> {
-        self.own
-            .copy_object()
-            .copy_source(copy_source(bucket, key))
-            .bucket(&destination.bucket)
-            .key(&destination.key)
-            .expected_bucket_owner(&destination.owner)
+        self.server_side_copy(bucket, key, destination)
             .metadata_directive(MetadataDirective::Copy)
-            .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .send()
             .await
             .map_err(|e| classify("s3:CopyObject", e))?;
@@ -223,18 +235,12 @@ impl LogObjects for S3Objects {
         source: &SourceHead,
         destination: &Destination,
     ) -> Result<(), StoreError> {
-        self.own
-            .copy_object()
-            .copy_source(copy_source(bucket, key))
+        self.server_side_copy(bucket, key, destination)
             .copy_source_if_match(format!("\"{}\"", source.etag))
-            .bucket(&destination.bucket)
-            .key(&destination.key)
-            .expected_bucket_owner(&destination.owner)
             .metadata_directive(MetadataDirective::Replace)
             .set_content_type(source.metadata.content_type.clone())
             .set_content_encoding(source.metadata.content_encoding.clone())
             .set_metadata(Some(copy_metadata(&source.metadata, &source.etag)))
-            .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .send()
             .await
             .map_err(|e| classify("s3:CopyObject", e))?;
