@@ -53,6 +53,10 @@ pub struct Config {
     /// lives in its bucket's Region), else the function's own `AWS_REGION`
     /// (the template deploys in the bucket's Region).
     pub trail_bucket_region: Option<String>,
+    /// `SHARE_SECRET_ARN` (both): the Secrets Manager secret that keys the
+    /// seals of share records and routes. Both functions refuse to start
+    /// without it ([`Config::share_secret_arn`]).
+    pub share_secret_arn: Option<String>,
 }
 
 /// A missing or malformed variable.
@@ -237,7 +241,18 @@ impl Config {
             })
             .or_else(|| get("AWS_REGION"))
             .filter(|region| is_region(region));
+        let share_secret_arn = get("SHARE_SECRET_ARN");
+        if share_secret_arn
+            .as_deref()
+            .is_some_and(|arn| !arn.starts_with("arn:") || !arn.contains(":secretsmanager:"))
+        {
+            return Err(fail(
+                "SHARE_SECRET_ARN",
+                "must be a Secrets Manager secret ARN",
+            ));
+        }
         Ok(Config {
+            share_secret_arn,
             trail_bucket_region,
             trail_arn,
             notification_target_arns,
@@ -254,6 +269,15 @@ impl Config {
             share_cache_seconds,
             forwarder_role_arn,
             forwarder_queue_url,
+        })
+    }
+
+    /// The share secret's ARN: required by both functions, which cannot
+    /// seal or believe a share without it.
+    pub fn share_secret_arn(&self) -> Result<&str, ConfigError> {
+        self.share_secret_arn.as_deref().ok_or(ConfigError {
+            variable: "SHARE_SECRET_ARN",
+            problem: "is required".into(),
         })
     }
 

@@ -10,8 +10,10 @@ pub mod integrity;
 pub mod key;
 pub mod notice;
 pub mod policy;
+pub mod recheck;
 pub mod record;
 pub mod route;
+pub mod seal;
 pub mod share;
 pub mod store;
 

@@ -439,6 +439,7 @@ mod tests {
             notification_target_arns: None,
             forwarder_queue_url: None,
             trail_bucket_region: None,
+            share_secret_arn: None,
         }
     }
 

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::seal::{Distrust, Part, RoleIdentity, ShareKey};
 use crate::share::ShareSpec;
 
 /// Every share role is named `trailshare-<share name>`.
@@ -25,6 +26,8 @@ const CHUNK_TAG: &str = "trailshare:record:";
 /// the first version have no count: all their chunks are the record.
 const CHUNK_COUNT_TAG: &str = "trailshare:record-chunks";
 const CHUNK_LEN: usize = 256;
+/// The provisioner's seal over the record's JSON (see `crate::seal`).
+const SEAL_TAG: &str = "trailshare:record-seal";
 /// IAM allows 50 tags per role; leave room for the others and the owner's own.
 const MAX_CHUNKS: usize = 40;
 
@@ -69,10 +72,34 @@ pub fn share_name(role_name: &str) -> Option<&str> {
 }
 
 impl ShareRecord {
-    /// The tags that record this share, in a stable order.
+    /// The record's JSON: what its tags encode and its seal covers.
+    fn json(&self) -> String {
+        serde_json::to_string(self).expect("a share record serialises")
+    }
+
+    /// The tag that seals this record to `role` (written with the chunks).
+    pub fn seal_tag(&self, key: &ShareKey, role: RoleIdentity<'_>) -> (String, String) {
+        (
+            SEAL_TAG.to_string(),
+            key.seal(Part::Record, role, &self.json()),
+        )
+    }
+
+    /// The tags that record this share and its seal, for one TagRole call.
+    pub fn to_sealed_tags(
+        &self,
+        key: &ShareKey,
+        role: RoleIdentity<'_>,
+    ) -> Result<Vec<(String, String)>, RecordError> {
+        let mut tags = self.to_tags()?;
+        tags.push(self.seal_tag(key, role));
+        Ok(tags)
+    }
+
+    /// The tags that record this share, in a stable order, without a seal
+    /// (a new role has no RoleId to seal to until IAM creates it).
     pub fn to_tags(&self) -> Result<Vec<(String, String)>, RecordError> {
-        let json = serde_json::to_vec(self).map_err(|e| RecordError::Damaged(e.to_string()))?;
-        let encoded = STANDARD.encode(json);
+        let encoded = STANDARD.encode(self.json());
         let chunks: Vec<&str> = encoded
             .as_bytes()
             .chunks(CHUNK_LEN)
@@ -95,60 +122,13 @@ impl ShareRecord {
         Ok(tags)
     }
 
-    /// Rebuilds a share from its role's tags; `role_name` must agree.
+    /// Rebuilds a share from its role's tags; `role_name` must agree. The
+    /// seal is not checked: see [`read_tags`] for a record to believe.
     pub fn from_tags<'a>(
         role_name: &str,
         tags: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<ShareRecord, RecordError> {
-        let mut format = None;
-        let mut count = None;
-        let mut chunks: Vec<(usize, &str)> = Vec::new();
-        for (key, value) in tags {
-            if key == FORMAT_TAG {
-                format = Some(value);
-            } else if key == CHUNK_COUNT_TAG {
-                count = Some(value.parse::<usize>().map_err(|_| {
-                    RecordError::Damaged(format!("bad tag {CHUNK_COUNT_TAG}={value}"))
-                })?);
-            } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
-                let index = index
-                    .parse()
-                    .map_err(|_| RecordError::Damaged(format!("bad tag {key}")))?;
-                chunks.push((index, value));
-            }
-        }
-        match format {
-            None => return Err(RecordError::NotAShare),
-            Some(FORMAT_VERSION) => {}
-            Some(other) => {
-                return Err(RecordError::Damaged(format!(
-                    "unknown record format {other}"
-                )))
-            }
-        }
-        chunks.sort_unstable();
-        if let Some(count) = count {
-            chunks.retain(|(index, _)| *index < count);
-            if chunks.len() != count {
-                return Err(RecordError::Damaged("record tags are missing".into()));
-            }
-        }
-        if chunks.is_empty() || chunks.iter().enumerate().any(|(i, (index, _))| i != *index) {
-            return Err(RecordError::Damaged("record tags are missing".into()));
-        }
-        let encoded: String = chunks.iter().map(|(_, chunk)| *chunk).collect();
-        let json = STANDARD
-            .decode(encoded)
-            .map_err(|e| RecordError::Damaged(e.to_string()))?;
-        let record: ShareRecord =
-            serde_json::from_slice(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
-        if share_name(role_name) != Some(record.spec.name.as_str()) {
-            return Err(RecordError::Damaged(format!(
-                "role {role_name} records share {}",
-                record.spec.name
-            )));
-        }
-        Ok(record)
+        read_tags(role_name, tags).map(|read| read.record)
     }
 
     /// The tag keys this record does not use any more (after a replace).
@@ -162,6 +142,81 @@ impl ShareRecord {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// A record as its tags hold it, with the seal they carry (unchecked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub record: ShareRecord,
+    json: String,
+    seal: Option<String>,
+}
+
+impl ReadRecord {
+    /// Whether the provisioner wrote this record for `role` with `key`.
+    pub fn check(&self, key: &ShareKey, role: RoleIdentity<'_>) -> Result<(), Distrust> {
+        key.check(Part::Record, role, &self.json, self.seal.as_deref())
+    }
+}
+
+/// Reads the record a role's tags hold, and its seal; `role_name` must agree.
+pub fn read_tags<'a>(
+    role_name: &str,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<ReadRecord, RecordError> {
+    let mut format = None;
+    let mut seal = None;
+    let mut count = None;
+    let mut chunks: Vec<(usize, &str)> = Vec::new();
+    for (key, value) in tags {
+        if key == SEAL_TAG {
+            seal = Some(value.to_string());
+        } else if key == FORMAT_TAG {
+            format = Some(value);
+        } else if key == CHUNK_COUNT_TAG {
+            count = Some(value.parse::<usize>().map_err(|_| {
+                RecordError::Damaged(format!("bad tag {CHUNK_COUNT_TAG}={value}"))
+            })?);
+        } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
+            let index = index
+                .parse()
+                .map_err(|_| RecordError::Damaged(format!("bad tag {key}")))?;
+            chunks.push((index, value));
+        }
+    }
+    match format {
+        None => return Err(RecordError::NotAShare),
+        Some(FORMAT_VERSION) => {}
+        Some(other) => {
+            return Err(RecordError::Damaged(format!(
+                "unknown record format {other}"
+            )))
+        }
+    }
+    chunks.sort_unstable();
+    if let Some(count) = count {
+        chunks.retain(|(index, _)| *index < count);
+        if chunks.len() != count {
+            return Err(RecordError::Damaged("record tags are missing".into()));
+        }
+    }
+    if chunks.is_empty() || chunks.iter().enumerate().any(|(i, (index, _))| i != *index) {
+        return Err(RecordError::Damaged("record tags are missing".into()));
+    }
+    let encoded: String = chunks.iter().map(|(_, chunk)| *chunk).collect();
+    let json = STANDARD
+        .decode(encoded)
+        .map_err(|e| RecordError::Damaged(e.to_string()))?;
+    let json = String::from_utf8(json).map_err(|e| RecordError::Damaged(e.to_string()))?;
+    let record: ShareRecord =
+        serde_json::from_str(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
+    if share_name(role_name) != Some(record.spec.name.as_str()) {
+        return Err(RecordError::Damaged(format!(
+            "role {role_name} records share {}",
+            record.spec.name
+        )));
+    }
+    Ok(ReadRecord { record, json, seal })
 }
 
 #[cfg(test)]
@@ -310,6 +365,30 @@ mod tests {
             ShareRecord::from_tags("trailshare-b", corrupt),
             Err(RecordError::Damaged(_))
         ));
+    }
+
+    #[test]
+    fn a_sealed_record_is_believed_only_as_written_for_its_role() {
+        let key = ShareKey::new(*b"record tests' share key, 32 B!!!").unwrap();
+        let role = RoleIdentity {
+            arn: "arn:aws:iam::111111111111:role/trailshare/trailshare-b",
+            role_id: "AROAEXAMPLE1111111111",
+        };
+        let b = record(json!({"name": "b", "grantee_account": "222222222222"}));
+        let tags = b.to_sealed_tags(&key, role).unwrap();
+        let read = read_tags("trailshare-b", pairs(&tags)).unwrap();
+        assert_eq!((read.record.clone(), read.check(&key, role)), (b, Ok(())));
+        // iam:TagRole rewrites the chunks with a wider record, keeping the seal.
+        let wide = record(
+            json!({"name": "b", "grantee_account": "222222222222", "log_accounts": ["*"], "external_id": "e-1"}),
+        );
+        let mut forged = wide.to_tags().unwrap();
+        forged.push(tags.last().unwrap().clone());
+        let read = read_tags("trailshare-b", pairs(&forged)).unwrap();
+        assert_eq!(read.check(&key, role), Err(Distrust::Unauthenticated));
+        // Without a seal (an earlier version): unsigned.
+        let read = read_tags("trailshare-b", pairs(&wide.to_tags().unwrap())).unwrap();
+        assert_eq!(read.check(&key, role), Err(Distrust::Unsigned));
     }
 
     #[test]

@@ -7,12 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::seal::{Distrust, Part, RoleIdentity, ShareKey};
 use crate::share::{is_expired, Delivery, Notify, ShareSpec, ALL_ACCOUNTS};
 
 /// IAM's longest role description.
 pub const MAX_DESCRIPTION: usize = 1000;
-/// Starts a description that carries the route.
-const ROUTE_MARK: &str = "trailshare route v1 ";
+/// Starts a description that carries the route and its seal:
+/// `trailshare route v2 <seal> <route JSON>`.
+const ROUTE_MARK: &str = "trailshare route v2 ";
+/// Starts a route written by an earlier version: no seal.
+const UNSIGNED_ROUTE_MARK: &str = "trailshare route v1 ";
 /// Starts a description whose route is only in the tags (too long).
 const IN_TAGS_MARK: &str = "trailshare route in tags: ";
 
@@ -74,35 +78,84 @@ impl From<&ShareSpec> for Route {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Described {
-    /// The route itself.
-    Route(Route),
+    /// A route with a seal, not yet checked: see [`Described::believe`].
+    Sealed {
+        route: Route,
+        json: String,
+        seal: String,
+    },
+    /// A route an earlier version wrote, with no seal: never acted on.
+    Unsigned(Route),
     /// The route is only in the tags: read them (one call).
     InTags,
 }
 
-/// The description a share role carries: its route, or, when that does
-/// not fit IAM's limits, a sentence saying it is in the tags.
-pub fn describe(spec: &ShareSpec) -> String {
-    let route = serde_json::to_string(&Route::from(spec)).expect("a route serialises");
-    let described = format!("{ROUTE_MARK}{route}");
-    if described.chars().count() <= MAX_DESCRIPTION && described.chars().all(iam_description_char) {
-        described
-    } else {
-        format!(
-            "{IN_TAGS_MARK}read-only CloudTrail logs for account {}",
-            spec.grantee_account
-        )
+impl Described {
+    /// The route, if the provisioner wrote it for `role` with `key`; else
+    /// why not, with the route it claims to be (to fail what it claims).
+    pub fn believe(
+        self,
+        key: &ShareKey,
+        role: RoleIdentity<'_>,
+    ) -> Option<Result<Route, (Distrust, Route)>> {
+        match self {
+            Described::Sealed { route, json, seal } => {
+                Some(match key.check(Part::Route, role, &json, Some(&seal)) {
+                    Ok(()) => Ok(route),
+                    Err(distrust) => Err((distrust, route)),
+                })
+            }
+            Described::Unsigned(route) => Some(Err((Distrust::Unsigned, route))),
+            Described::InTags => None,
+        }
     }
 }
 
-/// Reads a description written by [`describe`]; `InTags` for anything else
-/// (roles made by earlier versions, a description edited by hand), so the
+/// The description a share role carries: its route sealed to the role, or,
+/// when that does not fit IAM's limits, a sentence saying it is in the tags
+/// (where the sealed record serves instead).
+pub fn describe(spec: &ShareSpec, key: &ShareKey, role: RoleIdentity<'_>) -> String {
+    let route = serde_json::to_string(&Route::from(spec)).expect("a route serialises");
+    let seal = key.seal(Part::Route, role, &route);
+    let described = format!("{ROUTE_MARK}{seal} {route}");
+    if described.chars().count() <= MAX_DESCRIPTION && described.chars().all(iam_description_char) {
+        described
+    } else {
+        in_tags(spec)
+    }
+}
+
+/// The description of a share whose route lives in its tags only: a new
+/// role (no RoleId to seal to yet), or a route too long for IAM.
+pub fn in_tags(spec: &ShareSpec) -> String {
+    format!(
+        "{IN_TAGS_MARK}read-only CloudTrail logs for account {}",
+        spec.grantee_account
+    )
+}
+
+/// Reads a description written by [`describe`] (or an earlier version);
+/// `InTags` for anything else (a description edited by hand), so the
 /// caller reads the tags — never a guess.
 pub fn read_description(description: Option<&str>) -> Described {
+    let Some(description) = description else {
+        return Described::InTags;
+    };
+    if let Some(rest) = description.strip_prefix(ROUTE_MARK) {
+        let sealed = rest.split_once(' ').and_then(|(seal, json)| {
+            let route = serde_json::from_str::<Route>(json).ok()?;
+            Some(Described::Sealed {
+                route,
+                json: json.to_string(),
+                seal: seal.to_string(),
+            })
+        });
+        return sealed.unwrap_or(Described::InTags);
+    }
     description
-        .and_then(|d| d.strip_prefix(ROUTE_MARK))
+        .strip_prefix(UNSIGNED_ROUTE_MARK)
         .and_then(|json| serde_json::from_str::<Route>(json).ok())
-        .map_or(Described::InTags, Described::Route)
+        .map_or(Described::InTags, Described::Unsigned)
 }
 
 /// IAM's role-description characters: tab, newline, CR, printable ASCII
@@ -121,6 +174,19 @@ mod tests {
         validate(&body, None, "trail-bucket").unwrap()
     }
 
+    const ROLE: RoleIdentity<'static> = RoleIdentity {
+        arn: "arn:aws:iam::111111111111:role/trailshare/trailshare-b",
+        role_id: "AROAEXAMPLE1111111111",
+    };
+
+    fn key() -> ShareKey {
+        ShareKey::new(*b"a test key of thirty-two bytes!!").unwrap()
+    }
+
+    fn believed(description: &str) -> Option<Result<Route, (Distrust, Route)>> {
+        read_description(Some(description)).believe(&key(), ROLE)
+    }
+
     #[test]
     fn a_route_survives_the_description_and_fits_iam() {
         for body in [
@@ -133,17 +199,14 @@ mod tests {
                    "notify": {"queue_arn": "arn:aws:sqs:eu-west-1:222222222222:b-new-logs"}}),
         ] {
             let spec = spec(body);
-            let description = describe(&spec);
-            let Described::Route(route) = read_description(Some(&description)) else {
+            let description = describe(&spec, &key(), ROLE);
+            let Some(Ok(route)) = believed(&description) else {
                 panic!("{description}");
             };
             assert_eq!(route.notify, spec.notify);
             assert_eq!(route.expires_at, spec.expires_at);
             assert!(description.len() <= MAX_DESCRIPTION);
-            assert_eq!(
-                read_description(Some(&description)),
-                Described::Route(Route::from(&spec))
-            );
+            assert_eq!(route, Route::from(&spec));
         }
     }
 
@@ -155,7 +218,7 @@ mod tests {
         let many = spec(
             json!({"name": "many", "grantee_account": "222222222222", "log_accounts": accounts, "external_id": "e-1"}),
         );
-        let description = describe(&many);
+        let description = describe(&many, &key(), ROLE);
         assert!(
             description.len() <= MAX_DESCRIPTION,
             "{}",
@@ -164,15 +227,39 @@ mod tests {
         assert_eq!(read_description(Some(&description)), Described::InTags);
         let wide = spec(json!({"grantee_account": "222222222222",
             "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "日誌/"}}));
-        assert_eq!(read_description(Some(&describe(&wide))), Described::InTags);
+        assert_eq!(
+            read_description(Some(&describe(&wide, &key(), ROLE))),
+            Described::InTags
+        );
         for legacy in [
             None,
             Some("trailshare: read-only CloudTrail logs for account 222222222222"),
             Some("trailshare route v1 {\"n\": 1}"),
             Some("trailshare route v1 {\"n\":\"b\",\"g\":\"2\",\"l\":[],\"d\":{\"mode\":\"tag\"},\"evil\":1}"),
+            Some("trailshare route v2 {\"n\":\"b\"}"),
         ] {
             assert_eq!(read_description(legacy), Described::InTags, "{legacy:?}");
         }
+    }
+
+    #[test]
+    fn only_a_sealed_route_of_this_role_is_believed() {
+        let b = spec(json!({"name": "b", "grantee_account": "222222222222", "delivery": {"mode": "tag"}}));
+        let sealed = describe(&b, &key(), ROLE);
+        // Someone with iam:UpdateRole widens the route and keeps the seal.
+        let forged = sealed.replace("[\"222222222222\"]", "[\"*\"]");
+        assert_ne!(forged, sealed);
+        assert!(matches!(believed(&forged), Some(Err((Distrust::Unauthenticated, r))) if r.log_accounts == ["*"]));
+        // A role deleted and re-created under the same name: a new RoleId.
+        let recreated = RoleIdentity { role_id: "AROAEXAMPLE2222222222", ..ROLE };
+        assert!(matches!(
+            read_description(Some(&sealed)).believe(&key(), recreated),
+            Some(Err((Distrust::Unauthenticated, _)))
+        ));
+        // An earlier version's route: claimed, never believed.
+        let v1 = format!("trailshare route v1 {}", serde_json::to_string(&Route::from(&b)).unwrap());
+        assert!(matches!(believed(&v1), Some(Err((Distrust::Unsigned, r))) if r.name == "b"));
+        assert_eq!(believed(&in_tags(&b)), None);
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Invalid {
             message: message.into(),
         }
     }
-    fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    pub(crate) fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
         Invalid::new(field, "invalid_field", message)
     }
     fn missing(field: impl Into<String>, message: impl Into<String>) -> Invalid {

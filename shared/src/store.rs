@@ -67,6 +67,8 @@ pub struct RoleDraft {
 pub struct RoleSummary {
     pub role_name: String,
     pub arn: String,
+    /// IAM's `RoleId`: a seal is bound to it (see `crate::seal`).
+    pub role_id: String,
     pub description: Option<String>,
 }
 
@@ -84,6 +86,8 @@ pub struct LastUsed {
 pub struct StoredRole {
     pub role_name: String,
     pub arn: String,
+    /// IAM's `RoleId`: a seal is bound to it (see `crate::seal`).
+    pub role_id: String,
     pub path: String,
     pub tags: Vec<(String, String)>,
     /// The role's permissions boundary as IAM reports it (`get` reads it).
@@ -100,6 +104,14 @@ pub struct StoredRole {
 }
 
 impl StoredRole {
+    /// What a seal of this role's record or route is bound to.
+    pub fn identity(&self) -> crate::seal::RoleIdentity<'_> {
+        crate::seal::RoleIdentity {
+            arn: &self.arn,
+            role_id: &self.role_id,
+        }
+    }
+
     pub fn tag_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -167,6 +179,22 @@ pub trait RoleStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes the inline policies, then the role. `false` if it did not exist.
     fn delete(&self, role_name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+impl RoleSummary {
+    /// What a seal of this role's route is bound to.
+    pub fn identity(&self) -> crate::seal::RoleIdentity<'_> {
+        crate::seal::RoleIdentity {
+            arn: &self.arn,
+            role_id: &self.role_id,
+        }
+    }
+}
+
+/// The stack's share secret (`SHARE_SECRET_ARN`), read once per process.
+pub trait ShareSecret: Send + Sync {
+    /// The secret's value, as bytes.
+    fn read(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }
 
 /// The headers of an S3 object that a faithful copy must carry.

@@ -18,9 +18,11 @@ use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::notice::{s3_event, Announced};
 use trailshare::route::Route;
+use trailshare::seal::ShareKey;
 use trailshare::share::{Delivery, Notify};
 use trailshare::store::{
-    Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleStore, SourceHead, StoreError,
+    Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleStore, RoleSummary, SourceHead,
+    StoreError,
     WorkQueue, Writer,
 };
 
@@ -71,9 +73,15 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
 }
 
 impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
-    pub fn new(roles: S, objects: O, config: Config) -> Forwarder<S, O, NoQueue, NoNotifier> {
+    /// `key` checks the seal of every route and record read from IAM.
+    pub fn new(
+        roles: S,
+        objects: O,
+        config: Config,
+        key: ShareKey,
+    ) -> Forwarder<S, O, NoQueue, NoNotifier> {
         Forwarder {
-            shares: ShareCache::new(roles, &config),
+            shares: ShareCache::new(roles, &config, key),
             objects,
             queue: NoQueue,
             notifier: NoNotifier,
@@ -119,6 +127,14 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {
         if let Err(error) = self.shares.get().await {
+            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+        }
+    }
+
+    /// Fills the share table from a listing read at start-up, concurrently
+    /// with the share secret (a failure is logged; the first event reads again).
+    pub async fn prime(&self, listing: Vec<RoleSummary>) {
+        if let Err(error) = self.shares.prime(listing).await {
             log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
         }
     }
@@ -198,7 +214,7 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
     /// a share that is gone, or an account it no longer covers, does nothing.
     async fn backfill(&self, work: &Work) -> Result<Vec<CreatedObject>, StoreError> {
         let shares = self.shares.get().await?;
-        let Some(share) = shares.iter().find(|s| s.name == work.share()) else {
+        let Some(share) = shares.routes.iter().find(|s| s.name == work.share()) else {
             log(&json!({"event": "backfill", "work": work, "outcome": "share_gone"}));
             return Ok(Vec::new());
         };
@@ -375,10 +391,28 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         // IAM denies an expired share already; the forwarder stops too.
         let now = time::OffsetDateTime::now_utc();
         let selected = shares
+            .routes
             .iter()
             .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now));
         let (targets, notices) = targets_for(selected, &key.account, &object.key);
-        if targets.is_empty() && notices.is_empty() {
+        // A share whose route cannot be believed delivers nothing, and the
+        // files it claims fail: retried, then dead-lettered, never dropped.
+        let damaged: Vec<String> = shares
+            .damaged
+            .iter()
+            .filter(|d| only.is_none_or(|name| d.name == name) && d.claims(&key.account))
+            .map(|d| {
+                let error = format!(
+                    "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
+                    d.name, d.reason
+                );
+                log(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
+                            "target": format!("share {}", d.name), "outcome": "failed",
+                            "retryable": false, "error": error}));
+                error
+            })
+            .collect();
+        if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
                 key.account
@@ -392,7 +426,7 @@ impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, 
         )
         .await;
         let mut actions = Vec::new();
-        let mut errors = Vec::new();
+        let mut errors = damaged;
         let mut source_gone = None;
         let mut done = Vec::new();
         for (target, result) in targets.iter().zip(results) {

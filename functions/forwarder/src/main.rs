@@ -4,8 +4,11 @@
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, AwsNotifier, IamRoles, S3Objects, SqsQueue};
+use trailshare::aws::{
+    load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
+};
 use trailshare::config::Config;
+use trailshare::store::RoleStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +16,23 @@ async fn main() -> Result<(), Error> {
         eprintln!("{error}");
         std::process::exit(1);
     });
+    let secret_arn = config.share_secret_arn().unwrap_or_else(|error| {
+        eprintln!("{error}");
+        std::process::exit(1);
+    });
     let sdk = load_sdk_config().await;
+    // The share secret and the first share listing, concurrently: a cold
+    // start costs the slower of the two, not their sum.
+    let roles = IamRoles::from_sdk(&sdk);
+    let secret = SecretsManagerSecret::new(&sdk, secret_arn);
+    let (key, listing) = tokio::join!(
+        trailshare::seal::load(&secret),
+        roles.list_summaries(&config.share_role_path)
+    );
+    let key = key.unwrap_or_else(|error| {
+        eprintln!("{error}");
+        std::process::exit(1);
+    });
     // Announcements name the trail bucket's region, as cli_profile does.
     let region = config.trail_bucket_region.clone().unwrap_or_else(|| {
         sdk.region()
@@ -27,15 +46,14 @@ async fn main() -> Result<(), Error> {
         .map(|url| SqsQueue::new(&sdk, url));
     // One forwarder for the life of the process.
     let forwarder: &'static _ = Box::leak(Box::new(
-        Forwarder::new(IamRoles::from_sdk(&sdk), S3Objects::new(&sdk), config)
+        Forwarder::new(roles, S3Objects::new(&sdk), config, key)
             .with_queue(queue)
             .with_notifier(AwsNotifier::new(&sdk), region),
     ));
-    // Read the share table during init, while the runtime polls for the
-    // first event, instead of after it arrives: a cold start then costs
-    // the slower of the two, not their sum. A failure here is only logged;
-    // the first event reads again.
-    tokio::spawn(forwarder.warm_up());
+    // A listing that failed is read again by the first event.
+    if let Ok(listing) = listing {
+        forwarder.prime(listing).await;
+    }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         forwarder
             .handle_event(event.payload)

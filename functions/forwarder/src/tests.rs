@@ -10,6 +10,7 @@ use trailshare::config::Config;
 use trailshare::events::CreatedObject;
 use trailshare::record::{role_name, ShareRecord};
 use trailshare::route::describe;
+use trailshare::seal::ShareKey;
 use trailshare::share::validate;
 use trailshare::store::RoleSummary;
 use trailshare::store::{
@@ -22,6 +23,11 @@ use super::{target_line, Forwarder, Outcome, Target};
 const B: &str = "222222222222";
 const C: &str = "333333333333";
 const Z: &str = "444444444444";
+
+/// The stack's share secret in these tests.
+fn share_key() -> ShareKey {
+    ShareKey::new(*b"forwarder unit tests' key: 32 B!").unwrap()
+}
 
 /// Share roles: each with its record in tags and its description as the
 /// provisioner writes them. Counts listings and single-role reads.
@@ -46,18 +52,22 @@ impl FakeRoles {
                     updated_at: None,
                     sessions_valid_after: None,
                 };
-                let role = StoredRole {
-                    role_name: role_name(&record.spec.name),
-                    arn: String::new(),
+                let name = role_name(&record.spec.name);
+                let mut role = StoredRole {
+                    arn: format!("arn:aws:iam::111111111111:role/trailshare/{name}"),
+                    role_id: format!("AROA{:017}", name.len()),
+                    role_name: name,
                     path: "/trailshare/".into(),
-                    tags: record.to_tags().unwrap(),
+                    tags: Vec::new(),
                     permissions_boundary: None,
                     trust_policy: None,
                     last_used: None,
                     description: None,
                     max_session_seconds: None,
                 };
-                (role, describe(&record.spec))
+                role.tags = record.to_sealed_tags(&share_key(), role.identity()).unwrap();
+                let description = describe(&record.spec, &share_key(), role.identity());
+                (role, description)
             })
             .collect();
         FakeRoles {
@@ -105,6 +115,7 @@ impl RoleStore for FakeRoles {
             .map(|(r, description)| RoleSummary {
                 role_name: r.role_name.clone(),
                 arn: r.arn.clone(),
+                role_id: r.role_id.clone(),
                 description: Some(description.clone()),
             })
             .collect())
@@ -403,7 +414,7 @@ async fn tagging_keeps_other_tags_and_a_repeat_costs_one_read() {
     let forwarder = Forwarder::new(
         FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"),
+        config("60"), share_key()
     );
     assert_eq!(
         forwarder.process(&created(&key(B))).await,
@@ -435,7 +446,7 @@ async fn ten_tags_leave_no_room_and_fail_rather_than_drop_one() {
     let forwarder = Forwarder::new(
         FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"),
+        config("60"), share_key()
     );
     assert!(
         matches!(forwarder.process(&created(&key(B))).await, Outcome::Failed { error } if error.contains("10 tags"))
@@ -460,7 +471,7 @@ const WRITER_CALL: &str =
 async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_mark() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let forwarder = Forwarder::new(FakeRoles::with(&copy_shares()), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&copy_shares()), objects, config("60"), share_key());
     let k = key(B);
     let with_etag = CreatedObject {
         etag: Some("etag-9".into()),
@@ -546,7 +557,7 @@ async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_
         let forwarder = Forwarder::new(
             FakeRoles::with(std::slice::from_ref(&share)),
             objects,
-            config("60"),
+            config("60"), share_key()
         );
         assert_eq!(forwarder.process(&created(&k)).await, copied);
         let copy = forwarder.objects.object("b-logs", &k).unwrap();
@@ -568,7 +579,7 @@ async fn under_kms_a_repeated_event_marks_the_copy_once_then_costs_one_head() {
     objects.kms.lock().unwrap().push("b-logs".into());
     objects.put("trail-bucket", &k, b"log-bytes", &[]);
     let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
-    let forwarder = Forwarder::new(FakeRoles::with(&[share]), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&[share]), objects, config("60"), share_key());
     let event = CreatedObject {
         etag: Some("etag-9".into()),
         ..created(&k)
@@ -601,7 +612,7 @@ async fn a_missing_or_foreign_destination_fails_the_file_and_never_skips_it() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     let missing = forwarder.process(&created(&key(B))).await;
     assert!(
         matches!(&missing, Outcome::Failed { error } if error.contains("NoSuchBucket")),
@@ -625,7 +636,7 @@ async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
         json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
                "delivery": {"mode": "copy", "bucket": "z-logs"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     forwarder.objects.fail(
         "z-logs",
         Some(StoreError::Throttled {
@@ -678,7 +689,7 @@ async fn only_a_missing_source_is_a_skip() {
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     let skip = |reason: &str| Outcome::Skipped {
         reason: reason.to_string(),
     };
@@ -741,7 +752,7 @@ async fn a_failed_object_fails_its_sqs_message_and_only_that_one() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "missing-bucket"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     let body = |k: &str| {
         json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": k}}}]})
@@ -769,7 +780,7 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
         json!({"grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C, "delivery": {"mode": "tag"}}),
     ];
-    let cached = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let cached = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     let event = json!({"Records": [
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(B)}}},
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(C)}}}
@@ -782,7 +793,7 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
     let uncached = Forwarder::new(
         FakeRoles::with(&shares),
         FakeObjects::default(),
-        config("0"),
+        config("0"), share_key()
     );
     let _ = uncached.handle_event(event.clone()).await;
     let _ = uncached.handle_event(event).await;
@@ -908,7 +919,7 @@ async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() 
     ];
     let queue = FakeQueue::default();
     let forwarder =
-        Forwarder::new(FakeRoles::with(&shares), objects, config("60")).with_queue(&queue);
+        Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key()).with_queue(&queue);
     let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
     let reply = forwarder
         .handle_event(queued(&[plan.to_string()]))
@@ -959,7 +970,7 @@ async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fail
                "from": "2024-05-01", "until": "2024-05-01"}})
         .to_string()
     };
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"));
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     let gone = forwarder
         .handle_event(queued(&[account("deleted-share")]))
         .await
@@ -1009,13 +1020,15 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
     let mut roles = FakeRoles::with(&bodies);
     // And one role made by the first version: a plain description.
     roles.roles[0].1 = format!("trailshare: read-only CloudTrail logs for account {B}");
-    let forwarder = Forwarder::new(roles, FakeObjects::default(), config("60"));
+    let forwarder = Forwarder::new(roles, FakeObjects::default(), config("60"), share_key());
     let table = forwarder.shares.get().await.unwrap();
-    assert_eq!(table.len(), 301);
+    assert_eq!(table.routes.len(), 301);
+    assert!(table.damaged.is_empty());
     assert!(table
+        .routes
         .iter()
         .any(|r| r.name == "wide" && r.log_accounts.len() == 80));
-    assert!(table.iter().any(|r| r.name == "s0"));
+    assert!(table.routes.iter().any(|r| r.name == "s0"));
     let roles = forwarder.shares.roles();
     assert_eq!(roles.listings.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -1072,7 +1085,7 @@ async fn a_notice_follows_the_delivery_and_names_where_the_grantee_reads() {
             json!({"name": "c", "grantee_account": C, "notify": {"topic_arn": format!("arn:aws:sns:us-east-1:{C}:t")}}),
         ]),
         objects,
-        config("60"),
+        config("60"), share_key()
     )
     .with_notifier(FakeNotifier::default(), "eu-west-1");
     // Copy delivery: the notice names the copy; size and ETag came with the event.
@@ -1121,7 +1134,7 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
                    "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         ]),
         objects,
-        config("60"),
+        config("60"), share_key()
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     let missing = StoreError::Rejected {
@@ -1168,7 +1181,7 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
                    "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "tag"}}),
         ]),
         objects,
-        config("60"),
+        config("60"), share_key()
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     assert!(matches!(
@@ -1182,9 +1195,10 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
         .is_empty());
 }
 
-/// A route edited outside the API to announce B's files to another
-/// account's queue: nothing is sent there, and the file is not
-/// acknowledged (retried, then dead-lettered), its copy done regardless.
+/// A route edited outside the API (iam:UpdateRole) to announce B's files
+/// to another account's queue: its seal no longer fits, so the share is
+/// damaged: nothing is sent or copied for it, and the file is not
+/// acknowledged (retried, then dead-lettered).
 #[tokio::test]
 async fn a_route_naming_a_queue_outside_the_grantee_account_sends_nothing() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
@@ -1194,15 +1208,102 @@ async fn a_route_naming_a_queue_outside_the_grantee_account_sends_nothing() {
     let (_, description) = &mut roles.roles[0];
     assert!(description.contains(&queue(B)), "{description}");
     *description = description.replace(&queue(B), &queue(Z));
-    let forwarder = Forwarder::new(roles, objects, config("60"))
+    let forwarder = Forwarder::new(roles, objects, config("60"), share_key())
         .with_notifier(FakeNotifier::default(), "us-east-1");
     let Outcome::Failed { error } = forwarder.process(&created(&key(B))).await else {
         panic!("the file must not be acknowledged");
     };
     assert!(
-        error.contains(&queue(Z)) && error.contains("grantee account"),
+        error.contains("share b is damaged (unauthenticated)"),
         "{error}"
     );
     assert!(forwarder.notifier.sent().is_empty());
-    assert!(forwarder.objects.object("b-logs", &key(B)).is_some());
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
+}
+
+/// Issue 20: someone with only `iam:UpdateRole` or `iam:TagRole` on share
+/// roles rewrites what steers a share. Neither its description (the route)
+/// nor its tags (the record) carry a seal that fits, so the share delivers
+/// nothing: each file it claims fails (retried, then dead-lettered), while
+/// the other shares' deliveries of the same files are done as usual.
+#[tokio::test]
+async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B), ("c-logs", C)]);
+    objects.put("trail-bucket", &key(B), b"b-log", &[]);
+    objects.put("trail-bucket", &key(C), b"c-log", &[]);
+    let mut roles = FakeRoles::with(&[
+        json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"name": "c", "grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
+        json!({"name": "t", "grantee_account": B, "delivery": {"mode": "tag"}}),
+    ]);
+    // b's route now claims every account's files, for B's bucket.
+    let forged = roles.roles[0].1.replace(&format!("[\"{B}\"]"), "[\"*\"]");
+    assert_ne!(forged, roles.roles[0].1);
+    roles.roles[0].1 = forged;
+    // t's route moves to its tags, and its record there is rewritten to
+    // copy into C's bucket: a record sealed for another share.
+    let (c_role, _) = roles.roles[1].clone();
+    let (t_role, t_description) = &mut roles.roles[2];
+    *t_description = format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
+    t_role.tags = c_role.tags.clone();
+    let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
+
+    for (file, claimed_by) in [(key(B), vec!["b", "t"]), (key(C), vec!["b"])] {
+        let Outcome::Failed { error } = forwarder.process(&created(&file)).await else {
+            panic!("{file}: a file a damaged share claims is never acknowledged");
+        };
+        for name in &claimed_by {
+            assert!(
+                error.contains(&format!("share {name} is damaged")),
+                "{file}: {error}"
+            );
+        }
+    }
+    let table = forwarder.shares.get().await.unwrap();
+    let reasons: Vec<(&str, &str)> = table
+        .damaged
+        .iter()
+        .map(|d| (d.name.as_str(), d.reason))
+        .collect();
+    // t's tags hold c's record: the role's name does not match it.
+    assert_eq!(reasons, [("b", "unauthenticated"), ("t", "unreadable")]);
+    // Nothing went to B's bucket; C's own share delivered C's file.
+    assert!(forwarder.objects.object("b-logs", &key(C)).is_none());
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
+    assert!(forwarder.objects.object("c-logs", &key(C)).is_some());
+    assert!(forwarder.objects.tags_of("trail-bucket", &key(B)).is_empty());
+}
+
+/// A record's seal binds it to its role: the sealed record of share `b`
+/// copied onto a role re-created under the same name (a new RoleId) is
+/// not believed, nor is a route written by an earlier version (no seal).
+#[tokio::test]
+async fn a_record_moved_to_a_recreated_role_or_an_unsigned_route_is_not_believed() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+    objects.put("trail-bucket", &key(B), b"b-log", &[]);
+    let mut roles = FakeRoles::with(&[
+        json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"name": "old", "grantee_account": B, "delivery": {"mode": "tag"}}),
+    ]);
+    let (b_role, b_description) = &mut roles.roles[0];
+    b_role.role_id = "AROA99999999999999999".into();
+    *b_description = format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
+    let (_, old_description) = &mut roles.roles[1];
+    let json = old_description.splitn(5, ' ').nth(4).unwrap().to_string();
+    *old_description = format!("trailshare route v1 {json}");
+    let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
+    assert!(matches!(
+        forwarder.process(&created(&key(B))).await,
+        Outcome::Failed { .. }
+    ));
+    let table = forwarder.shares.get().await.unwrap();
+    let reasons: Vec<(&str, &str)> = table
+        .damaged
+        .iter()
+        .map(|d| (d.name.as_str(), d.reason))
+        .collect();
+    assert_eq!(reasons, [("b", "unauthenticated"), ("old", "unsigned")]);
+    assert!(table.routes.is_empty());
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
+    assert!(forwarder.objects.tags_of("trail-bucket", &key(B)).is_empty());
 }

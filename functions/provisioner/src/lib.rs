@@ -11,8 +11,9 @@ use trailshare::policy::{
     check_limits, grantee_setup, hold_policy, role_policy, transition_policy, trust_policy,
     READ_POLICY_NAME,
 };
-use trailshare::record::{role_name, share_name, RecordError, ShareRecord};
-use trailshare::route::{read_description, Described};
+use trailshare::record::{read_tags, role_name, share_name, RecordError, ShareRecord};
+use trailshare::route::{in_tags, read_description, Described};
+use trailshare::seal::{Distrust, ShareKey};
 use trailshare::share::{
     check_deployment, check_not_expired, validate, validate_existing_name, validate_name, Invalid,
     ShareSpec,
@@ -31,6 +32,9 @@ pub type AuditSink = Box<dyn Fn(&Value) + Send + Sync>;
 pub struct Provisioner<S, Q = NoQueue> {
     store: S,
     config: Config,
+    /// Seals every record and route this provisioner writes, and checks
+    /// every one it reads (see `trailshare::seal`).
+    key: ShareKey,
     audit: AuditSink,
     /// The forwarder's queue, where backfill work is sent.
     queue: Q,
@@ -132,21 +136,33 @@ impl From<RecordError> for ApiError {
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// A role on the share path, as far as it can be read.
+/// A role on the share path, as far as it can be read and believed.
 enum Found {
     Share(Box<ShareRecord>, StoredRole),
     Damaged {
         role: StoredRole,
         not_managed: bool,
+        /// `unreadable`, `unsigned`, `unauthenticated` or `not_managed`.
+        reason: &'static str,
         error: String,
     },
 }
 
+fn damaged(role: StoredRole, reason: &'static str, error: impl Into<String>) -> Found {
+    Found::Damaged {
+        role,
+        not_managed: false,
+        reason,
+        error: error.into(),
+    }
+}
+
 impl<S: RoleStore> Provisioner<S, NoQueue> {
-    pub fn new(store: S, config: Config) -> Provisioner<S, NoQueue> {
+    pub fn new(store: S, config: Config, key: ShareKey) -> Provisioner<S, NoQueue> {
         Provisioner {
             store,
             config,
+            key,
             audit: Box::new(|line| println!("{line}")),
             queue: NoQueue,
         }
@@ -157,6 +173,7 @@ impl<S: RoleStore> Provisioner<S, NoQueue> {
         Provisioner {
             store: self.store,
             config: self.config,
+            key: self.key,
             audit: self.audit,
             queue,
         }
@@ -199,8 +216,11 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
             .await?
             .into_iter()
             .filter(|role| share_name(&role.role_name).is_some())
+            // Unchecked here: sweep_one reads the sealed record again.
             .filter(|role| match read_description(role.description.as_deref()) {
-                Described::Route(route) => route.expired_at(listed_at),
+                Described::Sealed { route, .. } | Described::Unsigned(route) => {
+                    route.expired_at(listed_at)
+                }
                 Described::InTags => true,
             })
             .map(|role| role.role_name)
@@ -318,7 +338,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
                 validate_existing_name(&name)?;
                 match self.find(&name).await? {
                     None => Err(ApiError::not_found(&name)),
-                    Some(found) => Ok(ApiResponse::json(200, &self.render_found(&found))),
+                    Some(found) => Ok(ApiResponse::json(200, &self.render_checked(found).await?)),
                 }
             }
             (Route::Item(name), "PUT") => {
@@ -430,25 +450,39 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         Ok(ApiResponse::json(200, &page))
     }
 
-    /// Reads a role as a share, or says why it cannot be one.
+    /// Reads a role as a share, or says why it cannot be one: its record
+    /// must carry this stack's seal for this very role, and still be a
+    /// share this stack admits (validator and allow-lists).
     fn classify(&self, role: StoredRole) -> Found {
         if let Some(boundary) = &self.config.permissions_boundary_arn {
             if role.permissions_boundary.as_ref() != Some(boundary) {
                 return Found::Damaged {
                     role,
                     not_managed: true,
+                    reason: "not_managed",
                     error: "not_managed: its permissions boundary was removed or changed outside trailshare; the provisioner's fence forbids touching it, so an IAM administrator must remove the role".into(),
                 };
             }
         }
-        match ShareRecord::from_tags(&role.role_name, role.tag_pairs()) {
-            Ok(record) => Found::Share(Box::new(record), role),
-            Err(error) => Found::Damaged {
-                role,
-                not_managed: false,
-                error: error.to_string(),
-            },
+        let read = match read_tags(&role.role_name, role.tag_pairs()) {
+            Ok(read) => read,
+            Err(error) => return damaged(role, "unreadable", error.to_string()),
+        };
+        if let Err(distrust) = read.check(&self.key, role.identity()) {
+            let error = match distrust {
+                Distrust::Unsigned => "the record carries no seal (written by an earlier version, or by hand): a PUT of the share re-signs it",
+                Distrust::Unauthenticated => "the record's seal does not verify: it was not written for this role by this stack's provisioner; a PUT of the share heals it",
+            };
+            return damaged(role, distrust.reason(), error);
         }
+        if let Err(invalid) = trailshare::recheck::spec(&read.record.spec, &self.config) {
+            return damaged(
+                role,
+                "unreadable",
+                format!("the record is not a share this stack admits ({invalid}): a PUT of the share heals it"),
+            );
+        }
+        Found::Share(Box::new(read.record), role)
     }
 
     /// The role of share `name`, if one is on the share path.
@@ -480,6 +514,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         let draft = self.draft(&record)?;
         match self.store.create(&draft).await {
             Ok(role) => {
+                self.seal_new(&record, &role).await?;
                 self.audit(caller, "create", &record.spec.name, None, Some(&record));
                 Ok(self.render(&record, &role.arn))
             }
@@ -493,13 +528,52 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         }
     }
 
+    /// A new role has no RoleId to seal to until IAM creates it: it is made
+    /// with its record unsealed and its route in the tags (so the forwarder
+    /// fails, and retries, what it claims), then sealed: the record's seal
+    /// (TagRole) and the sealed route (UpdateRole). If either fails, the
+    /// role is removed: no half-made share stays.
+    async fn seal_new(&self, record: &ShareRecord, role: &StoredRole) -> Result<()> {
+        let spec = &record.spec;
+        let sealed = async {
+            let seal = record.seal_tag(&self.key, role.identity());
+            self.store.tag(&role.role_name, &[seal]).await?;
+            self.store
+                .update_role(
+                    &role.role_name,
+                    &self.description(spec, role),
+                    spec.max_session_seconds as i32,
+                )
+                .await
+        };
+        if let Err(error) = sealed.await {
+            if let Err(cleanup) = self.store.delete(&role.role_name).await {
+                eprintln!(
+                    "{}",
+                    json!({"event": "aws_error", "call": cleanup.call(), "role": role.role_name, "error": cleanup.to_string()})
+                );
+            }
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
     /// Create or replace. The same body twice changes nothing: an unchanged
     /// share makes no write at all, and keeps who created it and when.
     async fn put(&self, spec: ShareSpec, caller: &str) -> Result<ApiResponse> {
         let Some(found) = self.find(&spec.name).await? else {
             return Ok(ApiResponse::json(201, &self.create(spec, caller).await?));
         };
-        let (current, role) = readable(found)?;
+        let (current, role) = match found {
+            // Nothing in a record we cannot believe is kept: not even its grantee.
+            Found::Damaged {
+                not_managed: false,
+                role,
+                reason,
+                ..
+            } => return self.heal(spec, role, reason, caller).await,
+            found => readable(found)?,
+        };
         if current.spec.grantee_account != spec.grantee_account {
             return Err(ApiError::new(
                 409,
@@ -515,13 +589,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         // exactly the record: after a replace that stopped half-way it may
         // hold part of another share (trust, route), which a plan made from
         // the record would leave in place.
-        let current = match self.repair(&current, &role, caller).await? {
-            None => current,
-            Some(record) => {
-                self.audit(caller, "repair", &spec.name, Some(&current), Some(&record));
-                record
-            }
-        };
+        let current = self.repaired(current, &role, caller).await?;
         if current.spec == spec {
             return Ok(ApiResponse::json(200, &self.render(&current, &role.arn)));
         }
@@ -582,10 +650,14 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         // The description carries the route (expiry, delivery) that the
         // forwarder and the sweep read.
         if old.max_session_seconds != spec.max_session_seconds
-            || description(old) != description(&spec)
+            || self.description(old, role) != self.description(&spec, role)
         {
             self.store
-                .update_role(name, &description(&spec), spec.max_session_seconds as i32)
+                .update_role(
+                    name,
+                    &self.description(&spec, role),
+                    spec.max_session_seconds as i32,
+                )
                 .await?;
         }
         let record = ShareRecord {
@@ -616,34 +688,31 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     ) -> Result<Option<ShareRecord>> {
         let spec = &current.spec;
         let name = &role.role_name;
-        let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<Value>(t).ok());
-        let trust = trust_policy(spec);
-        let trust_held = parse(role.trust_policy.as_deref()) == Some(trust.clone());
-        let route_held = role.description.as_deref() == Some(description(spec).as_str())
-            && role.max_session_seconds == Some(spec.max_session_seconds as i32);
-        let policy = role_policy(spec, &self.config, current.sessions_valid_after.as_deref());
-        let held = self.store.get_policy(name, READ_POLICY_NAME).await?;
-        let policy_held = parse(held.as_deref()) == Some(policy);
-        if trust_held && route_held && policy_held {
+        let held = self.holds(current, role).await?;
+        if held.all() {
             return Ok(None);
         }
-        if !route_held {
+        if !held.route {
             self.store
-                .update_role(name, &description(spec), spec.max_session_seconds as i32)
+                .update_role(
+                    name,
+                    &self.description(spec, role),
+                    spec.max_session_seconds as i32,
+                )
                 .await?;
         }
         let mut valid_after = current.sessions_valid_after.clone();
-        if !trust_held {
+        if !held.trust {
             self.store
                 .put_policy(name, READ_POLICY_NAME, &hold_policy().to_string())
                 .await?;
             self.store
-                .update_trust(name, &trust.to_string())
+                .update_trust(name, &trust_policy(spec).to_string())
                 .await
                 .map_err(|e| principal_error(e, spec))?;
             valid_after = Some(revocation_moment());
         }
-        if !(trust_held && policy_held) {
+        if !(held.trust && held.policy) {
             let policy = role_policy(spec, &self.config, valid_after.as_deref());
             self.store
                 .put_policy(name, READ_POLICY_NAME, &policy.to_string())
@@ -657,6 +726,97 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         };
         self.write_record(role, &record).await?;
         Ok(Some(record))
+    }
+
+    /// The record after [`Provisioner::repair`], audited when it changed
+    /// anything: every path that writes a policy or trust from a record
+    /// (PUT, revoke-sessions) starts here, so it never builds on a trust
+    /// or route that a stopped replace left behind.
+    async fn repaired(
+        &self,
+        current: ShareRecord,
+        role: &StoredRole,
+        caller: &str,
+    ) -> Result<ShareRecord> {
+        match self.repair(&current, role, caller).await? {
+            None => Ok(current),
+            Some(record) => {
+                self.audit(
+                    caller,
+                    "repair",
+                    &record.spec.name,
+                    Some(&current),
+                    Some(&record),
+                );
+                Ok(record)
+            }
+        }
+    }
+
+    /// Which parts of the record IAM holds: the trust, the route and
+    /// session length (both from GetRole), and the inline policy (one
+    /// GetRolePolicy).
+    async fn holds(&self, current: &ShareRecord, role: &StoredRole) -> Result<Held> {
+        let spec = &current.spec;
+        let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let policy = role_policy(spec, &self.config, current.sessions_valid_after.as_deref());
+        let held = self
+            .store
+            .get_policy(&role.role_name, READ_POLICY_NAME)
+            .await?;
+        Ok(Held {
+            trust: parse(role.trust_policy.as_deref()) == Some(trust_policy(spec)),
+            route: role.description.as_deref() == Some(self.description(spec, role).as_str())
+                && role.max_session_seconds == Some(spec.max_session_seconds as i32),
+            policy: parse(held.as_deref()) == Some(policy),
+        })
+    }
+
+    /// `PUT` of a share whose record cannot be believed (unsigned, forged,
+    /// unreadable): nothing of the old state is kept. The role reads
+    /// nothing first, then trusts only the new principals, then gains the
+    /// requested reach with every older session denied, then its sealed
+    /// route and record.
+    async fn heal(
+        &self,
+        spec: ShareSpec,
+        role: StoredRole,
+        reason: &str,
+        caller: &str,
+    ) -> Result<ApiResponse> {
+        let name = &role.role_name;
+        self.store
+            .put_policy(name, READ_POLICY_NAME, &hold_policy().to_string())
+            .await?;
+        self.store
+            .update_trust(name, &trust_policy(&spec).to_string())
+            .await
+            .map_err(|e| principal_error(e, &spec))?;
+        let moment = revocation_moment();
+        let policy = role_policy(&spec, &self.config, Some(&moment));
+        self.store
+            .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+            .await?;
+        self.store
+            .update_role(
+                name,
+                &self.description(&spec, &role),
+                spec.max_session_seconds as i32,
+            )
+            .await?;
+        let record = ShareRecord {
+            spec,
+            created_by: caller.to_string(),
+            created_at: now_rfc3339(),
+            updated_by: None,
+            updated_at: None,
+            sessions_valid_after: Some(moment),
+        };
+        self.write_record(&role, &record).await?;
+        (self.audit)(&json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
+            "action": "heal", "share": record.spec.name, "reason": reason,
+            "before": Value::Null, "after": record}));
+        Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
     }
 
     /// `POST /shares/{name}/backfill`: queues the first step of the share's
@@ -712,6 +872,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// now is denied from now on (IAM applies it within seconds).
     async fn revoke_sessions(&self, name: &str, caller: &str) -> Result<ApiResponse> {
         let (current, role) = self.existing(name).await?;
+        let current = self.repaired(current, &role, caller).await?;
         let moment = revocation_moment();
         let policy = role_policy(&current.spec, &self.config, Some(&moment));
         self.store
@@ -760,7 +921,7 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
     /// removes tags a longer old record left. Those are ignored when read, so
     /// a failure to remove them is logged, not returned.
     async fn write_record(&self, role: &StoredRole, record: &ShareRecord) -> Result<()> {
-        let tags = record.to_tags()?;
+        let tags = record.to_sealed_tags(&self.key, role.identity())?;
         self.store.tag(&role.role_name, &tags).await?;
         let stale = ShareRecord::stale_tag_keys(role.tags.iter().map(|(k, _)| k.as_str()), &tags);
         if !stale.is_empty() {
@@ -774,12 +935,18 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         Ok(())
     }
 
+    /// The role description: the share's route, sealed to the role, so the
+    /// forwarder reads every share with one `ListRoles` call.
+    fn description(&self, spec: &ShareSpec, role: &StoredRole) -> String {
+        trailshare::route::describe(spec, &self.key, role.identity())
+    }
+
     fn draft(&self, record: &ShareRecord) -> Result<RoleDraft> {
         let spec = &record.spec;
         Ok(RoleDraft {
             role_name: role_name(&spec.name),
             path: self.config.share_role_path.clone(),
-            description: description(spec),
+            description: in_tags(spec),
             trust_policy: trust_policy(spec).to_string(),
             read_policy_name: READ_POLICY_NAME.to_string(),
             read_policy: role_policy(spec, &self.config, record.sessions_valid_after.as_deref())
@@ -816,13 +983,47 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
                 };
                 share
             }
-            Found::Damaged { role, error, .. } => json!({
+            Found::Damaged {
+                role,
+                reason,
+                error,
+                ..
+            } => json!({
                 "name": share_name(&role.role_name).unwrap_or(&role.role_name),
                 "role_arn": role.arn,
                 "status": "damaged",
+                "reason": reason,
                 "error": error,
             }),
         }
+    }
+
+    /// One share as `GET /shares/{name}` shows it: a record IAM does not
+    /// hold (a stopped replace, a record rolled back to an older sealed
+    /// one) is `damaged`, reason `drift`, never shown as if it held.
+    async fn render_checked(&self, found: Found) -> Result<Value> {
+        let mut share = self.render_found(&found);
+        if let Found::Share(record, role) = &found {
+            let held = self.holds(record, role).await?;
+            if !held.all() {
+                let parts: Vec<&str> = [
+                    (held.trust, "trust policy"),
+                    (held.policy, "inline policy"),
+                    (held.route, "route (description, session length)"),
+                ]
+                .into_iter()
+                .filter(|(holds, _)| !holds)
+                .map(|(_, part)| part)
+                .collect();
+                share["status"] = json!("damaged");
+                share["reason"] = json!("drift");
+                share["error"] = json!(format!(
+                    "IAM's {} differs from the share's record: a PUT of the share repairs it",
+                    parts.join(", ")
+                ));
+            }
+        }
+        Ok(share)
     }
 
     /// The share as the API returns it.
@@ -857,12 +1058,10 @@ fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
             error,
             ..
         } => Err(ApiError::new(409, "not_managed", error).on("name")),
-        Found::Damaged { error, .. } => Err(ApiError::new(
+        Found::Damaged { reason, error, .. } => Err(ApiError::new(
             409,
             "damaged",
-            format!(
-                "the share's record cannot be read ({error}); delete the share and create it again"
-            ),
+            format!("the share is damaged ({reason}: {error}); PUT the share to heal it, or DELETE it"),
         )
         .on("name")),
     }
@@ -899,10 +1098,17 @@ fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
     error.into()
 }
 
-/// The role description carries the share's route, so the forwarder reads
-/// every share with one `ListRoles` call (see `trailshare::route`).
-fn description(spec: &ShareSpec) -> String {
-    trailshare::route::describe(spec)
+/// Which parts of a share's record IAM holds (see `Provisioner::holds`).
+struct Held {
+    trust: bool,
+    route: bool,
+    policy: bool,
+}
+
+impl Held {
+    fn all(&self) -> bool {
+        self.trust && self.route && self.policy
+    }
 }
 
 /// How long a sweep may run before leaving the rest to the next one (the
@@ -967,10 +1173,17 @@ fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
-/// The next whole second: `aws:TokenIssueTime` has sub-second precision, so
-/// rounding up denies every session issued before now.
+/// How long after a trust change old principals may still assume through
+/// the stale trust: IAM is eventually consistent and applies a change
+/// within seconds, so sessions issued inside this margin are denied too
+/// (grantees assume again once it has passed).
+pub const PROPAGATION_MARGIN: time::Duration = time::Duration::seconds(15);
+
+/// The moment from which sessions are valid again: a propagation margin
+/// after now, rounded up to the next whole second (`aws:TokenIssueTime`
+/// has sub-second precision).
 fn revocation_moment() -> String {
-    rfc3339(time::OffsetDateTime::now_utc() + time::Duration::SECOND)
+    rfc3339(time::OffsetDateTime::now_utc() + PROPAGATION_MARGIN + time::Duration::SECOND)
 }
 
 /// One structured log line per request.

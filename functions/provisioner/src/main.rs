@@ -5,7 +5,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, SqsQueue};
+use trailshare::aws::{load_sdk_config, IamRoles, SecretsManagerSecret, SqsQueue};
 use trailshare::config::Config;
 
 #[tokio::main]
@@ -14,13 +14,24 @@ async fn main() -> Result<(), Error> {
         eprintln!("{error}");
         std::process::exit(1);
     });
+    let secret_arn = config.share_secret_arn().unwrap_or_else(|error| {
+        eprintln!("{error}");
+        std::process::exit(1);
+    });
     let sdk = load_sdk_config().await;
+    // The key that seals every share record and route: read once per cold
+    // start; without it no share could be written or believed.
+    let secret = SecretsManagerSecret::new(&sdk, secret_arn);
+    let key = trailshare::seal::load(&secret).await.unwrap_or_else(|error| {
+        eprintln!("{error}");
+        std::process::exit(1);
+    });
     // The forwarder's queue, where backfill work goes (unset: backfill 503).
     let queue = config
         .forwarder_queue_url
         .as_ref()
         .map(|url| SqsQueue::new(&sdk, url));
-    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config).with_queue(queue);
+    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config, key).with_queue(queue);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(provisioner.handle_invocation(event.payload).await?)

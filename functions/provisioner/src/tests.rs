@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::record::ShareRecord;
+use trailshare::seal::ShareKey;
 use trailshare::share::ShareSpec;
 use trailshare::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
 
@@ -40,6 +41,8 @@ struct MemRoles {
     fail: Mutex<Option<(usize, StoreError)>>,
     /// Single-role reads (`GetRole`), for the cost of a page.
     reads: std::sync::atomic::AtomicUsize,
+    /// Roles created so far: each gets a new RoleId.
+    created: std::sync::atomic::AtomicUsize,
 }
 
 impl MemRoles {
@@ -116,6 +119,8 @@ impl RoleStore for Shared {
                 "arn:aws:iam::111111111111:role{}{}",
                 draft.path, draft.role_name
             ),
+            // A new id for every role created, as IAM gives.
+            role_id: format!("AROA{:017}", self.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
             path: draft.path.clone(),
             tags: draft.tags.clone(),
             permissions_boundary: draft.permissions_boundary.clone(),
@@ -166,6 +171,7 @@ impl RoleStore for Shared {
             .map(|r| RoleSummary {
                 role_name: r.stored.role_name.clone(),
                 arn: r.stored.arn.clone(),
+                role_id: r.stored.role_id.clone(),
                 description: Some(r.description.clone()),
             })
             .collect())
@@ -212,6 +218,16 @@ impl RoleStore for Shared {
     }
 }
 
+/// The stack's share secret in these tests.
+fn key() -> ShareKey {
+    ShareKey::new(*b"provisioner unit tests' key 32B!").unwrap()
+}
+
+/// The route the provisioner seals into `role`'s description for `spec`.
+fn describe(spec: &ShareSpec, role: &MemRole) -> String {
+    trailshare::route::describe(spec, &key(), role.stored.identity())
+}
+
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![
         ("TRAIL_BUCKET", "trail-bucket"),
@@ -242,7 +258,7 @@ fn api(config: Config) -> Api {
     let audit = Arc::new(Mutex::new(Vec::new()));
     let sink = audit.clone();
     Api {
-        provisioner: Provisioner::new(Shared(store.clone()), config).with_audit(Box::new(
+        provisioner: Provisioner::new(Shared(store.clone()), config, key()).with_audit(Box::new(
             move |line| sink.lock().unwrap().push(line.clone()),
         )),
         store,
@@ -602,7 +618,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             assert_eq!(
                 (reverted.description.as_str(), reverted.max_session_seconds),
                 (
-                    trailshare::route::describe(&old).as_str(),
+                    describe(&old, &reverted).as_str(),
                     old.max_session_seconds as i32
                 ),
                 "{what}: route after revert from write {n}"
@@ -666,7 +682,7 @@ fn assert_holds(role: &MemRole, spec: &ShareSpec, context: &str) {
     );
     assert_eq!(
         role.description,
-        trailshare::route::describe(spec),
+        describe(spec, role),
         "{context}: route"
     );
     assert_eq!(
@@ -758,7 +774,10 @@ async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
     );
     assert_eq!(
         api.store.role("b").description,
-        trailshare::route::describe(&spec(&json!({"name": "b", "grantee_account": B})))
+        describe(
+            &spec(&json!({"name": "b", "grantee_account": B})),
+            &api.store.role("b")
+        )
     );
 
     let (status, revoked) = api.call("POST", "/shares/b/revoke-sessions", None).await;
@@ -872,7 +891,7 @@ async fn only_administrators_change_shares() {
 }
 
 #[tokio::test]
-async fn damaged_and_unmanaged_roles_are_listed_deletable_and_never_replaced() {
+async fn damaged_and_unmanaged_roles_are_listed_deletable_and_healed_by_a_put() {
     let api = api(config(&[]));
     for name in ["ok", "torn", "loose"] {
         assert_eq!(
@@ -921,13 +940,12 @@ async fn damaged_and_unmanaged_roles_are_listed_deletable_and_never_replaced() {
         "arn:aws:iam::111111111111:role/trailshare/trailshare-torn"
     );
 
+    // A PUT heals a damaged share (issue 20): it is whole again.
     let (status, body) = api
         .call("PUT", "/shares/torn", Some(json!({"grantee_account": B})))
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("damaged"))
-    );
+    assert_eq!((status, body["status"].as_str()), (200, Some("active")));
+    assert_eq!(api.call("GET", "/shares/torn", None).await.1["status"], "active");
     let (status, body) = api
         .call("PUT", "/shares/loose", Some(json!({"grantee_account": B})))
         .await;
@@ -1134,7 +1152,8 @@ async fn plant(api: &Api, body: Value, expires_at: &str) {
         sessions_valid_after: None,
     };
     let draft = api.provisioner.draft(&record).unwrap();
-    Shared(api.store.clone()).create(&draft).await.unwrap();
+    let role = Shared(api.store.clone()).create(&draft).await.unwrap();
+    api.provisioner.seal_new(&record, &role).await.unwrap();
 }
 
 /// Backfill queues work only for a share the forwarder acts on: an expired
@@ -1214,12 +1233,12 @@ async fn the_schedule_sweeps_expired_shares_reading_only_those_it_must() {
             .await;
         assert_eq!(status, 201, "{name}: {body}");
     }
-    assert!(!api.store.role("wide").description.contains("route v1"));
+    assert!(!api.store.role("wide").description.contains("route v2"));
     // A PUT extended this one between the listing and the delete: its
     // description (as listed) says expired, its record says otherwise.
     let mut stale = own("extended");
     stale["expires_at"] = json!(from_now(-60));
-    let stale = trailshare::route::describe(&spec(&stale));
+    let stale = describe(&spec(&stale), &api.store.role("extended"));
     api.store.edit("extended", |r| r.description = stale);
 
     // Until the sweep, an expired share is listed as such.

@@ -109,6 +109,7 @@ fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> Stored
             .and_then(|b| b.permissions_boundary_arn),
         role_name: role.role_name,
         arn: role.arn,
+        role_id: role.role_id,
         path: role.path,
         tags,
     }
@@ -166,6 +167,7 @@ impl RoleStore for IamRoles {
             .map(|role| RoleSummary {
                 role_name: role.role_name,
                 arn: role.arn,
+                role_id: role.role_id,
                 description: role.description,
             })
             .collect())

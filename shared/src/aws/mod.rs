@@ -4,11 +4,13 @@
 mod iam;
 mod notify;
 mod s3;
+mod secret;
 mod sqs;
 
 pub use iam::IamRoles;
 pub use notify::AwsNotifier;
 pub use s3::S3Objects;
+pub use secret::SecretsManagerSecret;
 pub use sqs::SqsQueue;
 
 use aws_sdk_s3::config::http::HttpResponse;
