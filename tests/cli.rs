@@ -131,7 +131,7 @@ async fn world() -> World {
         .user(A, &unique("provisioner"), &provisioner_policy())
         .await;
     let provisioner = Arc::new(
-        Provisioner::new(IamRoles::from_sdk(&user), config)
+        Provisioner::new(IamRoles::from_sdk(&user), config, stand_in::share_key())
             .with_queue(trailshare::aws::SqsQueue::new(&user, &queue)),
     );
     let gateway = ApiGateway::start(
@@ -1342,7 +1342,11 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
             .map(|(_, v)| v.clone())
     })
     .unwrap();
-    let api = Provisioner::new(IamRoles::from_sdk(&admin_a), config.clone());
+    let api = Provisioner::new(
+        IamRoles::from_sdk(&admin_a),
+        config.clone(),
+        stand_in::share_key(),
+    );
     let body = json!({"name": unique("b-copy"), "grantee_account": B,
         "delivery": {"mode": "copy", "bucket": dest, "prefix": "central/"}});
     let response = api
@@ -1362,6 +1366,7 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
         IamRoles::from_sdk(&admin_a),
         trailshare::aws::S3Objects::new(&admin_a),
         config,
+        stand_in::share_key(),
     );
     for key in &keys {
         let outcome = forwarder

@@ -69,7 +69,11 @@ async fn world() -> World {
     World {
         aws,
         bucket,
-        shares: Provisioner::new(IamRoles::from_sdk(&admin), config.clone()),
+        shares: Provisioner::new(
+            IamRoles::from_sdk(&admin),
+            config.clone(),
+            stand_in::share_key(),
+        ),
         config,
         admin,
     }
@@ -181,6 +185,7 @@ impl World {
             IamRoles::from_sdk(&sdk),
             S3Objects::new(&sdk),
             self.config.clone(),
+            stand_in::share_key(),
         )
     }
 }

@@ -128,7 +128,11 @@ async fn world(prefix: Option<&str>) -> World {
     World {
         aws,
         bucket,
-        shares: Provisioner::new(IamRoles::from_sdk(&admin), config.clone()),
+        shares: Provisioner::new(
+            IamRoles::from_sdk(&admin),
+            config.clone(),
+            stand_in::share_key(),
+        ),
         config,
         admin,
     }
@@ -148,6 +152,7 @@ impl World {
             IamRoles::from_sdk(&user),
             S3Objects::new(&user),
             self.config.clone(),
+            stand_in::share_key(),
         )
     }
 
@@ -163,6 +168,7 @@ impl World {
             IamRoles::from_sdk(&user),
             S3Objects::new(&user),
             self.config.clone(),
+            stand_in::share_key(),
         )
         .with_notifier(AwsNotifier::new(&user), "us-east-1")
     }
@@ -231,8 +237,12 @@ impl World {
         let (_, queue) = grantee_queue(&sqs, A).await;
         let mut config = self.config.clone();
         config.forwarder_queue_url = Some(queue.clone());
-        let api = Provisioner::new(IamRoles::from_sdk(&self.admin), config)
-            .with_queue(trailshare::aws::SqsQueue::new(&self.admin, &queue));
+        let api = Provisioner::new(
+            IamRoles::from_sdk(&self.admin),
+            config,
+            stand_in::share_key(),
+        )
+        .with_queue(trailshare::aws::SqsQueue::new(&self.admin, &queue));
         (sqs, queue, api)
     }
 
@@ -1301,6 +1311,7 @@ async fn backfill_announces_log_digest_and_insight_files_and_a_second_pass_write
         IamRoles::from_sdk(&reader),
         S3Objects::new(&reader),
         w.config.clone(),
+        stand_in::share_key(),
     )
     .with_notifier(AwsNotifier::new(&reader), "us-east-1")
     .with_queue(trailshare::aws::SqsQueue::new(&w.admin, &queue));

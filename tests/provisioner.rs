@@ -103,7 +103,7 @@ async fn world_env(actions: &[&str], boundary: bool, extra: &[(&str, &str)]) -> 
         aws,
         bucket,
         path,
-        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config),
+        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config, stand_in::share_key()),
         admin,
     }
 }
@@ -1311,7 +1311,7 @@ async fn kms_decrypt_only_through_s3_for_the_organization_trail() {
 }
 
 #[tokio::test]
-async fn damaged_legacy_and_unmanaged_roles_are_listed_and_revocable() {
+async fn damaged_legacy_and_unmanaged_roles_are_listed_healed_and_deletable() {
     let w = world_with(ROLE_ACTIONS, true).await;
     let iam = aws_sdk_iam::Client::new(&w.admin);
     let torn = unique("torn");
@@ -1389,12 +1389,20 @@ async fn damaged_legacy_and_unmanaged_roles_are_listed_and_revocable() {
         .as_str()
         .unwrap()
         .starts_with("not_managed"));
-    assert_eq!(by_name(&legacy)["status"], "active");
+    // Issue 20: a record without the provisioner's seal steers nothing.
     assert_eq!(
-        w.call("GET", &format!("/shares/{legacy}"), None).await.1["created_at"],
-        "2026-11-01T00:00:00Z"
+        (
+            by_name(&legacy)["status"].as_str(),
+            by_name(&legacy)["reason"].as_str()
+        ),
+        (Some("damaged"), Some("unsigned"))
+    );
+    assert_eq!(
+        w.call("GET", &format!("/shares/{legacy}"), None).await.1["reason"],
+        "unsigned"
     );
 
+    // An admin's PUT heals a damaged share: sealed, and whole again.
     let (status, body) = w
         .call(
             "PUT",
@@ -1403,8 +1411,13 @@ async fn damaged_legacy_and_unmanaged_roles_are_listed_and_revocable() {
         )
         .await;
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("damaged"))
+        (status, body["status"].as_str()),
+        (200, Some("active")),
+        "{body}"
+    );
+    assert_eq!(
+        w.call("GET", &format!("/shares/{torn}"), None).await.1["status"],
+        "active"
     );
     let (status, body) = w.call("DELETE", &format!("/shares/{loose}"), None).await;
     assert_eq!(
@@ -1598,7 +1611,7 @@ async fn provisioner_against(
         _ => None,
     })
     .unwrap();
-    Provisioner::new(IamRoles::from_sdk(&sdk), config)
+    Provisioner::new(IamRoles::from_sdk(&sdk), config, stand_in::share_key())
 }
 
 async fn post(provisioner: &Provisioner<IamRoles>, body: Value) -> (u16, Value) {

@@ -58,7 +58,10 @@ mod tests {
         Config::from_lookup(|name| {
             [
                 ("TRAIL_BUCKET", "trail-bucket"),
-                ("SHARE_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:111111111111:secret:trailshare-AbCdEf"),
+                (
+                    "SHARE_SECRET_ARN",
+                    "arn:aws:secretsmanager:us-east-1:111111111111:secret:trailshare-AbCdEf",
+                ),
             ]
             .iter()
             .chain(extra)
@@ -74,9 +77,11 @@ mod tests {
 
     #[test]
     fn what_the_stack_admits_today_passes_and_nothing_else() {
-        let copy = share(json!({"name": "b", "grantee_account": "222222222222", "external_id": "ext-1",
+        let copy = share(
+            json!({"name": "b", "grantee_account": "222222222222", "external_id": "ext-1",
             "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "central/"},
-            "notify": {"queue_arn": "arn:aws:sqs:us-east-1:222222222222:b-new"}}));
+            "notify": {"queue_arn": "arn:aws:sqs:us-east-1:222222222222:b-new"}}),
+        );
         let open = config(&[]);
         assert_eq!(spec(&copy, &open), Ok(()));
         assert_eq!(route(&Route::from(&copy), &open), Ok(()));
@@ -94,7 +99,8 @@ mod tests {
         wide.external_id = None;
         assert_eq!(route(&wide, &open).unwrap_err().field, "external_id");
         let mut looped = Route::from(&copy);
-        looped.delivery = serde_json::from_value(json!({"mode": "copy", "bucket": "trail-bucket"})).unwrap();
+        looped.delivery =
+            serde_json::from_value(json!({"mode": "copy", "bucket": "trail-bucket"})).unwrap();
         assert_eq!(route(&looped, &open).unwrap_err().field, "delivery.bucket");
     }
 }

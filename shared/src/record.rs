@@ -174,9 +174,10 @@ pub fn read_tags<'a>(
         } else if key == FORMAT_TAG {
             format = Some(value);
         } else if key == CHUNK_COUNT_TAG {
-            count = Some(value.parse::<usize>().map_err(|_| {
-                RecordError::Damaged(format!("bad tag {CHUNK_COUNT_TAG}={value}"))
-            })?);
+            count =
+                Some(value.parse::<usize>().map_err(|_| {
+                    RecordError::Damaged(format!("bad tag {CHUNK_COUNT_TAG}={value}"))
+                })?);
         } else if let Some(index) = key.strip_prefix(CHUNK_TAG) {
             let index = index
                 .parse()

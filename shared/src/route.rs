@@ -244,20 +244,30 @@ mod tests {
 
     #[test]
     fn only_a_sealed_route_of_this_role_is_believed() {
-        let b = spec(json!({"name": "b", "grantee_account": "222222222222", "delivery": {"mode": "tag"}}));
+        let b = spec(
+            json!({"name": "b", "grantee_account": "222222222222", "delivery": {"mode": "tag"}}),
+        );
         let sealed = describe(&b, &key(), ROLE);
         // Someone with iam:UpdateRole widens the route and keeps the seal.
         let forged = sealed.replace("[\"222222222222\"]", "[\"*\"]");
         assert_ne!(forged, sealed);
-        assert!(matches!(believed(&forged), Some(Err((Distrust::Unauthenticated, r))) if r.log_accounts == ["*"]));
+        assert!(
+            matches!(believed(&forged), Some(Err((Distrust::Unauthenticated, r))) if r.log_accounts == ["*"])
+        );
         // A role deleted and re-created under the same name: a new RoleId.
-        let recreated = RoleIdentity { role_id: "AROAEXAMPLE2222222222", ..ROLE };
+        let recreated = RoleIdentity {
+            role_id: "AROAEXAMPLE2222222222",
+            ..ROLE
+        };
         assert!(matches!(
             read_description(Some(&sealed)).believe(&key(), recreated),
             Some(Err((Distrust::Unauthenticated, _)))
         ));
         // An earlier version's route: claimed, never believed.
-        let v1 = format!("trailshare route v1 {}", serde_json::to_string(&Route::from(&b)).unwrap());
+        let v1 = format!(
+            "trailshare route v1 {}",
+            serde_json::to_string(&Route::from(&b)).unwrap()
+        );
         assert!(matches!(believed(&v1), Some(Err((Distrust::Unsigned, r))) if r.name == "b"));
         assert_eq!(believed(&in_tags(&b)), None);
     }

@@ -33,7 +33,7 @@ async fn main() {
             .map(|(_, v)| v.clone())
     })
     .expect("bench config");
-    let shares = Provisioner::new(IamRoles::from_sdk(&admin), config);
+    let shares = Provisioner::new(IamRoles::from_sdk(&admin), config, stand_in::share_key());
 
     // B's copy is written by the forwarder itself; C's through C's writer role.
     let b_dest = aws.bucket(B, "bench-b").await;

@@ -139,8 +139,12 @@ async fn main() {
             ("ADMIN_PRINCIPALS", caller()),
         ];
         let cfg = config(&vars);
-        let api =
-            Provisioner::new(IamRoles::from_sdk(&admin), cfg.clone()).with_audit(Box::new(|_| {}));
+        let api = Provisioner::new(
+            IamRoles::from_sdk(&admin),
+            cfg.clone(),
+            stand_in::share_key(),
+        )
+        .with_audit(Box::new(|_| {}));
         let started = Instant::now();
         stream::iter(0..n)
             .map(|i| {
@@ -161,7 +165,12 @@ async fn main() {
         // large responses, see `Counter`); the refresh makes no S3 request.
         let counter = Counter::default();
         let forwarder_on = |sdk: &aws_config::SdkConfig| {
-            forwarder::Forwarder::new(counter.iam(&admin), S3Objects::new(sdk), cfg.clone())
+            forwarder::Forwarder::new(
+                counter.iam(&admin),
+                S3Objects::new(sdk),
+                cfg.clone(),
+                stand_in::share_key(),
+            )
         };
         let before = counter.count();
         let started = Instant::now();
@@ -222,7 +231,7 @@ async fn main() {
             "  first invocation with {n} shares (refresh + tag one file): {requests} requests, {first:.0} ms (median of 3; {:+.0} ms against the bare ListRoles)",
             first - bare
         );
-        let counted_api = Provisioner::new(counter.iam(&admin), cfg.clone());
+        let counted_api = Provisioner::new(counter.iam(&admin), cfg.clone(), stand_in::share_key());
         let before = counter.count();
         let started = Instant::now();
         let page = counted_api
@@ -369,7 +378,11 @@ async fn per_file(
         ("SHARE_ROLE_PATH", path),
         ("ADMIN_PRINCIPALS", caller()),
     ]);
-    let api = Provisioner::new(IamRoles::from_sdk(admin), cfg.clone());
+    let api = Provisioner::new(
+        IamRoles::from_sdk(admin),
+        cfg.clone(),
+        stand_in::share_key(),
+    );
     // B: tag; C: copy by the forwarder; Z-owned writer copy of A's own logs.
     create(
         &api,
@@ -408,8 +421,12 @@ async fn per_file(
         .send()
         .await
         .expect("writer policy");
-    let forwarder =
-        forwarder::Forwarder::new(IamRoles::from_sdk(counted), S3Objects::new(counted), cfg);
+    let forwarder = forwarder::Forwarder::new(
+        IamRoles::from_sdk(counted),
+        S3Objects::new(counted),
+        cfg,
+        stand_in::share_key(),
+    );
     forwarder.warm_up().await;
     for (mode, account) in [
         ("tag", B),
@@ -474,7 +491,11 @@ async fn backfill(
         ("ADMIN_PRINCIPALS", caller()),
         ("FORWARDER_QUEUE_URL", queue.clone()),
     ]);
-    let setup = Provisioner::new(IamRoles::from_sdk(admin), cfg.clone());
+    let setup = Provisioner::new(
+        IamRoles::from_sdk(admin),
+        cfg.clone(),
+        stand_in::share_key(),
+    );
     let name = unique("bf");
     create(
         &setup,
@@ -502,11 +523,19 @@ async fn backfill(
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await;
-    let api = Provisioner::new(IamRoles::from_sdk(counted), cfg.clone())
-        .with_queue(SqsQueue::new(counted, &queue));
-    let forwarder =
-        forwarder::Forwarder::new(IamRoles::from_sdk(counted), S3Objects::new(counted), cfg)
-            .with_queue(SqsQueue::new(counted, &queue));
+    let api = Provisioner::new(
+        IamRoles::from_sdk(counted),
+        cfg.clone(),
+        stand_in::share_key(),
+    )
+    .with_queue(SqsQueue::new(counted, &queue));
+    let forwarder = forwarder::Forwarder::new(
+        IamRoles::from_sdk(counted),
+        S3Objects::new(counted),
+        cfg,
+        stand_in::share_key(),
+    )
+    .with_queue(SqsQueue::new(counted, &queue));
     let before = proxy.counts().requests;
     let started = Instant::now();
     let response = api

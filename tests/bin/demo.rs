@@ -294,6 +294,8 @@ async fn main() {
         .arn
         .unwrap();
     println!("    boundary {boundary}");
+    let secret = stand_in::create_share_secret(&aws.admin(A).await).await;
+    println!("    share secret {secret} (keys the seal of every share's record and route)");
     // B's SIEM reads new log files from a queue in B (an "SQS-based S3" input).
     let b_sqs = aws_sdk_sqs::Client::new(&aws.admin(B).await);
     let b_queue_name = unique("b-new-logs");
@@ -317,7 +319,8 @@ async fn main() {
          "Resource": "*"},
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/AWSLogs/*")},
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
-        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": b_queue}
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": b_queue},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
     ]});
     // The functions sign as a user of A with that policy; its keys go to them.
     let functions = aws
@@ -337,6 +340,7 @@ async fn main() {
         "demo-lambdas",
         &[
             ("TRAIL_BUCKET", trail.clone()),
+            ("SHARE_SECRET_ARN", secret.clone()),
             ("SHARE_ROLE_PATH", share_path.clone()),
             ("PERMISSIONS_BOUNDARY_ARN", boundary.clone()),
             ("SHARE_CACHE_SECONDS", "0".into()),
@@ -1009,7 +1013,9 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
     // moto authorizes SendMessageBatch as its own action; AWS, as
     // sqs:SendMessage (the template's grant).
     let root = layout.logs_root();
+    let secret = stand_in::create_share_secret(&admin).await;
     let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret},
         {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
             "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
             "iam:ListRoles"], "Resource": "*"},
@@ -1027,6 +1033,7 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
         .expect("the functions user's access key");
     let mut env = vars.clone();
     env.extend([
+        ("SHARE_SECRET_ARN", secret),
         ("SHARE_ROLE_PATH", format!("/trailshare-{}/", layout.short)),
         ("PERMISSIONS_BOUNDARY_ARN", boundary),
         ("FORWARDER_QUEUE_URL", queue.clone()),

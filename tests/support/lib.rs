@@ -400,3 +400,26 @@ pub fn api_event(method: &str, path: &str, body: &Value, caller: &str) -> Value 
             "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
             "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}}})
 }
+
+/// The share secret of the stack these tests stand up: the value the
+/// template's generated secret would hold, as the functions read it.
+pub const SHARE_SECRET: &str = "integration tests' share secret: 32+ bytes";
+
+/// The key both functions derive from [`SHARE_SECRET`].
+pub fn share_key() -> trailshare::seal::ShareKey {
+    trailshare::seal::ShareKey::new(SHARE_SECRET).expect("the test secret is long enough")
+}
+
+/// Creates the stack's share secret in the account of `admin` (as the
+/// template's `AWS::SecretsManager::Secret` does) and returns its ARN.
+pub async fn create_share_secret(admin: &SdkConfig) -> String {
+    aws_sdk_secretsmanager::Client::new(admin)
+        .create_secret()
+        .name(unique("trailshare-share-secret"))
+        .secret_string(SHARE_SECRET)
+        .send()
+        .await
+        .expect("create the share secret")
+        .arn
+        .expect("a created secret has an ARN")
+}

@@ -22,8 +22,7 @@ use trailshare::seal::ShareKey;
 use trailshare::share::{Delivery, Notify};
 use trailshare::store::{
     Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleStore, RoleSummary, SourceHead,
-    StoreError,
-    WorkQueue, Writer,
+    StoreError, WorkQueue, Writer,
 };
 
 pub use crate::shares::ShareCache;

@@ -65,7 +65,9 @@ impl FakeRoles {
                     description: None,
                     max_session_seconds: None,
                 };
-                role.tags = record.to_sealed_tags(&share_key(), role.identity()).unwrap();
+                role.tags = record
+                    .to_sealed_tags(&share_key(), role.identity())
+                    .unwrap();
                 let description = describe(&record.spec, &share_key(), role.identity());
                 (role, description)
             })
@@ -414,7 +416,8 @@ async fn tagging_keeps_other_tags_and_a_repeat_costs_one_read() {
     let forwarder = Forwarder::new(
         FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"), share_key()
+        config("60"),
+        share_key(),
     );
     assert_eq!(
         forwarder.process(&created(&key(B))).await,
@@ -446,7 +449,8 @@ async fn ten_tags_leave_no_room_and_fail_rather_than_drop_one() {
     let forwarder = Forwarder::new(
         FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"), share_key()
+        config("60"),
+        share_key(),
     );
     assert!(
         matches!(forwarder.process(&created(&key(B))).await, Outcome::Failed { error } if error.contains("10 tags"))
@@ -471,7 +475,12 @@ const WRITER_CALL: &str =
 async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_mark() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let forwarder = Forwarder::new(FakeRoles::with(&copy_shares()), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(
+        FakeRoles::with(&copy_shares()),
+        objects,
+        config("60"),
+        share_key(),
+    );
     let k = key(B);
     let with_etag = CreatedObject {
         etag: Some("etag-9".into()),
@@ -557,7 +566,8 @@ async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_
         let forwarder = Forwarder::new(
             FakeRoles::with(std::slice::from_ref(&share)),
             objects,
-            config("60"), share_key()
+            config("60"),
+            share_key(),
         );
         assert_eq!(forwarder.process(&created(&k)).await, copied);
         let copy = forwarder.objects.object("b-logs", &k).unwrap();
@@ -579,7 +589,12 @@ async fn under_kms_a_repeated_event_marks_the_copy_once_then_costs_one_head() {
     objects.kms.lock().unwrap().push("b-logs".into());
     objects.put("trail-bucket", &k, b"log-bytes", &[]);
     let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
-    let forwarder = Forwarder::new(FakeRoles::with(&[share]), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(
+        FakeRoles::with(&[share]),
+        objects,
+        config("60"),
+        share_key(),
+    );
     let event = CreatedObject {
         etag: Some("etag-9".into()),
         ..created(&k)
@@ -793,7 +808,8 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
     let uncached = Forwarder::new(
         FakeRoles::with(&shares),
         FakeObjects::default(),
-        config("0"), share_key()
+        config("0"),
+        share_key(),
     );
     let _ = uncached.handle_event(event.clone()).await;
     let _ = uncached.handle_event(event).await;
@@ -918,8 +934,8 @@ async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() 
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ];
     let queue = FakeQueue::default();
-    let forwarder =
-        Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key()).with_queue(&queue);
+    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key())
+        .with_queue(&queue);
     let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
     let reply = forwarder
         .handle_event(queued(&[plan.to_string()]))
@@ -1134,7 +1150,8 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
                    "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         ]),
         objects,
-        config("60"), share_key()
+        config("60"),
+        share_key(),
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     let missing = StoreError::Rejected {
@@ -1181,7 +1198,8 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
                    "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "tag"}}),
         ]),
         objects,
-        config("60"), share_key()
+        config("60"),
+        share_key(),
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     assert!(matches!(
@@ -1271,7 +1289,10 @@ async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
     assert!(forwarder.objects.object("b-logs", &key(C)).is_none());
     assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
     assert!(forwarder.objects.object("c-logs", &key(C)).is_some());
-    assert!(forwarder.objects.tags_of("trail-bucket", &key(B)).is_empty());
+    assert!(forwarder
+        .objects
+        .tags_of("trail-bucket", &key(B))
+        .is_empty());
 }
 
 /// A record's seal binds it to its role: the sealed record of share `b`
@@ -1305,5 +1326,8 @@ async fn a_record_moved_to_a_recreated_role_or_an_unsigned_route_is_not_believed
     assert_eq!(reasons, [("b", "unauthenticated"), ("old", "unsigned")]);
     assert!(table.routes.is_empty());
     assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
-    assert!(forwarder.objects.tags_of("trail-bucket", &key(B)).is_empty());
+    assert!(forwarder
+        .objects
+        .tags_of("trail-bucket", &key(B))
+        .is_empty());
 }

@@ -813,9 +813,11 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
             sessions_valid_after: Some(moment),
         };
         self.write_record(&role, &record).await?;
-        (self.audit)(&json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
+        (self.audit)(
+            &json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
             "action": "heal", "share": record.spec.name, "reason": reason,
-            "before": Value::Null, "after": record}));
+            "before": Value::Null, "after": record}),
+        );
         Ok(ApiResponse::json(200, &self.render(&record, &role.arn)))
     }
 
@@ -1061,7 +1063,9 @@ fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
         Found::Damaged { reason, error, .. } => Err(ApiError::new(
             409,
             "damaged",
-            format!("the share is damaged ({reason}: {error}); PUT the share to heal it, or DELETE it"),
+            format!(
+                "the share is damaged ({reason}: {error}); PUT the share to heal it, or DELETE it"
+            ),
         )
         .on("name")),
     }

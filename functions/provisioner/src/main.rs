@@ -22,10 +22,12 @@ async fn main() -> Result<(), Error> {
     // The key that seals every share record and route: read once per cold
     // start; without it no share could be written or believed.
     let secret = SecretsManagerSecret::new(&sdk, secret_arn);
-    let key = trailshare::seal::load(&secret).await.unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    let key = trailshare::seal::load(&secret)
+        .await
+        .unwrap_or_else(|error| {
+            eprintln!("{error}");
+            std::process::exit(1);
+        });
     // The forwarder's queue, where backfill work goes (unset: backfill 503).
     let queue = config
         .forwarder_queue_url

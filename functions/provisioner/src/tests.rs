@@ -120,7 +120,11 @@ impl RoleStore for Shared {
                 draft.path, draft.role_name
             ),
             // A new id for every role created, as IAM gives.
-            role_id: format!("AROA{:017}", self.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+            role_id: format!(
+                "AROA{:017}",
+                self.created
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ),
             path: draft.path.clone(),
             tags: draft.tags.clone(),
             permissions_boundary: draft.permissions_boundary.clone(),
@@ -680,11 +684,7 @@ fn assert_holds(role: &MemRole, spec: &ShareSpec, context: &str) {
         trailshare::policy::trust_policy(spec),
         "{context}: trust"
     );
-    assert_eq!(
-        role.description,
-        describe(spec, role),
-        "{context}: route"
-    );
+    assert_eq!(role.description, describe(spec, role), "{context}: route");
     assert_eq!(
         role.max_session_seconds, spec.max_session_seconds as i32,
         "{context}: session length"
@@ -945,7 +945,10 @@ async fn damaged_and_unmanaged_roles_are_listed_deletable_and_healed_by_a_put() 
         .call("PUT", "/shares/torn", Some(json!({"grantee_account": B})))
         .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("active")));
-    assert_eq!(api.call("GET", "/shares/torn", None).await.1["status"], "active");
+    assert_eq!(
+        api.call("GET", "/shares/torn", None).await.1["status"],
+        "active"
+    );
     let (status, body) = api
         .call("PUT", "/shares/loose", Some(json!({"grantee_account": B})))
         .await;
