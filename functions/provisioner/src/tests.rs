@@ -468,10 +468,10 @@ fn principal(name: &str) -> String {
     format!("arn:aws:iam::{B}:role/{name}")
 }
 
-/// Fails each IAM call of a replace in turn and judges the state left.
-#[tokio::test]
-async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_new() {
-    let scenarios: Vec<(&str, Value, Value)> = vec![
+/// Replaces old → new that change who may assume, what is read, the
+/// expiry or only the route.
+fn replace_scenarios() -> Vec<(&'static str, Value, Value)> {
+    vec![
         (
             "new principals, disjoint accounts",
             json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B], "external_id": "e1"}),
@@ -516,7 +516,87 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
             json!({"grantee_account": B, "grantee_principals": [principal("Old")], "log_accounts": [B, C], "external_id": "e1",
                    "expires_at": from_now(2 * 86_400)}),
         ),
-    ];
+    ]
+}
+
+/// Issue 20, item 3: after a replace stopped at any write, GET says the
+/// share drifted exactly when IAM does not hold its record, and
+/// revoke-sessions repairs first (the old share's trust and reach, every
+/// older session denied): it never writes the old reach under the new
+/// trust, so nobody ever reads more than the old or the new share allows.
+#[tokio::test]
+async fn revoke_sessions_after_a_stopped_replace_repairs_first_and_never_widens() {
+    for (what, old_body, new_body) in replace_scenarios() {
+        let mut old_body = old_body;
+        old_body["name"] = json!("s");
+        let old = spec(&old_body);
+        let mut named = new_body.clone();
+        named["name"] = json!("s");
+        let new = spec(&named);
+        let writes = {
+            let api = api(config(&[]));
+            api.call("POST", "/shares", Some(old_body.clone())).await;
+            api.store.writes.lock().unwrap().clear();
+            api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            let writes = api.store.writes.lock().unwrap().len();
+            writes
+        };
+        for n in 1..=writes {
+            let api = api_failing_write(&old_body, n, "ServiceFailure: injected").await;
+            let (status, _) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            if status == 200 {
+                continue; // only a leftover tag failed: the replace is done
+            }
+            let context = format!("{what}: write {n} failed");
+            let role = api.store.role("s");
+            let (_, got) = api.call("GET", "/shares/s", None).await;
+            let recorded = trailshare::policy::role_policy(
+                &old,
+                &config(&[]),
+                got["sessions_valid_after"].as_str(),
+            );
+            let holds = role.trust == trailshare::policy::trust_policy(&old)
+                && role.description == describe(&old, &role)
+                && role.max_session_seconds == old.max_session_seconds as i32
+                && role.policies[trailshare::policy::READ_POLICY_NAME] == recorded;
+            assert_eq!(
+                (got["status"] == "damaged", got["reason"] == "drift"),
+                (!holds, !holds),
+                "{context}: {got}"
+            );
+            let (status, revoked) = api.call("POST", "/shares/s/revoke-sessions", None).await;
+            assert_eq!(status, 200, "{context}: {revoked}");
+            let role = api.store.role("s");
+            assert_within(&role, &old, &new, &format!("{context}, then revoke"));
+            assert_eq!(
+                role.trust,
+                trailshare::policy::trust_policy(&old),
+                "{context}"
+            );
+            for account in [B, C, D] {
+                assert!(
+                    !session_reads(&role, "2000-01-01T00:00:00Z", account),
+                    "{context}"
+                );
+                assert_eq!(
+                    session_reads(&role, "2999-01-01T00:00:00Z", account),
+                    old.covers(account),
+                    "{context}: {account}"
+                );
+            }
+            assert_eq!(
+                api.call("GET", "/shares/s", None).await.1["status"],
+                "active",
+                "{context}"
+            );
+        }
+    }
+}
+
+/// Fails each IAM call of a replace in turn and judges the state left.
+#[tokio::test]
+async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_new() {
+    let scenarios = replace_scenarios();
     for (what, old_body, new_body) in scenarios {
         let mut old_body = old_body;
         old_body["name"] = json!("s");
@@ -1415,4 +1495,37 @@ async fn every_admitted_share_fits_iam_with_an_expiry_and_a_session_deny() {
         size <= trailshare::policy::MAX_INLINE_POLICY_CHARS,
         "{largest} accounts admitted, {size} characters with both denies"
     );
+}
+
+/// Issue 20, item 4: IAM applies a trust change within seconds, so an old
+/// principal may still assume through the stale trust just after it. The
+/// `aws:TokenIssueTime` deny therefore lies a propagation margin (15 s)
+/// after the change: sessions issued inside it are cut too.
+#[tokio::test]
+async fn revocation_outlasts_iam_propagation() {
+    let api = api(config(&[]));
+    let body = json!({"name": "b", "grantee_account": B, "grantee_principals": [principal("Old")]});
+    assert_eq!(api.call("POST", "/shares", Some(body)).await.0, 201);
+    let new = json!({"grantee_account": B, "grantee_principals": [principal("New")]});
+    for (method, path, body) in [
+        ("POST", "/shares/b/revoke-sessions", None),
+        ("PUT", "/shares/b", Some(new)),
+    ] {
+        let (status, share) = api.call(method, path, body).await;
+        assert_eq!(status, 200, "{share}");
+        let valid_after = share["sessions_valid_after"].as_str().unwrap();
+        assert!(
+            valid_after >= from_now(15).as_str(),
+            "{path}: {valid_after}"
+        );
+        assert!(
+            valid_after <= from_now(17).as_str(),
+            "{path}: {valid_after}"
+        );
+        let role = api.store.role("b");
+        // A session the stale trust issued 10 s after the change: denied.
+        assert!(!session_reads(&role, &from_now(10), B), "{path}");
+        assert!(session_reads(&role, &from_now(20), B), "{path}");
+    }
+    assert_eq!(crate::PROPAGATION_MARGIN, time::Duration::seconds(15));
 }
