@@ -15,6 +15,7 @@ const TRAIL = 'central-trail'
 const DEST = 'c-central-logs'
 const WRITER = 'arn:aws:iam::333333333333:role/trailshare-writer'
 const BOUNDARY = `arn:aws:iam::${A}:policy/trailshare/trailshare-SharePermissionsBoundary-1A2B3C`
+const SECRET = `arn:aws:secretsmanager:${REGION}:${A}:secret:trailshare-ShareSecret-AbC123`
 const template = loadTemplate(fileURLToPath(new URL('../../template.yaml', import.meta.url)))
 
 function deployed(params) {
@@ -27,6 +28,8 @@ function deployed(params) {
       ForwarderLogGroup: 'trailshare-forwarder',
       'ForwarderQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-queue`,
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`,
+      'ProvisionerRole.Arn': `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`,
+      ShareSecret: SECRET,
     },
   })
   const resources = template.Resources
@@ -35,6 +38,7 @@ function deployed(params) {
     provisioner: inline('ProvisionerRole'),
     forwarder: inline('ForwarderRole'),
     boundary: resolve(resources.SharePermissionsBoundary.Properties.PolicyDocument),
+    secretPolicy: resolve(resources.ShareSecretPolicy.Properties.ResourcePolicy),
   }
 }
 
@@ -164,6 +168,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       SharePermissionsBoundary: BOUNDARY,
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd`,
       ForwarderQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`,
+      ShareSecret: SECRET,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
@@ -182,6 +187,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
   }
   const globals = resolve(template.Globals.Function.Environment.Variables)
   assert.equal(globals.TRAIL_ARN, '')
+  assert.equal(globals.SHARE_SECRET_ARN, SECRET)
   assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })
@@ -334,4 +340,35 @@ test('a daily schedule invokes the provisioner, which may delete share roles and
   }
   assert.equal(await decide(p, 'iam:DeleteRolePolicy', share, withBoundary(BOUNDARY)), 'Allowed')
   assert.equal(await decide(p, 'iam:DeleteRole', role('/service-role/trailshare-lookalike')), 'ImplicitlyDenied')
+})
+
+test('only the two functions read the share seal key, whatever else an identity policy of A allows', async () => {
+  const read = (principalArn, policies) =>
+    evaluate({
+      name: `GetSecretValue as ${principalArn}`,
+      identityPolicies: policies,
+      resourcePolicy: withDefaults.secretPolicy,
+      request: {
+        principal: principalArn,
+        action: 'secretsmanager:GetSecretValue',
+        resource: SECRET,
+        resourceAccount: A,
+        context: { 'aws:PrincipalArn': principalArn },
+      },
+    })
+  const provisioner = `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`
+  const forwarder = `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`
+  assert.equal(await read(provisioner, withDefaults.provisioner), 'Allowed')
+  assert.equal(await read(forwarder, withDefaults.forwarder), 'Allowed')
+  // PowerUserAccess-like: every Secrets Manager action on every secret.
+  const everything = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: '*' }] }]
+  assert.equal(await read(`arn:aws:iam::${A}:role/PowerUser`, everything), 'ExplicitlyDenied')
+  assert.equal(await read(`arn:aws:iam::${A}:user/admin`, everything), 'ExplicitlyDenied')
+  // A role named like a function's, at another path, is not it.
+  assert.equal(await read(`arn:aws:iam::${A}:role/other/trailshare-ForwarderRole-X`, everything), 'ExplicitlyDenied')
+  // The functions read that one secret, nothing else.
+  assert.equal(
+    await decide(withDefaults.forwarder, 'secretsmanager:GetSecretValue', `arn:aws:secretsmanager:${REGION}:${A}:secret:other-AbC123`),
+    'ImplicitlyDenied',
+  )
 })
