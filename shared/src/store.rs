@@ -117,16 +117,9 @@ impl StoredRole {
     }
 }
 
-/// Share roles in IAM, fenced to one path. Writes are one IAM call each, so
-/// the provisioner decides their order (a replace must never widen access
-/// half-way) and a test can fail any one of them.
-pub trait RoleStore: Send + Sync {
-    /// Creates the role with its trust, boundary, tags and inline policy; on
-    /// any failure removes what it made. `AlreadyExists` if the name is taken.
-    fn create(
-        &self,
-        draft: &RoleDraft,
-    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
+/// Reads share roles in IAM, fenced to one path: all the forwarder may do
+/// with roles, so "the forwarder never changes roles" is a type.
+pub trait RoleReader: Send + Sync {
     /// The role `role_name` if it exists under `path`, with its tags and boundary.
     fn get(
         &self,
@@ -139,6 +132,18 @@ pub trait RoleStore: Send + Sync {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<Vec<RoleSummary>, StoreError>> + Send;
+}
+
+/// Share roles in IAM, fenced to one path, for the provisioner. Writes are
+/// one IAM call each, so the provisioner decides their order (a replace
+/// must never widen access half-way) and a test can fail any one of them.
+pub trait RoleStore: RoleReader {
+    /// Creates the role with its trust, boundary, tags and inline policy; on
+    /// any failure removes what it made. `AlreadyExists` if the name is taken.
+    fn create(
+        &self,
+        draft: &RoleDraft,
+    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
     /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
     fn get_policy(
         &self,

@@ -680,6 +680,8 @@ async fn main() {
         "the same events again change nothing: C's copy not rewritten, B's tags as they were",
     );
 
+    tamper_step(&mut report, aws, &lambdas, &trail, &c_bucket).await;
+
     step("Expiry: a share past its expires_at is listed expired; the daily Scheduled Event deletes its role");
     let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .replace_nanosecond(0)
@@ -765,6 +767,109 @@ async fn main() {
 /// The `trailshare` CLI on both sides: C's analyst pulls C's log files with
 /// one command; A's admin lists the shares through a local API Gateway
 /// stand-in (SigV4 checked) in front of the provisioner Lambda.
+/// Issue 20: someone in A with only iam:TagRole/UpdateRole rewrites C's
+/// share to copy every account's files to C's bucket. Its seal no longer
+/// fits: the share is damaged, nothing is delivered for it, the file it
+/// claims is not acknowledged; an admin's PUT heals it.
+async fn tamper_step(
+    report: &mut Report,
+    aws: &StandIn,
+    lambdas: &Lambdas,
+    trail: &str,
+    c_bucket: &str,
+) {
+    step("Tamper: a principal with only iam:UpdateRole widens C's share; it is damaged until a PUT heals it");
+    let c_role = format!("trailshare-account-{C}");
+    let attacker = aws
+        .user(
+            A,
+            &unique("tagger"),
+            &json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["iam:TagRole", "iam:UpdateRole"], "Resource": "*"}]}),
+        )
+        .await;
+    let iam_a = aws_sdk_iam::Client::new(&aws.admin(A).await);
+    let description = iam_a
+        .get_role()
+        .role_name(&c_role)
+        .send()
+        .await
+        .ok()
+        .and_then(|r| r.role?.description)
+        .unwrap_or_default();
+    let forged = description.replace(&format!("\"l\":[\"{C}\"]"), "\"l\":[\"*\"]");
+    let edited = aws_sdk_iam::Client::new(&attacker)
+        .update_role()
+        .role_name(&c_role)
+        .description(&forged)
+        .send()
+        .await;
+    report.check(
+        edited.is_ok() && forged != description,
+        &format!(
+            "the attacker rewrites {c_role}'s route to read every account (iam:UpdateRole only)"
+        ),
+    );
+    let path = format!("/shares/account-{C}");
+    let (_, got) = lambdas.api("GET", &path, None);
+    report.check(
+        got["status"] == "damaged" && got["reason"] == "unauthenticated",
+        &format!(
+            "GET {path} -> status {}, reason {}",
+            got["status"], got["reason"]
+        ),
+    );
+    let a_s3 = s3(&aws.admin(A).await);
+    let new_b = log_key(None, B, "1310");
+    put_log(&a_s3, trail, &new_b, trail_file(B)).await;
+    let reply = lambdas.invoke(
+        "forwarder",
+        &queue_batch(trail, std::slice::from_ref(&new_b)),
+    );
+    let failed = reply["batchItemFailures"].as_array().map_or(0, Vec::len);
+    let c_admin = s3(&aws.admin(C).await);
+    let copied = |key: String| {
+        let c_admin = c_admin.clone();
+        let bucket = c_bucket.to_string();
+        async move {
+            c_admin
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    let leaked = copied(format!("from-central/{new_b}")).await;
+    report.check(
+        failed == 1 && !leaked,
+        &format!("a new B log file: not acknowledged ({failed} batch item failure), nothing copied to C's bucket"),
+    );
+    let (status, healed) = lambdas.api(
+        "PUT",
+        &path,
+        Some(json!({"grantee_account": C,
+            "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "from-central/"}})),
+    );
+    report.check(
+        status == 200 && healed["status"] == "active",
+        &format!(
+            "PUT {path} (its body as created) heals it -> {status}, status {}",
+            healed["status"]
+        ),
+    );
+    let reply = lambdas.invoke(
+        "forwarder",
+        &queue_batch(trail, std::slice::from_ref(&new_b)),
+    );
+    let leaked = copied(format!("from-central/{new_b}")).await;
+    report.check(
+        reply == json!({"batchItemFailures": []}) && !leaked,
+        &format!("the redelivered B log file -> {reply}; still nothing of B's in C's bucket"),
+    );
+}
+
 async fn cli_step(
     report: &mut Report,
     aws: &StandIn,

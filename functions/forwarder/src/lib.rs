@@ -21,7 +21,7 @@ use trailshare::route::Route;
 use trailshare::seal::ShareKey;
 use trailshare::share::{Delivery, Notify};
 use trailshare::store::{
-    Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleStore, RoleSummary, SourceHead,
+    Destination, LogObjects, NoNotifier, NoQueue, Notifier, RoleReader, RoleSummary, SourceHead,
     StoreError, WorkQueue, Writer,
 };
 
@@ -71,7 +71,7 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     config: Config,
 }
 
-impl<S: RoleStore, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
+impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
     /// `key` checks the seal of every route and record read from IAM.
     pub fn new(
         roles: S,
@@ -121,7 +121,7 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
     }
 }
 
-impl<S: RoleStore, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
+impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
     /// Reads the share table into the cache (at start-up, before the first
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {

@@ -8,7 +8,7 @@ use trailshare::aws::{
     load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
 };
 use trailshare::config::Config;
-use trailshare::store::RoleStore;
+use trailshare::store::RoleReader;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

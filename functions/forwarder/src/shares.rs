@@ -18,7 +18,7 @@ use trailshare::record::{read_tags, share_name, RecordError};
 use trailshare::route::{read_description, Route};
 use trailshare::seal::ShareKey;
 use trailshare::share::ALL_ACCOUNTS;
-use trailshare::store::{RoleStore, RoleSummary, StoreError};
+use trailshare::store::{RoleReader, RoleSummary, StoreError};
 
 /// A share whose route or record cannot be believed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct ShareCache<S> {
     cached: Mutex<Option<(Instant, Arc<ShareTable>)>>,
 }
 
-impl<S: RoleStore> ShareCache<S> {
+impl<S: RoleReader> ShareCache<S> {
     pub fn new(roles: S, config: &Config, key: ShareKey) -> ShareCache<S> {
         ShareCache {
             roles,

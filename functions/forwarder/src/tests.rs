@@ -14,8 +14,8 @@ use trailshare::seal::ShareKey;
 use trailshare::share::validate;
 use trailshare::store::RoleSummary;
 use trailshare::store::{
-    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleDraft,
-    RoleStore, SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
+    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleReader,
+    SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
 use super::{target_line, Forwarder, Outcome, Target};
@@ -79,28 +79,7 @@ impl FakeRoles {
     }
 }
 
-impl RoleStore for FakeRoles {
-    async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
-        unreachable!("the forwarder never creates roles")
-    }
-    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
-        unreachable!("the forwarder never reads policies")
-    }
-    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
-        unreachable!("the forwarder never changes roles")
-    }
-    async fn update_trust(&self, _: &str, _: &str) -> Result<(), StoreError> {
-        unreachable!("the forwarder never changes roles")
-    }
-    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), StoreError> {
-        unreachable!("the forwarder never changes roles")
-    }
-    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), StoreError> {
-        unreachable!("the forwarder never changes roles")
-    }
-    async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
-        unreachable!("the forwarder never changes roles")
-    }
+impl RoleReader for FakeRoles {
     async fn get(&self, _: &str, name: &str) -> Result<Option<StoredRole>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self
@@ -121,9 +100,6 @@ impl RoleStore for FakeRoles {
                 description: Some(description.clone()),
             })
             .collect())
-    }
-    async fn delete(&self, _: &str) -> Result<bool, StoreError> {
-        unreachable!("the forwarder never deletes roles")
     }
 }
 

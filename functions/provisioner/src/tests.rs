@@ -14,7 +14,7 @@ use trailshare::config::Config;
 use trailshare::record::ShareRecord;
 use trailshare::seal::ShareKey;
 use trailshare::share::ShareSpec;
-use trailshare::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
+use trailshare::store::{RoleDraft, RoleReader, RoleStore, RoleSummary, StoreError, StoredRole};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -110,6 +110,35 @@ impl std::ops::Deref for Shared {
     }
 }
 
+impl RoleReader for Shared {
+    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .get(role_name)
+            .filter(|r| r.stored.path == path)
+            .map(|r| StoredRole {
+                trust_policy: Some(r.trust.to_string()),
+                description: Some(r.description.clone()),
+                max_session_seconds: Some(r.max_session_seconds),
+                ..r.stored.clone()
+            }))
+    }
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+        let roles = self.roles.lock().unwrap();
+        Ok(roles
+            .values()
+            .filter(|r| r.stored.path == path)
+            .map(|r| RoleSummary {
+                role_name: r.stored.role_name.clone(),
+                arn: r.stored.arn.clone(),
+                role_id: r.stored.role_id.clone(),
+                description: Some(r.description.clone()),
+            })
+            .collect())
+    }
+}
+
 impl RoleStore for Shared {
     async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, StoreError> {
         self.write("iam:CreateRole")?;
@@ -153,32 +182,6 @@ impl RoleStore for Shared {
             },
         );
         Ok(stored)
-    }
-    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .get(role_name)
-            .filter(|r| r.stored.path == path)
-            .map(|r| StoredRole {
-                trust_policy: Some(r.trust.to_string()),
-                description: Some(r.description.clone()),
-                max_session_seconds: Some(r.max_session_seconds),
-                ..r.stored.clone()
-            }))
-    }
-    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .values()
-            .filter(|r| r.stored.path == path)
-            .map(|r| RoleSummary {
-                role_name: r.stored.role_name.clone(),
-                arn: r.stored.arn.clone(),
-                role_id: r.stored.role_id.clone(),
-                description: Some(r.description.clone()),
-            })
-            .collect())
     }
     async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, StoreError> {
         let roles = self.roles.lock().unwrap();

@@ -1,10 +1,12 @@
-//! `RoleStore` over IAM.
+//! `RoleReader` and `RoleStore` over IAM.
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
 use super::classify;
-use crate::store::{LastUsed, RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
+use crate::store::{
+    LastUsed, RoleDraft, RoleReader, RoleStore, RoleSummary, StoreError, StoredRole,
+};
 
 /// Share roles in IAM. Build once per process and share.
 #[derive(Clone, Debug)]
@@ -115,6 +117,25 @@ fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> Stored
     }
 }
 
+impl RoleReader for IamRoles {
+    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+        Ok(self.get_role(role_name).await?.filter(|r| r.path == path))
+    }
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+        Ok(self
+            .roles_under(path)
+            .await?
+            .into_iter()
+            .map(|role| RoleSummary {
+                role_name: role.role_name,
+                arn: role.arn,
+                role_id: role.role_id,
+                description: role.description,
+            })
+            .collect())
+    }
+}
+
 impl RoleStore for IamRoles {
     async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, StoreError> {
         let created = self
@@ -153,24 +174,6 @@ impl RoleStore for IamRoles {
             message: "no role returned".into(),
         })?;
         Ok(stored(role, draft.tags.clone()))
-    }
-
-    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
-        Ok(self.get_role(role_name).await?.filter(|r| r.path == path))
-    }
-
-    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
-        Ok(self
-            .roles_under(path)
-            .await?
-            .into_iter()
-            .map(|role| RoleSummary {
-                role_name: role.role_name,
-                arn: role.arn,
-                role_id: role.role_id,
-                description: role.description,
-            })
-            .collect())
     }
 
     async fn get_policy(
