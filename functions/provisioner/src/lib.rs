@@ -475,6 +475,14 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
             };
             return damaged(role, distrust.reason(), error);
         }
+        // The route the forwarder acts on must be sealed too (a sealed but
+        // older route is drift, which GET of one share checks).
+        let route =
+            read_description(role.description.as_deref()).believe(&self.key, role.identity());
+        if let Some(Err((distrust, _))) = route {
+            let error = "the route in the role's description was not written for this role by this stack's provisioner: the forwarder delivers nothing for it; a PUT of the share heals it";
+            return damaged(role, distrust.reason(), error);
+        }
         if let Err(invalid) = trailshare::recheck::spec(&read.record.spec, &self.config) {
             return damaged(
                 role,

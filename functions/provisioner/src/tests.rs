@@ -1532,3 +1532,46 @@ async fn revocation_outlasts_iam_propagation() {
     }
     assert_eq!(crate::PROPAGATION_MARGIN, time::Duration::seconds(15));
 }
+
+/// Issue 20: a route rewritten in the description alone (`iam:UpdateRole`)
+/// is `damaged`, reason `unauthenticated`, in the list and in GET; a
+/// replace writes nothing from it, and an admin's PUT heals it.
+#[tokio::test]
+async fn a_route_rewritten_outside_the_api_is_listed_unauthenticated() {
+    let api = api(config(&[]));
+    let body = json!({"name": "b", "grantee_account": B, "delivery": {"mode": "tag"}});
+    assert_eq!(api.call("POST", "/shares", Some(body)).await.0, 201);
+    api.store.edit("b", |r| {
+        r.description = r
+            .description
+            .replace(&format!("[\"{B}\"]"), &format!("[\"{B}\",\"{C}\"]"))
+    });
+    let (_, list) = api.call("GET", "/shares", None).await;
+    assert_eq!(list["shares"][0]["reason"], "unauthenticated", "{list}");
+    let (_, got) = api.call("GET", "/shares/b", None).await;
+    assert_eq!(
+        (got["status"].as_str(), got["reason"].as_str()),
+        (Some("damaged"), Some("unauthenticated"))
+    );
+    let (status, body) = api.call("POST", "/shares/b/revoke-sessions", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("damaged"))
+    );
+    let (status, healed) = api
+        .call(
+            "PUT",
+            "/shares/b",
+            Some(json!({"grantee_account": B, "delivery": {"mode": "tag"}})),
+        )
+        .await;
+    assert_eq!((status, healed["status"].as_str()), (200, Some("active")));
+    let role = api.store.role("b");
+    assert_eq!(
+        role.description,
+        describe(
+            &spec(&json!({"name": "b", "grantee_account": B, "delivery": {"mode": "tag"}})),
+            &role
+        )
+    );
+}
