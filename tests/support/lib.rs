@@ -40,7 +40,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The repository root (where `scripts/` lives).
 pub fn repo_root() -> PathBuf {
+    // The tests crate sits at tests/ in the repository.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// A name no other test in this run uses: `<prefix>-<pid>-<n>`, lowercase.
