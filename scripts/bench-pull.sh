@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/trailshare}
 files=${2:-2000}
-scripts/venv.sh .venv-awscli requirements-awscli.txt
+scripts/venv.sh .venv-awscli requirements/awscli.txt
 tmp=$(mktemp -d)
 export MOTO_STATE_DIR=$tmp/moto
 trap 'scripts/moto.sh stop; rm -rf "$tmp"' EXIT

@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/venv.sh .venv-bench requirements-bench.txt
+scripts/venv.sh .venv-bench requirements/bench.txt
 cargo bench --quiet -p trailshare --bench domain
 cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale
 tmp=$(mktemp -d)

@@ -4,16 +4,16 @@
 # then prints the size of each bootstrap binary. Usage: scripts/build.sh
 #
 # Installs what it needs into the project (nothing global but the rustup
-# target): .venv-lint (aws-sam-cli, requirements-lint.txt) and .venv
-# (cargo-lambda + ziglang, requirements.txt), both by scripts/venv.sh. Once
+# target): .venv-lint (aws-sam-cli, requirements/lint.txt) and .venv
+# (cargo-lambda + ziglang, requirements/tools.txt), both by scripts/venv.sh. Once
 # those and the crates are in place it runs offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 start=$SECONDS
 
-scripts/venv.sh .venv-lint requirements-lint.txt & lint_env=$!
-scripts/venv.sh .venv requirements.txt & env=$!
+scripts/venv.sh .venv-lint requirements/lint.txt & lint_env=$!
+scripts/venv.sh .venv requirements/tools.txt & env=$!
 wait "$lint_env"
 wait "$env"
 

@@ -4,8 +4,8 @@
 # if any failed. Usage: scripts/lint-template.sh
 #
 # Two virtual environments, both made or refreshed by scripts/venv.sh:
-#   .venv-lint     aws-sam-cli + cfn-lint   (requirements-lint.txt)
-#   .venv-checkov  checkov                  (requirements-checkov.txt)
+#   .venv-lint     aws-sam-cli + cfn-lint   (requirements/lint.txt)
+#   .venv-checkov  checkov                  (requirements/checkov.txt)
 # They cannot share one: checkov pins boto3==1.35.49, aws-sam-cli pins
 # boto3[crt]==1.43.108. checkov's skip list, each entry justified, is in
 # .checkov.yaml.
@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 template=template.yaml
 
 # Build both environments at once (a cold start is mostly download time).
-scripts/venv.sh .venv-lint requirements-lint.txt & lint_env=$!
-scripts/venv.sh .venv-checkov requirements-checkov.txt & checkov_env=$!
+scripts/venv.sh .venv-lint requirements/lint.txt & lint_env=$!
+scripts/venv.sh .venv-checkov requirements/checkov.txt & checkov_env=$!
 wait "$lint_env"
 wait "$checkov_env"
 

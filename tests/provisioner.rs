@@ -1882,7 +1882,7 @@ async fn the_cli_profile_works_with_the_real_aws_cli() {
     let root = stand_in::repo_root();
     // What `make test` installs (scripts/setup.sh); quick when present.
     let venv = std::process::Command::new(root.join("scripts/venv.sh"))
-        .args([".venv-awscli", "requirements-awscli.txt"])
+        .args([".venv-awscli", "requirements/awscli.txt"])
         .status()
         .expect("scripts/venv.sh");
     assert!(venv.success(), "could not install the pinned AWS CLI");
