@@ -1,6 +1,8 @@
 //! The provisioner: the share API (create, read, replace, revoke) behind API
 //! Gateway. A share is one IAM role; IAM is the only store.
 
+#[cfg(test)]
+mod edge_tests;
 mod http;
 #[cfg(test)]
 mod tests;
