@@ -35,10 +35,11 @@ pub struct Config {
     /// grantees; empty: any.
     pub grantee_accounts: Vec<String>,
     /// `COPY_DESTINATION_BUCKETS` (provisioner): the buckets the forwarder may
-    /// write to with its own credentials; `None`: not checked.
+    /// write to with its own credentials. Set but empty (the template's
+    /// default) allows none; unset: not checked.
     pub copy_destination_buckets: Option<Vec<String>>,
     /// `COPY_WRITER_ROLE_ARNS` (provisioner): the writer roles the forwarder
-    /// may assume; `None`: not checked.
+    /// may assume. Set but empty allows none; unset: not checked.
     pub copy_writer_role_arns: Option<Vec<String>>,
     /// `NOTIFICATION_TARGET_ARNS` (provisioner): the SQS queues and SNS
     /// topics the forwarder may send to; a share naming another is a 400.
@@ -199,16 +200,21 @@ impl Config {
         .unwrap_or_default();
         let grantee_accounts =
             list("GRANTEE_ACCOUNTS", &is_account_id, "a 12-digit account id")?.unwrap_or_default();
+        // Set but empty (the template's default) allows none, as for
+        // NOTIFICATION_TARGET_ARNS: the template then grants no write.
+        let set_but_empty = |name: &str| lookup(name).map(|_| Vec::new());
         let copy_destination_buckets = list(
             "COPY_DESTINATION_BUCKETS",
             &is_bucket_name,
             "an S3 bucket name",
-        )?;
+        )?
+        .or_else(|| set_but_empty("COPY_DESTINATION_BUCKETS"));
         let copy_writer_role_arns = list(
             "COPY_WRITER_ROLE_ARNS",
             &|arn| role_account(arn).is_some(),
             "an IAM role ARN",
-        )?;
+        )?
+        .or_else(|| set_but_empty("COPY_WRITER_ROLE_ARNS"));
         let notification_target_arns = list(
             "NOTIFICATION_TARGET_ARNS",
             &|arn| {
