@@ -2132,3 +2132,113 @@ async fn scenario_one_holds_in_control_tower_organization_and_custom_prefix_layo
         }
     }
 }
+
+/// Grants stop at CloudTrail's own folders: a share role (of one account,
+/// and of every account) reads the log, digest and Insight files of its
+/// accounts, and no other service's object beside them: Control Tower's
+/// log archive keeps AWS Config under `AWSLogs/<acct>/Config/` (key shapes
+/// from the AWS Config developer guide, "Delivering configuration
+/// snapshots/history to an S3 bucket"). Judged by the independent
+/// evaluator on the documents the provisioner writes (inline policy and
+/// the stack's boundary), in the account and the organization layouts,
+/// with and without a prefix and KMS. Listing the account folder stays
+/// allowed (`trailshare pull`, `aws s3 ls`). Failed before the fix: every
+/// Config key was Allowed.
+#[test]
+fn share_roles_read_only_cloudtrail_folders_in_every_layout() {
+    const ORG: &str = "o-a1b2c3d4e5";
+    let kms_key = format!("arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let org_trail = format!("arn:aws:cloudtrail:us-east-1:{A}:trail/org-trail");
+    let layouts: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("TRAIL_PREFIX", "audit/central"), ("KMS_KEY_ARN", &kms_key)],
+        &[("ORGANIZATION_ID", ORG)],
+        &[
+            ("TRAIL_PREFIX", ORG),
+            ("ORGANIZATION_ID", ORG),
+            ("KMS_KEY_ARN", &kms_key),
+            ("TRAIL_ARN", &org_trail),
+        ],
+    ];
+    let mut cases = Vec::new();
+    for vars in layouts {
+        let config = Config::from_lookup(|name| match name {
+            "TRAIL_BUCKET" => Some("central-trail".into()),
+            "PERMISSIONS_BOUNDARY_ARN" => Some(format!("arn:aws:iam::{A}:policy/boundary")),
+            _ => vars
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string()),
+        })
+        .expect("config");
+        let root = config.logs_root();
+        let mut folders = vec![format!("{root}{B}/")];
+        if let Some(org) = &config.organization_id {
+            folders.push(format!("{root}{org}/{B}/"));
+        }
+        let boundary = trailshare::policy::boundary_policy(&config);
+        for body in [
+            json!({"name": "bu-b", "grantee_account": B}),
+            json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "z-ext-01"}),
+        ] {
+            let spec = trailshare::share::validate(&body, None, "central-trail").expect("spec");
+            let policy =
+                trailshare::policy::role_policy(&spec, &config, Some("2026-01-01T00:00:00Z"));
+            let call = |action: &str, resource: String, context: Value, want: &'static str| {
+                let mut case = json!({"name": format!("{vars:?} {} {action} {resource} {context}", spec.name),
+                    "identityPolicies": [policy.clone()],
+                    "permissionBoundaryPolicies": [boundary.clone()],
+                    "request": {"principal": format!("arn:aws:sts::{A}:assumed-role/trailshare-{}/s", spec.name),
+                                "action": action, "resource": resource, "resourceAccount": A,
+                                "context": context}});
+                if action == "kms:Decrypt" {
+                    // The key policy leaves the decision to A's IAM policies.
+                    case["resourcePolicy"] = json!({"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")},
+                         "Action": "kms:*", "Resource": "*"}]});
+                }
+                (case, want)
+            };
+            let object = |key: String| format!("arn:aws:s3:::central-trail/{key}");
+            for folder in &folders {
+                for file in [
+                    format!("CloudTrail/us-east-1/2024/05/01/{B}_CloudTrail_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                    format!("CloudTrail-Digest/us-east-1/2024/05/01/{B}_CloudTrail-Digest_us-east-1_main_us-east-1_20240501T120000Z.json.gz"),
+                    format!("CloudTrail-Insight/us-east-1/2024/05/01/{B}_CloudTrail-Insight_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                ] {
+                    cases.push(call("s3:GetObject", object(format!("{folder}{file}")), json!({}), "Allowed"));
+                }
+                for file in [
+                    format!("Config/us-east-1/2024/5/1/ConfigHistory/{B}_Config_us-east-1_ConfigHistory_AWS::S3::Bucket_20240501T120000Z_20240501T120000Z_1.json.gz"),
+                    format!("Config/us-east-1/2024/5/1/ConfigSnapshot/{B}_Config_us-east-1_ConfigSnapshot_20240501T120000Z_a1b2c3d4.json.gz"),
+                    "Config/ConfigWritabilityCheckFile".to_string(),
+                ] {
+                    cases.push(call("s3:GetObject", object(format!("{folder}{file}")), json!({}), "ExplicitlyDenied"));
+                }
+                cases.push(call(
+                    "s3:ListBucket",
+                    "arn:aws:s3:::central-trail".into(),
+                    json!({"s3:prefix": folder, "s3:delimiter": "/"}),
+                    "Allowed",
+                ));
+            }
+            if let Some(key) = &config.kms_key_arn {
+                // S3 decrypts a Config object with its own context
+                // (aws:s3:arn), never CloudTrail's: refused.
+                let via = "s3.us-east-1.amazonaws.com";
+                let config_object = object(format!(
+                    "{}Config/us-east-1/2024/5/1/ConfigHistory/x.json.gz",
+                    folders[0]
+                ));
+                cases.push(call("kms:Decrypt", key.clone(),
+                                json!({"kms:ViaService": via, "kms:EncryptionContext:aws:s3:arn": config_object}),
+                                "ImplicitlyDenied"));
+                cases.push(call("kms:Decrypt", key.clone(),
+                                json!({"kms:ViaService": via, "kms:EncryptionContext:aws:cloudtrail:arn":
+                                       config.trail_arn.clone().unwrap_or(format!("arn:aws:cloudtrail:us-east-1:{B}:trail/main"))}),
+                                "Allowed"));
+            }
+        }
+    }
+    expect_decisions(cases);
+}
