@@ -16,7 +16,7 @@ struct World {
     aws: &'static StandIn,
     bucket: String,
     path: String,
-    provisioner: Provisioner<IamRoles>,
+    provisioner: Provisioner<IamRoles, trailshare::store::NoQueue, IamRoles>,
     admin: SdkConfig,
 }
 
@@ -103,7 +103,8 @@ async fn world_env(actions: &[&str], boundary: bool, extra: &[(&str, &str)]) -> 
         aws,
         bucket,
         path,
-        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config),
+        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config)
+            .with_role_paths(IamRoles::from_sdk(&user)),
         admin,
     }
 }
@@ -1125,12 +1126,28 @@ async fn only_administrators_change_shares_and_only_for_allowed_grantees() {
         &[
             (
                 "ADMIN_PRINCIPALS",
-                "arn:aws:iam::111111111111:role/platform/ShareAdmin",
+                "arn:aws:iam::111111111111:role/platform/ShareAdmin*",
             ),
             ("GRANTEE_ACCOUNTS", B),
         ],
     )
     .await;
+    // The administrators' role, and one named like it at another path: a
+    // session ARN carries no path, so the provisioner asks IAM (GetRole).
+    let iam = aws_sdk_iam::Client::new(&w.admin);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "sts:AssumeRole"}]});
+    let share_admin = unique("ShareAdmin");
+    let look_alike = unique("ShareAdminEvil");
+    for (role, path) in [(&share_admin, "/platform/"), (&look_alike, "/evil/")] {
+        iam.create_role()
+            .role_name(role)
+            .path(path)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("create role");
+    }
     let name = unique("exfil");
     let body = json!({"grantee_account": Z, "name": name, "log_accounts": ["*"], "external_id": "z-ext-01"}).to_string();
     // PowerUserAccess allows execute-api:Invoke: that alone changes nothing.
@@ -1154,7 +1171,13 @@ async fn only_administrators_change_shares_and_only_for_allowed_grantees() {
         }
     }
     assert!(w.roles().await.is_empty());
-    let admin = "arn:aws:sts::111111111111:assumed-role/ShareAdmin/alice";
+    let evil = format!("arn:aws:sts::{A}:assumed-role/{look_alike}/mallory");
+    let (status, response) = w
+        .raw(as_caller(http_event("POST", "/shares", Some(&body)), &evil))
+        .await;
+    assert_eq!(status, 403, "a look-alike role at another path: {response}");
+    let admin = format!("arn:aws:sts::{A}:assumed-role/{share_admin}/alice");
+    let admin = admin.as_str();
     let (status, response) = w
         .raw(as_caller(http_event("POST", "/shares", Some(&body)), admin))
         .await;

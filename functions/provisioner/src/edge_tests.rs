@@ -2,9 +2,12 @@
 //! empty, and who counts as an administrator. The router answers before any
 //! IAM call in these tests, so the store refuses everything.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::json;
 use trailshare::config::Config;
-use trailshare::store::{RoleDraft, RoleStore, RoleSummary, StoreError, StoredRole};
+use trailshare::store::{RoleDraft, RolePaths, RoleStore, RoleSummary, StoreError, StoredRole};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -126,4 +129,198 @@ async fn copy_lists_set_but_empty_allow_no_copy() {
         .handle(&request(ADMIN, "PUT", "/shares/bu-b", &to_bucket))
         .await;
     assert_eq!(response.status, 502, "{:?}", response.body);
+}
+
+/// Roles' paths as IAM would answer `GetRole`, counting the lookups; a
+/// role named `throttled` fails as IAM throttling would.
+#[derive(Default)]
+pub(crate) struct Paths {
+    paths: BTreeMap<String, String>,
+    pub(crate) lookups: AtomicUsize,
+}
+
+impl Paths {
+    pub(crate) fn of(roles: &[(&str, &str)]) -> Paths {
+        Paths {
+            paths: roles
+                .iter()
+                .map(|(name, path)| (name.to_string(), path.to_string()))
+                .collect(),
+            lookups: AtomicUsize::new(0),
+        }
+    }
+
+    /// The administrators' roles of the provisioner unit tests.
+    pub(crate) fn admins() -> Paths {
+        Paths::of(&[
+            ("Admin", "/platform/"),
+            (
+                "AWSReservedSSO_Admin_5f1e2d",
+                "/aws-reserved/sso.amazonaws.com/",
+            ),
+        ])
+    }
+}
+
+impl RolePaths for Paths {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        if role_name == "throttled" {
+            return Err(StoreError::Throttled {
+                call: "iam:GetRole",
+                message: "Throttling: Rate exceeded".into(),
+            });
+        }
+        Ok(self.paths.get(role_name).cloned())
+    }
+}
+
+impl RolePaths for &Paths {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+        (*self).role_path(role_name).await
+    }
+}
+
+const SSO_ENTRY: &str =
+    "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*";
+
+fn session(role: &str) -> String {
+    format!("arn:aws:sts::111111111111:assumed-role/{role}/alice@example.com")
+}
+
+/// A change by `caller`: an empty body, so an admitted caller gets the
+/// validator's 400 and a refused one 403/503, all before any IAM write.
+async fn change_as<P: RolePaths>(
+    provisioner: &Provisioner<NoIam, trailshare::store::NoQueue, P>,
+    caller: &str,
+) -> (u16, String) {
+    let response = provisioner
+        .handle(&request(caller, "POST", "/shares", &json!({})))
+        .await;
+    let body = response.body.unwrap_or_default();
+    (
+        response.status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// An entry's `*` stays within the name and its path must be the role's:
+/// an Identity Center admin role is admitted (one GetRole, then cached), a
+/// role of the same name at another path is not, nor is a user one level
+/// deeper than a `user/ops/a*` entry. Failed before the fix: both
+/// look-alikes were admitted.
+#[tokio::test]
+async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
+    let entries = format!("{SSO_ENTRY},arn:aws:iam::111111111111:user/ops/a*");
+    let paths = Paths::of(&[
+        (
+            "AWSReservedSSO_Admin_0a1b",
+            "/aws-reserved/sso.amazonaws.com/",
+        ),
+        ("AWSReservedSSO_Admin_evil", "/evil/"),
+    ]);
+    let provisioner =
+        Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", &entries)])).with_role_paths(&paths);
+    let admin = session("AWSReservedSSO_Admin_0a1b");
+    assert_eq!(
+        change_as(&provisioner, &admin).await,
+        (400, "missing_field".into())
+    );
+    assert_eq!(
+        change_as(&provisioner, &admin).await,
+        (400, "missing_field".into())
+    );
+    assert_eq!(
+        paths.lookups.load(Ordering::SeqCst),
+        1,
+        "cached per process"
+    );
+    for (caller, why) in [
+        (
+            session("AWSReservedSSO_Admin_evil"),
+            "same name, another path",
+        ),
+        (session("AWSReservedSSO_Admin_gone"), "no such role"),
+        (session("PowerUser"), "not named"),
+        (
+            "arn:aws:iam::111111111111:user/ops/ab/x".to_string(),
+            "a user one level deeper",
+        ),
+        (
+            "arn:aws:iam::111111111111:user/alice".to_string(),
+            "a user at another path",
+        ),
+    ] {
+        assert_eq!(
+            change_as(&provisioner, &caller).await,
+            (403, "forbidden".into()),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        change_as(&provisioner, "arn:aws:iam::111111111111:user/ops/alice").await,
+        (400, "missing_field".into())
+    );
+    // Reads need no administrator, hence no lookup.
+    let before = paths.lookups.load(Ordering::SeqCst);
+    let read = provisioner
+        .handle(&request(
+            &session("AWSReservedSSO_Admin_evil"),
+            "GET",
+            "/shares",
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(read.status, 502, "the read reached IAM (refused here)");
+    assert_eq!(paths.lookups.load(Ordering::SeqCst), before);
+}
+
+/// When the caller's role path cannot be looked up, the change is refused
+/// with a 503 naming the call, never admitted; without an IAM client at
+/// all, the same.
+#[tokio::test]
+async fn a_failed_role_path_lookup_is_a_503_naming_the_call() {
+    let entries = "arn:aws:iam::111111111111:role/ops/throttled";
+    let paths = Paths::default();
+    let provisioner =
+        Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", entries)])).with_role_paths(&paths);
+    let response = provisioner
+        .handle(&request(
+            &session("throttled"),
+            "POST",
+            "/shares",
+            &json!({}),
+        ))
+        .await;
+    let body = response.body.expect("an error body");
+    assert_eq!(
+        (response.status, body["error"]["code"].as_str()),
+        (503, Some("admin_check_failed"))
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("iam:GetRole") && message.contains("Throttling"),
+        "{message}"
+    );
+    // Not cached: the next request asks again.
+    change_as(&provisioner, &session("throttled")).await;
+    assert_eq!(paths.lookups.load(Ordering::SeqCst), 2);
+    let unwired = Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", SSO_ENTRY)]));
+    assert_eq!(
+        change_as(&unwired, &session("AWSReservedSSO_Admin_0a1b")).await,
+        (503, "admin_check_failed".into())
+    );
+    // A role entry of another account than the stack's cannot be checked.
+    let foreign = Provisioner::new(
+        NoIam,
+        config(&[("ADMIN_PRINCIPALS", "arn:aws:iam::999999999999:role/Admin")]),
+    )
+    .with_role_paths(Paths::of(&[("Admin", "/")]));
+    assert_eq!(
+        change_as(&foreign, "arn:aws:sts::999999999999:assumed-role/Admin/x").await,
+        (403, "forbidden".into())
+    );
 }
