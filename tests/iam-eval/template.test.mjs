@@ -40,6 +40,8 @@ function deployed(params) {
 
 const withDefaults = deployed({
   TrailBucketName: TRAIL,
+  // Required (no default): who may change shares.
+  AdminPrincipalArns: `arn:aws:iam::${A}:role/platform/ShareAdmin`,
   CopyDestinationBuckets: DEST,
   CopyWriterRoleArns: WRITER,
 })
@@ -456,4 +458,33 @@ test('with TrailTopicArn, the trail topic and the two function roles may send, n
   )
   // No rule exists in this mode: an EventBridge sender naming any rule is denied.
   assert.equal(await sendMessage(w, 'events.amazonaws.com', [], { 'aws:SourceArn': RULE }), 'ExplicitlyDenied')
+})
+
+// ADMIN_PRINCIPALS' role entries are checked for their path with one
+// GetRole of the caller's role: the provisioner may read exactly the listed
+// roles (a "*" entry is a name prefix at its path), no look-alike elsewhere.
+test('the provisioner may look up the admin roles, and no other role', async () => {
+  const sso = `arn:aws:iam::${A}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*`
+  const platform = `arn:aws:iam::${A}:role/platform/ShareAdmin`
+  const p = deployed({
+    TrailBucketName: TRAIL,
+    AdminPrincipalArns: `${sso},${platform},arn:aws:iam::${A}:user/ops/alice`,
+  }).provisioner
+  for (const allowed of [role('/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b2c'), role('/platform/ShareAdmin')]) {
+    assert.equal(await decide(p, 'iam:GetRole', allowed), 'Allowed', allowed)
+  }
+  for (const denied of [
+    role('/evil/AWSReservedSSO_Admin_0a1b2c'),
+    role('/AWSReservedSSO_Admin_0a1b2c'),
+    role('/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ReadOnly_0a1b2c'),
+    role('/platform/ShareAdmin2'),
+    role('/OrganizationAccountAccessRole'),
+  ]) {
+    assert.equal(await decide(p, 'iam:GetRole', denied), 'ImplicitlyDenied', denied)
+  }
+  // Nothing but reading: no change to any admin role.
+  for (const action of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRole']) {
+    assert.notEqual(await decide(p, action, role('/platform/ShareAdmin'), withBoundary(BOUNDARY)), 'Allowed', action)
+  }
+  assert.notEqual(await decide(p, 'iam:TagRole', role('/platform/ShareAdmin')), 'Allowed', 'iam:TagRole')
 })
