@@ -2145,6 +2145,22 @@ async fn scenario_one_holds_in_control_tower_organization_and_custom_prefix_layo
                 key(C, org)
             );
         }
+        // AWS Config's files beside B's CloudTrail folder (as in Control
+        // Tower's log archive): not readable through the share.
+        let config_key = |org: bool| {
+            key(B, org)
+                .replace("/CloudTrail/", "/Config/")
+                .replace("_CloudTrail_", "_Config_")
+        };
+        for &org in &paths {
+            put_log(&a_s3, &w.bucket, &config_key(org), log_file(B, "x")).await;
+            assert_eq!(
+                get(config_key(org)).await,
+                403,
+                "{root}: B must not read {}",
+                config_key(org)
+            );
+        }
         if !root.is_empty() {
             // world_env's files lie at AWSLogs/<acct>/…, outside this root.
             assert_eq!(
