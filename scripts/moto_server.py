@@ -1,4 +1,4 @@
-"""moto's server with three fidelity fixes for the stand-in.
+"""moto's server with fidelity fixes for the stand-in (numbered below).
 
 1. SigV4 checks of form posts. moto (5.2.5) verifies the signature of a form-encoded request (IAM, STS)
 against its own re-encoding of the parsed form, which writes a space as
@@ -27,6 +27,7 @@ usage: moto_server.py [moto_server options]
 import datetime
 import io
 import operator
+import re
 import sys
 import threading
 
@@ -115,7 +116,34 @@ _statement_permits = access_control.IAMPolicyStatement.is_action_permitted
 def _applies_only_when_its_conditions_hold(self, action, resource="*", principal=None, incoming_condition_values=None):
     if not self._check_conditions(incoming_condition_values):
         return access_control.PermissionResult.NEUTRAL
+    if "NotResource" in self._statement and "Resource" not in self._statement:
+        return _not_resource(self, action, resource)
     return _statement_permits(self, action, resource, principal, incoming_condition_values)
+
+
+def _iam_wildcard(pattern, text):
+    """IAM's match: `*` any run of characters, `?` exactly one, the rest literal."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, text, re.DOTALL) is not None
+
+
+def _not_resource(self, action, resource):
+    # 6. NotResource. moto reads a statement without "Resource" as a trust
+    # policy's and permits it, whatever its effect: a share role's
+    # `Deny s3:GetObject NotResource [CloudTrail's folders]` would allow
+    # every read. Here it applies to every resource outside the list, as
+    # AWS does (an identity policy's statement, so no Principal).
+    if "NotAction" in self._statement:
+        concerned = not self._check_element_matches("NotAction", action)
+    else:
+        concerned = self._check_element_matches("Action", action)
+    patterns = self._statement["NotResource"]
+    patterns = patterns if isinstance(patterns, list) else [patterns]
+    if not concerned or any(_iam_wildcard(p, resource) for p in patterns):
+        return access_control.PermissionResult.NEUTRAL
+    if self._statement.get("Effect") == "Allow":
+        return access_control.PermissionResult.PERMITTED
+    return access_control.PermissionResult.DENIED
 
 
 werkzeug_app.DomainDispatcherApplication.__call__ = _keep_raw_form_body

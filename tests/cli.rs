@@ -1462,3 +1462,41 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
         "{bad:?}"
     );
 }
+
+/// Signed calls never go over plain HTTP to a non-loopback host: anyone on
+/// the path would read the signed request and could forge the answer. A
+/// usage error (exit 2) naming https://, before any request or credential
+/// lookup; loopback stays allowed for the local stand-in. Failed before
+/// the fix: `http://` was accepted (exit 1 on the connection error).
+#[test]
+fn the_cli_refuses_plain_http_api_urls_except_loopback() {
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", ADMIN_ID),
+        ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+    ];
+    let plain = "http://abc123.execute-api.us-east-1.amazonaws.com/prod";
+    for args in [
+        vec!["shares", "list", "--api", plain],
+        vec!["shares", "delete", "bu-b", "--api", plain],
+        vec![
+            "shares",
+            "revoke-sessions",
+            "bu-b",
+            "--api",
+            "http://10.1.2.3",
+        ],
+    ] {
+        let out = run(&args, &creds);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains("https://"), "{out:?}");
+        assert!(out.stderr.contains("--api"), "{out:?}");
+    }
+    let mut env = creds.to_vec();
+    env.push(("TRAILSHARE_API", plain));
+    let out = run(&["shares", "list"], &env);
+    assert_eq!(out.code, 2, "TRAILSHARE_API: {out:?}");
+    // Loopback over http passes the check (and then finds no server there).
+    let out = run(&["shares", "list", "--api", "http://127.0.0.1:9"], &creds);
+    assert_ne!(out.code, 2, "{out:?}");
+    assert!(!out.stderr.contains("https://"), "{out:?}");
+}

@@ -1331,3 +1331,73 @@ async fn backfill_announces_log_digest_and_insight_files_and_a_second_pass_write
     // of each file again, once.
     assert_eq!(announced().await, expected);
 }
+
+/// Copies carry none of the source's tags (`TaggingDirective=REPLACE`, no
+/// tag set): A's tags (another share's `trailshare-*` marks, cost centres)
+/// never land in the grantee's bucket, for a new copy (`copy_as_is`) and for
+/// a stale one redone (`copy_within`). Failed before the fix: S3's default
+/// COPY carried `owner=a-secops` over.
+#[tokio::test]
+async fn copies_carry_none_of_the_source_tags() {
+    let w = world(None).await;
+    let dest = w.aws.bucket(C, "c-logs").await;
+    let share = w
+        .share(json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": dest}}))
+        .await;
+    let c_s3 = s3(&w.aws.admin(C).await);
+    c_s3.put_bucket_policy()
+        .bucket(&dest)
+        .policy(share["grantee_setup"]["destination_bucket_policy"].to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = log_key(None, C, "1215");
+    w.s3()
+        .put_object()
+        .bucket(&w.bucket)
+        .key(&key)
+        .body(log_file(C, "AssumeRole").into())
+        .tagging("owner=a-secops&trailshare-bu-b=1")
+        .send()
+        .await
+        .unwrap();
+    let forwarder = w.forwarder(&[&dest], &[]).await;
+    // moto keeps object tags per calling account (S3 keeps them on the
+    // object): the tags a copy carried are where the writer, account A,
+    // sees them, so they are read as A.
+    let a_s3 = w.s3();
+    let copy_tags = || async {
+        a_s3.get_object_tagging()
+            .bucket(&dest)
+            .key(&key)
+            .send()
+            .await
+            .expect("the copy exists")
+            .tag_set()
+            .iter()
+            .map(|t| format!("{}={}", t.key(), t.value()))
+            .collect::<Vec<_>>()
+    };
+    let summary = forwarder
+        .handle_event(bridge_event(&w.bucket, &key))
+        .await
+        .expect("copy succeeds");
+    assert_eq!(summary["processed"], 1, "{summary}");
+    assert_eq!(copy_tags().await, Vec::<String>::new(), "a new copy");
+    // Other bytes at the copy's key: the next event redoes it (CopyObject
+    // with REPLACE metadata).
+    c_s3.put_object()
+        .bucket(&dest)
+        .key(&key)
+        .body(b"stale".to_vec().into())
+        .tagging("stale=1")
+        .send()
+        .await
+        .unwrap();
+    let summary = forwarder
+        .handle_event(bridge_event(&w.bucket, &key))
+        .await
+        .expect("the stale copy is redone");
+    assert_eq!(summary["processed"], 1, "{summary}");
+    assert_eq!(copy_tags().await, Vec::<String>::new(), "a redone copy");
+}

@@ -16,7 +16,7 @@ struct World {
     aws: &'static StandIn,
     bucket: String,
     path: String,
-    provisioner: Provisioner<IamRoles>,
+    provisioner: Provisioner<IamRoles, trailshare::store::NoQueue, IamRoles>,
     admin: SdkConfig,
 }
 
@@ -103,7 +103,8 @@ async fn world_env(actions: &[&str], boundary: bool, extra: &[(&str, &str)]) -> 
         aws,
         bucket,
         path,
-        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config, stand_in::share_key()),
+        provisioner: Provisioner::new(IamRoles::from_sdk(&user), config, stand_in::share_key())
+            .with_role_paths(IamRoles::from_sdk(&user)),
         admin,
     }
 }
@@ -1125,12 +1126,28 @@ async fn only_administrators_change_shares_and_only_for_allowed_grantees() {
         &[
             (
                 "ADMIN_PRINCIPALS",
-                "arn:aws:iam::111111111111:role/platform/ShareAdmin",
+                "arn:aws:iam::111111111111:role/platform/ShareAdmin*",
             ),
             ("GRANTEE_ACCOUNTS", B),
         ],
     )
     .await;
+    // The administrators' role, and one named like it at another path: a
+    // session ARN carries no path, so the provisioner asks IAM (GetRole).
+    let iam = aws_sdk_iam::Client::new(&w.admin);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "sts:AssumeRole"}]});
+    let share_admin = unique("ShareAdmin");
+    let look_alike = unique("ShareAdminEvil");
+    for (role, path) in [(&share_admin, "/platform/"), (&look_alike, "/evil/")] {
+        iam.create_role()
+            .role_name(role)
+            .path(path)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("create role");
+    }
     let name = unique("exfil");
     let body = json!({"grantee_account": Z, "name": name, "log_accounts": ["*"], "external_id": "z-ext-01"}).to_string();
     // PowerUserAccess allows execute-api:Invoke: that alone changes nothing.
@@ -1154,7 +1171,13 @@ async fn only_administrators_change_shares_and_only_for_allowed_grantees() {
         }
     }
     assert!(w.roles().await.is_empty());
-    let admin = "arn:aws:sts::111111111111:assumed-role/ShareAdmin/alice";
+    let evil = format!("arn:aws:sts::{A}:assumed-role/{look_alike}/mallory");
+    let (status, response) = w
+        .raw(as_caller(http_event("POST", "/shares", Some(&body)), &evil))
+        .await;
+    assert_eq!(status, 403, "a look-alike role at another path: {response}");
+    let admin = format!("arn:aws:sts::{A}:assumed-role/{share_admin}/alice");
+    let admin = admin.as_str();
     let (status, response) = w
         .raw(as_caller(http_event("POST", "/shares", Some(&body)), admin))
         .await;
@@ -2135,6 +2158,22 @@ async fn scenario_one_holds_in_control_tower_organization_and_custom_prefix_layo
                 key(C, org)
             );
         }
+        // AWS Config's files beside B's CloudTrail folder (as in Control
+        // Tower's log archive): not readable through the share.
+        let config_key = |org: bool| {
+            key(B, org)
+                .replace("/CloudTrail/", "/Config/")
+                .replace("_CloudTrail_", "_Config_")
+        };
+        for &org in &paths {
+            put_log(&a_s3, &w.bucket, &config_key(org), log_file(B, "x")).await;
+            assert_eq!(
+                get(config_key(org)).await,
+                403,
+                "{root}: B must not read {}",
+                config_key(org)
+            );
+        }
         if !root.is_empty() {
             // world_env's files lie at AWSLogs/<acct>/…, outside this root.
             assert_eq!(
@@ -2144,4 +2183,114 @@ async fn scenario_one_holds_in_control_tower_organization_and_custom_prefix_layo
             );
         }
     }
+}
+
+/// Grants stop at CloudTrail's own folders: a share role (of one account,
+/// and of every account) reads the log, digest and Insight files of its
+/// accounts, and no other service's object beside them: Control Tower's
+/// log archive keeps AWS Config under `AWSLogs/<acct>/Config/` (key shapes
+/// from the AWS Config developer guide, "Delivering configuration
+/// snapshots/history to an S3 bucket"). Judged by the independent
+/// evaluator on the documents the provisioner writes (inline policy and
+/// the stack's boundary), in the account and the organization layouts,
+/// with and without a prefix and KMS. Listing the account folder stays
+/// allowed (`trailshare pull`, `aws s3 ls`). Failed before the fix: every
+/// Config key was Allowed.
+#[test]
+fn share_roles_read_only_cloudtrail_folders_in_every_layout() {
+    const ORG: &str = "o-a1b2c3d4e5";
+    let kms_key = format!("arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let org_trail = format!("arn:aws:cloudtrail:us-east-1:{A}:trail/org-trail");
+    let layouts: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("TRAIL_PREFIX", "audit/central"), ("KMS_KEY_ARN", &kms_key)],
+        &[("ORGANIZATION_ID", ORG)],
+        &[
+            ("TRAIL_PREFIX", ORG),
+            ("ORGANIZATION_ID", ORG),
+            ("KMS_KEY_ARN", &kms_key),
+            ("TRAIL_ARN", &org_trail),
+        ],
+    ];
+    let mut cases = Vec::new();
+    for vars in layouts {
+        let config = Config::from_lookup(|name| match name {
+            "TRAIL_BUCKET" => Some("central-trail".into()),
+            "PERMISSIONS_BOUNDARY_ARN" => Some(format!("arn:aws:iam::{A}:policy/boundary")),
+            _ => vars
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string()),
+        })
+        .expect("config");
+        let root = config.logs_root();
+        let mut folders = vec![format!("{root}{B}/")];
+        if let Some(org) = &config.organization_id {
+            folders.push(format!("{root}{org}/{B}/"));
+        }
+        let boundary = trailshare::policy::boundary_policy(&config);
+        for body in [
+            json!({"name": "bu-b", "grantee_account": B}),
+            json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "z-ext-01"}),
+        ] {
+            let spec = trailshare::share::validate(&body, None, "central-trail").expect("spec");
+            let policy =
+                trailshare::policy::role_policy(&spec, &config, Some("2026-01-01T00:00:00Z"));
+            let call = |action: &str, resource: String, context: Value, want: &'static str| {
+                let mut case = json!({"name": format!("{vars:?} {} {action} {resource} {context}", spec.name),
+                    "identityPolicies": [policy.clone()],
+                    "permissionBoundaryPolicies": [boundary.clone()],
+                    "request": {"principal": format!("arn:aws:sts::{A}:assumed-role/trailshare-{}/s", spec.name),
+                                "action": action, "resource": resource, "resourceAccount": A,
+                                "context": context}});
+                if action == "kms:Decrypt" {
+                    // The key policy leaves the decision to A's IAM policies.
+                    case["resourcePolicy"] = json!({"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")},
+                         "Action": "kms:*", "Resource": "*"}]});
+                }
+                (case, want)
+            };
+            let object = |key: String| format!("arn:aws:s3:::central-trail/{key}");
+            for folder in &folders {
+                for file in [
+                    format!("CloudTrail/us-east-1/2024/05/01/{B}_CloudTrail_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                    format!("CloudTrail-Digest/us-east-1/2024/05/01/{B}_CloudTrail-Digest_us-east-1_main_us-east-1_20240501T120000Z.json.gz"),
+                    format!("CloudTrail-Insight/us-east-1/2024/05/01/{B}_CloudTrail-Insight_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                ] {
+                    cases.push(call("s3:GetObject", object(format!("{folder}{file}")), json!({}), "Allowed"));
+                }
+                for file in [
+                    format!("Config/us-east-1/2024/5/1/ConfigHistory/{B}_Config_us-east-1_ConfigHistory_AWS::S3::Bucket_20240501T120000Z_20240501T120000Z_1.json.gz"),
+                    format!("Config/us-east-1/2024/5/1/ConfigSnapshot/{B}_Config_us-east-1_ConfigSnapshot_20240501T120000Z_a1b2c3d4.json.gz"),
+                    "Config/ConfigWritabilityCheckFile".to_string(),
+                ] {
+                    cases.push(call("s3:GetObject", object(format!("{folder}{file}")), json!({}), "ExplicitlyDenied"));
+                }
+                cases.push(call(
+                    "s3:ListBucket",
+                    "arn:aws:s3:::central-trail".into(),
+                    json!({"s3:prefix": folder, "s3:delimiter": "/"}),
+                    "Allowed",
+                ));
+            }
+            if let Some(key) = &config.kms_key_arn {
+                // S3 decrypts a Config object with its own context
+                // (aws:s3:arn), never CloudTrail's: refused.
+                let via = "s3.us-east-1.amazonaws.com";
+                let config_object = object(format!(
+                    "{}Config/us-east-1/2024/5/1/ConfigHistory/x.json.gz",
+                    folders[0]
+                ));
+                cases.push(call("kms:Decrypt", key.clone(),
+                                json!({"kms:ViaService": via, "kms:EncryptionContext:aws:s3:arn": config_object}),
+                                "ImplicitlyDenied"));
+                cases.push(call("kms:Decrypt", key.clone(),
+                                json!({"kms:ViaService": via, "kms:EncryptionContext:aws:cloudtrail:arn":
+                                       config.trail_arn.clone().unwrap_or(format!("arn:aws:cloudtrail:us-east-1:{B}:trail/main"))}),
+                                "Allowed"));
+            }
+        }
+    }
+    expect_decisions(cases);
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -45,12 +45,10 @@ impl Api {
     /// `base` is the API's invoke URL (stage included). The signing region
     /// is the one in an `execute-api` host name, else the configured one.
     pub fn new(base: &str, sdk: SdkConfig) -> anyhow::Result<Api> {
-        let uri: http::Uri = base
+        let uri: http::Uri = check_api_url(base)
+            .map_err(|e| anyhow!("--api {e}"))?
             .parse()
             .with_context(|| format!("--api {base} is not a URL"))?;
-        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
-            bail!("--api {base} must be an http(s) URL such as https://abc123.execute-api.us-east-1.amazonaws.com");
-        }
         let region = region_of_host(uri.host().unwrap_or_default())
             .or_else(|| sdk.region().map(|r| r.to_string()))
             .ok_or_else(|| {
@@ -147,6 +145,35 @@ impl Api {
     }
 }
 
+/// The `--api` value parser: an `https://` URL, or `http://` to a loopback
+/// host only (127.0.0.0/8, `::1`, `localhost`: the local stand-in). Over
+/// plain HTTP anyone on the path reads the signed request (its headers name
+/// the caller's access key and carry the share's body) and the answer can be
+/// forged, so it is refused before any request: a usage error, exit 2.
+pub fn check_api_url(text: &str) -> Result<String, String> {
+    let uri: http::Uri = text.parse().map_err(|_| format!("{text} is not a URL"))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(text.to_string()),
+        Some("http") if is_loopback(host) => Ok(text.to_string()),
+        Some("http") if !host.is_empty() => Err(format!(
+            "{text}: signed calls go over https:// only (http:// is allowed for a loopback host, the local stand-in)"
+        )),
+        _ => Err(format!(
+            "{text} must be an https URL such as https://abc123.execute-api.us-east-1.amazonaws.com"
+        )),
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or `[::1]`.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `abc.execute-api.eu-west-1.amazonaws.com` → `eu-west-1`.
 fn region_of_host(host: &str) -> Option<String> {
     let mut labels = host.split('.');
@@ -181,6 +208,36 @@ mod tests {
         assert_eq!(region_of_host("127.0.0.1"), None);
         assert_eq!(region_of_host("api.example.com"), None);
         assert_eq!(region_of_host("execute-api.x"), None);
+    }
+
+    #[test]
+    fn signed_calls_go_over_https_or_to_a_loopback_host_only() {
+        for good in [
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+            "https://api.example.com",
+            "http://127.0.0.1:4566",
+            "http://127.8.9.10",
+            "http://localhost:8080/x",
+            "http://LOCALHOST",
+            "http://[::1]:9000",
+        ] {
+            assert_eq!(check_api_url(good).as_deref(), Ok(good), "{good}");
+        }
+        for bad in [
+            "http://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "http://[::2]",
+            "http://0.0.0.0",
+        ] {
+            let error = check_api_url(bad).expect_err(bad);
+            assert!(error.contains("https://"), "{bad}: {error}");
+        }
+        for bad in ["ftp://x", "abc123.execute-api", "https://", "not a url"] {
+            assert!(check_api_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::global::Global;
 #[derive(clap::Args, Clone, Debug)]
 pub struct ApiArg {
     /// The provisioner API's invoke URL (the stack's `ApiUrl` output)
-    #[arg(long, env = "TRAILSHARE_API", value_name = "URL")]
+    #[arg(long, env = "TRAILSHARE_API", value_name = "URL", value_parser = crate::api::check_api_url)]
     pub api: String,
 }
 

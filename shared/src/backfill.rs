@@ -150,33 +150,57 @@ impl Work {
     }
 
     /// Reads a message body made by [`Work::to_body`]; `None` if the body is
-    /// not backfill work at all (then it is an event).
+    /// not backfill work at all (then it is an event). Checked against
+    /// today (UTC), see [`Work::from_body_on`].
     pub fn from_body(value: &Value) -> Option<Result<Work, String>> {
+        Work::from_body_on(value, time::OffsetDateTime::now_utc().date())
+    }
+
+    /// [`Work::from_body`] as of `today`. Every item is bounded as the API
+    /// bounds a request (a share name's shape, `from` ≤ `until`, at most
+    /// [`MAX_WINDOW_DAYS`], nothing after `today`): whoever gets a message
+    /// onto the queue cannot make one item fan out into millions; a crafted
+    /// item is a failure of its own message, and queues nothing.
+    pub fn from_body_on(value: &Value, today: Date) -> Option<Result<Work, String>> {
         let work = value.get(WORK_KEY)?;
         Some(
             serde_json::from_value::<Work>(work.clone())
                 .map_err(|e| format!("backfill work: {e}"))
-                .and_then(|work| work.checked()),
+                .and_then(|work| work.checked(today)),
         )
     }
 
-    fn checked(self) -> Result<Work, String> {
-        let day_ok = |d: &str| parse_day(d).is_some();
-        let ok = match &self {
-            Work::Accounts { from, until, .. } => day_ok(from) && day_ok(until),
-            Work::Account {
-                account,
-                from,
-                until,
-                ..
-            } => is_account_id(account) && day_ok(from) && day_ok(until),
-            Work::Day { account, day, .. } => is_account_id(account) && day_ok(day),
-        };
-        if ok {
-            Ok(self)
-        } else {
-            Err("backfill work with a malformed account or day".into())
+    fn checked(self, today: Date) -> Result<Work, String> {
+        if crate::share::validate_existing_name(self.share()).is_err() {
+            return Err("backfill work for a malformed share name".into());
         }
+        let account_ok = match &self {
+            Work::Accounts { .. } => true,
+            Work::Account { account, .. } | Work::Day { account, .. } => is_account_id(account),
+        };
+        if !account_ok {
+            return Err("backfill work with a malformed account".into());
+        }
+        let day = |d: &str| parse_day(d).ok_or("backfill work with a malformed day");
+        match &self {
+            Work::Accounts { from, until, .. } | Work::Account { from, until, .. } => {
+                let (from, until) = (day(from)?, day(until)?);
+                if from > until || until > today {
+                    return Err("backfill work whose window is reversed or ends after today".into());
+                }
+                if (until - from).whole_days() + 1 > MAX_WINDOW_DAYS {
+                    return Err(format!(
+                        "backfill work over more than {MAX_WINDOW_DAYS} days"
+                    ));
+                }
+            }
+            Work::Day { day: d, .. } => {
+                if day(d)? > today {
+                    return Err("backfill work for a day after today".into());
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// The first step for a share: one `Account` item per log account, or
@@ -342,6 +366,68 @@ mod tests {
             json!({"trailshare_backfill": {"step": "day", "share": "x", "account": "222222222222", "day": "2026-01-01", "extra": 1}}),
         ] {
             assert!(matches!(Work::from_body(&bad), Some(Err(_))), "{bad}");
+        }
+    }
+
+    /// A crafted item on the queue (anyone allowed to send could put one
+    /// there) is refused as its own message's failure: no window the API
+    /// would refuse can fan out. Failed before the fix: a 100-year window
+    /// and a window ending in 2099 were accepted (36,500 day items each).
+    #[test]
+    fn every_work_item_is_bounded_on_read() {
+        let read = |work: Value| Work::from_body_on(&json!({ WORK_KEY: work }), TODAY);
+        let ok = [
+            json!({"step": "accounts", "share": "z", "from": "2025-11-25", "until": "2026-11-25"}),
+            json!({"step": "account", "share": "bu-b", "account": "222222222222", "from": "2026-11-25", "until": "2026-11-25"}),
+            json!({"step": "day", "share": "Legacy.Share", "account": "222222222222", "day": "2026-11-25"}),
+        ];
+        for work in ok {
+            assert!(matches!(read(work.clone()), Some(Ok(_))), "{work}");
+        }
+        for (work, why) in [
+            (
+                json!({"step": "accounts", "share": "z", "from": "1926-01-01", "until": "2026-11-25"}),
+                "366 days",
+            ),
+            (
+                json!({"step": "account", "share": "z", "account": "222222222222", "from": "2025-11-24", "until": "2026-11-25"}),
+                "366 days",
+            ),
+            (
+                json!({"step": "accounts", "share": "z", "from": "2026-11-20", "until": "2099-12-31"}),
+                "after today",
+            ),
+            (
+                json!({"step": "account", "share": "z", "account": "222222222222", "from": "2026-11-26", "until": "2026-11-26"}),
+                "after today",
+            ),
+            (
+                json!({"step": "account", "share": "z", "account": "222222222222", "from": "2026-11-21", "until": "2026-11-20"}),
+                "reversed",
+            ),
+            (
+                json!({"step": "day", "share": "z", "account": "222222222222", "day": "2026-11-26"}),
+                "after today",
+            ),
+            (
+                json!({"step": "day", "share": "../x", "account": "222222222222", "day": "2026-11-20"}),
+                "share name",
+            ),
+            (
+                json!({"step": "day", "share": "", "account": "222222222222", "day": "2026-11-20"}),
+                "share name",
+            ),
+            (
+                json!({"step": "accounts", "share": "a".repeat(49), "from": "2026-11-20", "until": "2026-11-20"}),
+                "share name",
+            ),
+            (
+                json!({"step": "account", "share": "z", "account": "*", "from": "2026-11-20", "until": "2026-11-20"}),
+                "account",
+            ),
+        ] {
+            let error = read(work.clone()).expect("backfill work").expect_err(why);
+            assert!(error.contains(why), "{work}: {error}");
         }
     }
 

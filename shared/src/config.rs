@@ -2,8 +2,8 @@
 //! bad deployment fails loudly, naming the variable, before any request.
 
 use crate::ids::{
-    arn_account, caller_matches, is_account_id, is_admin_entry, is_bucket_name, is_iam_path,
-    is_organization_id, notify_target_account, role_account,
+    arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_organization_id,
+    notify_target_account, role_account,
 };
 
 /// Everything both functions read from their environment.
@@ -35,10 +35,11 @@ pub struct Config {
     /// grantees; empty: any.
     pub grantee_accounts: Vec<String>,
     /// `COPY_DESTINATION_BUCKETS` (provisioner): the buckets the forwarder may
-    /// write to with its own credentials; `None`: not checked.
+    /// write to with its own credentials. Set but empty (the template's
+    /// default) allows none; unset: not checked.
     pub copy_destination_buckets: Option<Vec<String>>,
     /// `COPY_WRITER_ROLE_ARNS` (provisioner): the writer roles the forwarder
-    /// may assume; `None`: not checked.
+    /// may assume. Set but empty allows none; unset: not checked.
     pub copy_writer_role_arns: Option<Vec<String>>,
     /// `NOTIFICATION_TARGET_ARNS` (provisioner): the SQS queues and SNS
     /// topics the forwarder may send to; a share naming another is a 400.
@@ -203,16 +204,21 @@ impl Config {
         .unwrap_or_default();
         let grantee_accounts =
             list("GRANTEE_ACCOUNTS", &is_account_id, "a 12-digit account id")?.unwrap_or_default();
+        // Set but empty (the template's default) allows none, as for
+        // NOTIFICATION_TARGET_ARNS: the template then grants no write.
+        let set_but_empty = |name: &str| lookup(name).map(|_| Vec::new());
         let copy_destination_buckets = list(
             "COPY_DESTINATION_BUCKETS",
             &is_bucket_name,
             "an S3 bucket name",
-        )?;
+        )?
+        .or_else(|| set_but_empty("COPY_DESTINATION_BUCKETS"));
         let copy_writer_role_arns = list(
             "COPY_WRITER_ROLE_ARNS",
             &|arn| role_account(arn).is_some(),
             "an IAM role ARN",
-        )?;
+        )?
+        .or_else(|| set_but_empty("COPY_WRITER_ROLE_ARNS"));
         let notification_target_arns = list(
             "NOTIFICATION_TARGET_ARNS",
             &|arn| {
@@ -291,11 +297,10 @@ impl Config {
 }
 
 impl Config {
-    /// Whether `caller` may change shares (`ADMIN_PRINCIPALS`).
-    pub fn is_admin(&self, caller: &str) -> bool {
-        self.admin_principals
-            .iter()
-            .any(|entry| caller_matches(entry, caller))
+    /// What `ADMIN_PRINCIPALS` says of `caller`: a role session is an
+    /// administrator only once its role's path is known to match.
+    pub fn admin_match(&self, caller: &str) -> crate::admin::AdminMatch {
+        crate::admin::admin_match(&self.admin_principals, caller)
     }
 
     /// Whether `account` may be a grantee (`GRANTEE_ACCOUNTS`, empty: any).
@@ -371,7 +376,10 @@ mod tests {
         // The provisioner-only lists are optional: the forwarder starts without them.
         assert!(c.admin_principals.is_empty() && c.grantee_accounts.is_empty());
         assert_eq!(c.copy_destination_buckets, None);
-        assert!(!c.is_admin("arn:aws:iam::111111111111:user/anyone"));
+        assert_eq!(
+            c.admin_match("arn:aws:iam::111111111111:user/anyone"),
+            crate::admin::AdminMatch::No
+        );
         assert!(c.grantee_allowed("222222222222"));
     }
 
@@ -390,11 +398,23 @@ mod tests {
             ("COPY_DESTINATION_BUCKETS", "b-logs,c-logs"),
         ])
         .unwrap();
-        assert!(c.is_admin("arn:aws:iam::111111111111:user/ops"));
-        assert!(
-            c.is_admin("arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_99aa/alice")
+        use crate::admin::AdminMatch;
+        assert_eq!(
+            c.admin_match("arn:aws:iam::111111111111:user/ops"),
+            AdminMatch::Yes
         );
-        assert!(!c.is_admin("arn:aws:sts::111111111111:assumed-role/PowerUser/mallory"));
+        assert_eq!(
+            c.admin_match("arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_99aa/alice"),
+            AdminMatch::IfRolePath {
+                account: "111111111111".into(),
+                role_name: "AWSReservedSSO_Admin_99aa".into(),
+                paths: vec!["/aws-reserved/sso.amazonaws.com/".into()]
+            }
+        );
+        assert_eq!(
+            c.admin_match("arn:aws:sts::111111111111:assumed-role/PowerUser/mallory"),
+            AdminMatch::No
+        );
         assert!(c.grantee_allowed("333333333333") && !c.grantee_allowed("444444444444"));
         assert_eq!(c.kms_region(), Some("eu-west-1"));
         // The key lives in the bucket's Region.

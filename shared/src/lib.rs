@@ -2,6 +2,7 @@
 //! `record`, `policy`, `events`, `config`, `integrity`) make no AWS calls and are tested on
 //! their own; `aws` (feature `aws`) holds the thin SDK adapters.
 
+pub mod admin;
 pub mod backfill;
 pub mod config;
 pub mod events;

@@ -214,7 +214,40 @@ pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
                 "StringEquals": {"kms:ViaService": via_s3(config)},
                 "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn_patterns(spec, config)}}}));
     }
+    statements.push(only_cloudtrail_folders(&bucket_arn, config));
     json!({"Version": VERSION, "Statement": statements})
+}
+
+/// CloudTrail's own folders under an account folder. Central log buckets
+/// keep other services' data beside them (Control Tower's log archive holds
+/// AWS Config under `AWSLogs/<acct>/Config/`).
+pub const CLOUDTRAIL_FOLDERS: [&str; 3] = ["CloudTrail", "CloudTrail-Digest", "CloudTrail-Insight"];
+
+/// Twelve `?`: exactly one account folder's name (an account id is 12
+/// digits), so `<root>????????????/CloudTrail/*` is every account's
+/// CloudTrail folder and nothing deeper.
+const ANY_ACCOUNT: &str = "????????????";
+
+/// Denies reading any object outside CloudTrail's folders of an account
+/// folder, in every layout (`<root><acct>/` and `<root><org>/<acct>/`).
+/// The allow grants the share's account folders; this cuts them down to
+/// CloudTrail's files, so no other service's object is readable. One
+/// statement whatever the number of accounts: the policy stays within
+/// IAM's size limit as before.
+fn only_cloudtrail_folders(bucket_arn: &str, config: &Config) -> Value {
+    let mut parents = vec![config.logs_root()];
+    if let Some(org) = &config.organization_id {
+        parents.push(format!("{}{org}/", config.logs_root()));
+    }
+    let allowed: Vec<String> = parents
+        .iter()
+        .flat_map(|parent| {
+            CLOUDTRAIL_FOLDERS
+                .iter()
+                .map(move |folder| format!("{bucket_arn}/{parent}{ANY_ACCOUNT}/{folder}/*"))
+        })
+        .collect();
+    json!({"Sid": "OnlyCloudTrailFolders", "Effect": "Deny", "Action": "s3:GetObject", "NotResource": allowed})
 }
 
 /// Decrypting only through S3 reads, never a direct `kms:Decrypt` call.
@@ -489,7 +522,11 @@ mod tests {
                  "Resource": ["arn:aws:s3:::trail-bucket/AWSLogs/222222222222/*"]},
                 {"Sid": "ListLogFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::trail-bucket",
                  "Condition": {"StringLike": {"s3:prefix": ["AWSLogs/222222222222/*"]}}},
-                {"Sid": "LocateBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": "arn:aws:s3:::trail-bucket"}
+                {"Sid": "LocateBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": "arn:aws:s3:::trail-bucket"},
+                {"Sid": "OnlyCloudTrailFolders", "Effect": "Deny", "Action": "s3:GetObject", "NotResource": [
+                    "arn:aws:s3:::trail-bucket/AWSLogs/????????????/CloudTrail/*",
+                    "arn:aws:s3:::trail-bucket/AWSLogs/????????????/CloudTrail-Digest/*",
+                    "arn:aws:s3:::trail-bucket/AWSLogs/????????????/CloudTrail-Insight/*"]}
             ]})
         );
     }
@@ -570,7 +607,7 @@ mod tests {
         );
         let policy = role_policy(&new, &cfg, Some("2026-11-25T02:00:01Z"));
         assert_eq!(
-            policy["Statement"][3],
+            policy["Statement"][4],
             json!({"Sid": "DenySessionsIssuedBefore", "Effect": "Deny", "Action": "*", "Resource": "*",
                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-25T02:00:01Z"}}})
         );
@@ -613,9 +650,9 @@ mod tests {
         let expiry = json!({"Sid": "DenyAfterExpiry", "Effect": "Deny", "Action": "*", "Resource": "*",
             "Condition": {"DateGreaterThanEquals": {"aws:CurrentTime": "2027-03-31T00:00:00Z"}}});
         let policy = role_policy(&s, &cfg, Some("2026-11-25T02:00:01Z"));
-        assert_eq!(policy["Statement"][3]["Sid"], "DenySessionsIssuedBefore");
-        assert_eq!(policy["Statement"][4], expiry);
-        assert_eq!(role_policy(&own, &cfg, None)["Statement"][3], expiry);
+        assert_eq!(policy["Statement"][4]["Sid"], "DenySessionsIssuedBefore");
+        assert_eq!(policy["Statement"][5], expiry);
+        assert_eq!(role_policy(&own, &cfg, None)["Statement"][4], expiry);
         // Without expires_at, no date condition anywhere.
         let never = spec(json!({"grantee_account": "222222222222"}));
         assert!(!role_policy(&never, &cfg, None)
@@ -866,6 +903,125 @@ mod tests {
             Value::Array(items) => items.iter().flat_map(strings).collect(),
             _ => vec![],
         }
+    }
+
+    /// Whether `policy` lets a session `s3:GetObject` the key `key` of the
+    /// trail bucket: an allowing statement's `Resource`, no denying
+    /// statement's `Resource`, and inside a denying statement's `NotResource`.
+    fn reads(policy: &Value, key: &str) -> bool {
+        let arn = format!("arn:aws:s3:::trail-bucket/{key}");
+        let get = |s: &Value| {
+            strings(&s["Action"])
+                .iter()
+                .any(|a| a == "s3:GetObject" || a == "*")
+        };
+        let any = |v: &Value| strings(v).iter().any(|r| wildcard_match(r, &arn));
+        let statements = policy["Statement"].as_array().unwrap();
+        let denied = statements.iter().any(|s| {
+            s["Effect"] == "Deny"
+                && get(s)
+                && s.get("Condition").is_none()
+                && (any(&s["Resource"])
+                    || (s.get("NotResource").is_some() && !any(&s["NotResource"])))
+        });
+        !denied
+            && statements
+                .iter()
+                .any(|s| s["Effect"] == "Allow" && get(s) && any(&s["Resource"]))
+    }
+
+    /// Grants stop at CloudTrail's own folders in every layout: a share
+    /// (of one account or of all) reads its log, digest and Insight files,
+    /// and no other service's object beside them (Control Tower's log
+    /// archive keeps AWS Config under `AWSLogs/<acct>/Config/`; key shapes
+    /// from the AWS Config and CloudTrail user guides). Failed before the
+    /// fix: the Config keys were readable.
+    #[test]
+    fn reads_stop_at_cloudtrail_folders_in_every_layout() {
+        const B: &str = "222222222222";
+        const ORG: &str = "o-a1b2c3d4e5";
+        for (prefix, org) in [
+            (None, None),
+            (Some("audit/central"), None),
+            (None, Some(ORG)),
+            (Some(ORG), Some(ORG)),
+        ] {
+            let cfg = config(prefix, org, true);
+            let root = cfg.logs_root();
+            let mut folders = vec![format!("{root}{B}/")];
+            if let Some(org) = org {
+                folders.push(format!("{root}{org}/{B}/"));
+            }
+            let one = spec(json!({"grantee_account": B}));
+            let all = spec(
+                json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"], "external_id": "ext-1"}),
+            );
+            for share in [&one, &all] {
+                let policy = role_policy(share, &cfg, Some("2026-01-01T00:00:00Z"));
+                for folder in &folders {
+                    for file in [
+                        format!("CloudTrail/us-east-1/2024/05/01/{B}_CloudTrail_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                        format!("CloudTrail-Digest/us-east-1/2024/05/01/{B}_CloudTrail-Digest_us-east-1_main_us-east-1_20240501T120000Z.json.gz"),
+                        format!("CloudTrail-Insight/us-east-1/2024/05/01/{B}_CloudTrail-Insight_us-east-1_20240501T1200Z_AbCd.json.gz"),
+                    ] {
+                        assert!(reads(&policy, &format!("{folder}{file}")), "{folder}{file}");
+                    }
+                    for other in [
+                        format!("Config/us-east-1/2024/5/1/ConfigHistory/{B}_Config_us-east-1_ConfigHistory_AWS::S3::Bucket_20240501T120000Z_20240501T120000Z_1.json.gz"),
+                        format!("Config/us-east-1/2024/5/1/ConfigSnapshot/{B}_Config_us-east-1_ConfigSnapshot_20240501T120000Z_a1b2.json.gz"),
+                        "Config/ConfigWritabilityCheckFile".to_string(),
+                        "elasticloadbalancing/us-east-1/2024/05/01/x.log.gz".to_string(),
+                        "CloudTrailX/us-east-1/x.json.gz".to_string(),
+                        "x/CloudTrail/us-east-1/x.json.gz".to_string(),
+                    ] {
+                        assert!(!reads(&policy, &format!("{folder}{other}")), "{folder}{other}");
+                    }
+                }
+                // Listing still shows the account folder (pull, aws s3 ls).
+                let list = &policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"];
+                assert!(
+                    strings(list).iter().any(|p| wildcard_match(p, &folders[0])),
+                    "{list}"
+                );
+            }
+        }
+    }
+
+    /// The largest share whose role policy (with a session deny and an
+    /// expiry, as `admit` measures it) fits IAM's 10,240 characters, for a
+    /// 63-character bucket name (the longest S3 allows), and that one more
+    /// account is refused by `check_limits`. Prints the figures for the
+    /// README.
+    #[test]
+    fn the_largest_share_that_fits_is_measured_and_one_more_is_refused() {
+        let mut found = Vec::new();
+        for (org, kms) in [(false, false), (false, true), (true, false), (true, true)] {
+            let mut cfg = config(None, org.then_some("o-a1b2c3d4e5"), kms);
+            cfg.trail_bucket = "b".repeat(63);
+            let share = |n: u64| {
+                let accounts: Vec<String> = (0..n)
+                    .map(|i| format!("{:012}", 100_000_000_000 + i))
+                    .collect();
+                let mut spec = validate(
+                    &json!({"name": "w", "grantee_account": accounts[0], "log_accounts": accounts,
+                            "external_id": "ext", "expires_at": "2099-01-01T00:00:00Z"}),
+                    None,
+                    &cfg.trail_bucket.clone(),
+                )
+                .unwrap_or_else(|e| panic!("{n}: {e}"));
+                spec.expires_at = Some("2000-01-01T00:00:00Z".into());
+                let inline = role_policy(&spec, &cfg, Some("2000-01-01T00:00:00Z"));
+                check_limits(&spec, &trust_policy(&spec), &inline).is_ok()
+            };
+            let largest = (1..=200).take_while(|&n| share(n)).last().unwrap_or(0);
+            assert!(!share(largest + 1), "one more must not fit");
+            assert!(
+                largest >= 20,
+                "org={org} kms={kms}: only {largest} accounts fit"
+            );
+            found.push(format!("org={org} kms={kms}: {largest}"));
+        }
+        println!("largest share that fits: {}", found.join("; "));
     }
 
     proptest! {

@@ -413,3 +413,27 @@ pub trait LogObjects: Send + Sync {
         destination: &Destination,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
 }
+
+/// `iam:GetRole` for the caller's own role: its path (`/…/`), `None` if no
+/// role has that name in this account. An assumed-role session's ARN
+/// carries no path, so an `ADMIN_PRINCIPALS` entry with one is checked
+/// through this (once per role and process).
+pub trait RolePaths: Send + Sync {
+    fn role_path(
+        &self,
+        role_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// No IAM client: every lookup fails, so a role entry never admits anyone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRolePaths;
+
+impl RolePaths for NoRolePaths {
+    async fn role_path(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Failed {
+            call: "iam:GetRole",
+            message: "no IAM client to look up the caller's role path".into(),
+        })
+    }
+}

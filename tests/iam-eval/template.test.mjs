@@ -44,6 +44,8 @@ function deployed(params) {
 
 const withDefaults = deployed({
   TrailBucketName: TRAIL,
+  // Required (no default): who may change shares.
+  AdminPrincipalArns: `arn:aws:iam::${A}:role/platform/ShareAdmin`,
   CopyDestinationBuckets: DEST,
   CopyWriterRoleArns: WRITER,
 })
@@ -306,6 +308,8 @@ test('with TrailTopicArn, only that topic may send to the queue, and no EventBri
       'ForwarderQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-queue`,
       'ForwarderDeadLetterQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-dlq`,
       'TrailObjectCreatedRule.Arn': `arn:aws:events:${REGION}:${A}:rule/never`,
+      'ProvisionerRole.Arn': `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`,
+      'ForwarderRole.Arn': `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`,
     },
   })
   const policy = resolve(template.Resources.ForwarderQueuePolicy.Properties.PolicyDocument)
@@ -371,4 +375,154 @@ test('only the two functions read the share seal key, whatever else an identity 
     await decide(withDefaults.forwarder, 'secretsmanager:GetSecretValue', `arn:aws:secretsmanager:${REGION}:${A}:secret:other-AbC123`),
     'ImplicitlyDenied',
   )
+})
+
+// The forwarder's queue takes work only from the stack: the EventBridge rule
+// (or the trail topic) and the two function roles. Anyone else of A whose
+// identity policy allows sqs:SendMessage (PowerUserAccess does) meets the
+// queue policy's explicit deny. Failed before the fix: the PowerUser was
+// Allowed (the queue policy only allowed the rule; it denied no one).
+const QUEUE = `arn:aws:sqs:${REGION}:${A}:trailshare-queue`
+const DLQ = `arn:aws:sqs:${REGION}:${A}:trailshare-dlq`
+const RULE = `arn:aws:events:${REGION}:${A}:rule/trailshare-TrailObjectCreatedRule-X`
+const PROVISIONER_ROLE = `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`
+const FORWARDER_ROLE = `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`
+const TOPIC = `arn:aws:sns:${REGION}:${A}:aws-controltower-AllConfigNotifications`
+
+function queueWorld(params) {
+  const resolve = resolver(template, { TrailBucketName: TRAIL, ...params }, {
+    account: A,
+    region: REGION,
+    arns: {
+      SharePermissionsBoundary: BOUNDARY,
+      ProvisionerLogGroup: 'trailshare-provisioner',
+      ForwarderLogGroup: 'trailshare-forwarder',
+      'ForwarderQueue.Arn': QUEUE,
+      'ForwarderDeadLetterQueue.Arn': DLQ,
+      'TrailObjectCreatedRule.Arn': RULE,
+      'ProvisionerRole.Arn': PROVISIONER_ROLE,
+      'ForwarderRole.Arn': FORWARDER_ROLE,
+      ShareSecret: SECRET,
+    },
+  })
+  const resources = template.Resources
+  const inline = (name) => resources[name].Properties.Policies.map((p) => resolve(p.PolicyDocument))
+  return {
+    queuePolicy: resolve(resources.ForwarderQueuePolicy.Properties.PolicyDocument),
+    provisioner: inline('ProvisionerRole'),
+    forwarder: inline('ForwarderRole'),
+  }
+}
+
+/** sqs:SendMessage to `queue` by `principal`, over TLS, as SQS would judge it. */
+function sendMessage(world, principal, identityPolicies, context = {}, queue = QUEUE) {
+  const roleArn = principal.startsWith('arn:aws:sts::')
+    ? principal.replace(':sts::', ':iam::').replace(':assumed-role/', ':role/').replace(/\/[^/]*$/, '')
+    : undefined
+  return evaluate({
+    name: `${principal} sqs:SendMessage ${queue}`,
+    identityPolicies,
+    resourcePolicy: world.queuePolicy,
+    request: {
+      principal,
+      action: 'sqs:SendMessage',
+      resource: queue,
+      resourceAccount: A,
+      context: {
+        'aws:SecureTransport': 'true',
+        ...(roleArn ? { 'aws:PrincipalArn': roleArn } : {}),
+        ...context,
+      },
+    },
+  })
+}
+
+const powerUser = [
+  { Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*'], Resource: '*' }] },
+]
+
+test('only the trail rule and the two function roles may send to the forwarder queue', async () => {
+  const w = queueWorld({})
+  const sessions = (role) => role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + '/session'
+  // Each legitimate sender still passes.
+  assert.equal(
+    await sendMessage(w, 'events.amazonaws.com', [], { 'aws:SourceArn': RULE, 'aws:SourceAccount': A }),
+    'Allowed',
+    'the trail rule',
+  )
+  assert.equal(
+    await sendMessage(w, 'events.amazonaws.com', [], { 'aws:SourceArn': RULE, 'aws:SourceAccount': A }, DLQ),
+    'Allowed',
+    "the trail rule's dead-letter config",
+  )
+  assert.equal(await sendMessage(w, sessions(PROVISIONER_ROLE), w.provisioner), 'Allowed', 'the provisioner (backfill)')
+  assert.equal(await sendMessage(w, sessions(FORWARDER_ROLE), w.forwarder), 'Allowed', 'the forwarder (fan-out)')
+  // A PowerUser of A: its own policy allows the send, the queue denies it.
+  for (const who of [
+    `arn:aws:sts::${A}:assumed-role/PowerUser/mallory`,
+    `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_PowerUserAccess_1a2b/mallory`,
+    `arn:aws:iam::${A}:user/ops/mallory`,
+  ]) {
+    const context = who.includes(':user/') ? { 'aws:PrincipalArn': who } : {}
+    assert.equal(await sendMessage(w, who, powerUser, context), 'ExplicitlyDenied', who)
+    assert.equal(await sendMessage(w, who, powerUser, context, DLQ), 'ExplicitlyDenied', `${who} to the DLQ`)
+  }
+  // A role named like a function role at another path is not it.
+  const lookalike = `arn:aws:sts::${A}:assumed-role/trailshare-ProvisionerRole-X/x`
+  assert.equal(
+    await sendMessage(w, lookalike, powerUser, { 'aws:PrincipalArn': `arn:aws:iam::${A}:role/evil/trailshare-ProvisionerRole-X` }),
+    'ExplicitlyDenied',
+    'a look-alike function role',
+  )
+  // Another EventBridge rule or SNS topic (someone's own) aimed at the queue.
+  const otherRule = `arn:aws:events:${REGION}:${A}:rule/mallory`
+  assert.equal(await sendMessage(w, 'events.amazonaws.com', [], { 'aws:SourceArn': otherRule }), 'ExplicitlyDenied')
+  assert.equal(
+    await sendMessage(w, 'sns.amazonaws.com', [], { 'aws:SourceArn': `arn:aws:sns:${REGION}:${A}:mallory` }),
+    'ExplicitlyDenied',
+  )
+})
+
+test('with TrailTopicArn, the trail topic and the two function roles may send, nobody else', async () => {
+  const w = queueWorld({ TrailTopicArn: TOPIC })
+  const sessions = (role) => role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + '/session'
+  assert.equal(await sendMessage(w, 'sns.amazonaws.com', [], { 'aws:SourceArn': TOPIC }), 'Allowed', 'the trail topic')
+  assert.equal(await sendMessage(w, sessions(PROVISIONER_ROLE), w.provisioner), 'Allowed', 'the provisioner')
+  assert.equal(await sendMessage(w, sessions(FORWARDER_ROLE), w.forwarder), 'Allowed', 'the forwarder')
+  assert.equal(
+    await sendMessage(w, `arn:aws:sts::${A}:assumed-role/PowerUser/mallory`, powerUser),
+    'ExplicitlyDenied',
+    'a PowerUser of A',
+  )
+  // No rule exists in this mode: an EventBridge sender naming any rule is denied.
+  assert.equal(await sendMessage(w, 'events.amazonaws.com', [], { 'aws:SourceArn': RULE }), 'ExplicitlyDenied')
+})
+
+// ADMIN_PRINCIPALS' role entries are checked for their path with one
+// GetRole of the caller's role: the provisioner may read exactly the listed
+// roles (a "*" entry is a name prefix at its path), no look-alike elsewhere.
+test('the provisioner may look up the admin roles, and no other role', async () => {
+  const sso = `arn:aws:iam::${A}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*`
+  const platform = `arn:aws:iam::${A}:role/platform/ShareAdmin`
+  const p = deployed({
+    TrailBucketName: TRAIL,
+    AdminPrincipalArns: `${sso},${platform},arn:aws:iam::${A}:user/ops/alice`,
+  }).provisioner
+  for (const allowed of [role('/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b2c'), role('/platform/ShareAdmin')]) {
+    assert.equal(await decide(p, 'iam:GetRole', allowed), 'Allowed', allowed)
+  }
+  for (const denied of [
+    role('/evil/AWSReservedSSO_Admin_0a1b2c'),
+    role('/AWSReservedSSO_Admin_0a1b2c'),
+    role('/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ReadOnly_0a1b2c'),
+    role('/platform/ShareAdmin2'),
+    role('/OrganizationAccountAccessRole'),
+  ]) {
+    assert.equal(await decide(p, 'iam:GetRole', denied), 'ImplicitlyDenied', denied)
+  }
+  // Nothing but reading: no change to any admin role.
+  for (const action of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRole']) {
+    assert.notEqual(await decide(p, action, role('/platform/ShareAdmin'), withBoundary(BOUNDARY)), 'Allowed', action)
+  }
+  assert.notEqual(await decide(p, 'iam:TagRole', role('/platform/ShareAdmin')), 'Allowed', 'iam:TagRole')
 })

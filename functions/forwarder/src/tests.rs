@@ -1307,3 +1307,48 @@ async fn a_record_moved_to_a_recreated_role_or_an_unsigned_route_is_not_believed
         .tags_of("trail-bucket", &key(B))
         .is_empty());
 }
+
+/// Whoever gets a message onto the queue cannot make one work item fan out
+/// into millions: an item the API would refuse (a window over 366 days, one
+/// ending after today, a reversed one, a malformed share name) fails its own
+/// message and queues nothing; a good item beside it goes on as usual.
+#[tokio::test]
+async fn a_crafted_backfill_item_fails_its_message_and_queues_nothing() {
+    let shares = [
+        json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
+                         "delivery": {"mode": "tag"}}),
+    ];
+    let queue = FakeQueue::default();
+    let forwarder = Forwarder::new(
+        FakeRoles::with(&shares),
+        FakeObjects::default(),
+        config("60"),
+        share_key(),
+    )
+    .with_queue(&queue);
+    let item = |work: serde_json::Value| json!({ "trailshare_backfill": work }).to_string();
+    let account = |from: &str, until: &str| {
+        item(json!({"step": "account", "share": "z", "account": B, "from": from, "until": until}))
+    };
+    let bodies = [
+        account("1926-01-01", "2026-01-01"),
+        account("2026-01-01", "9999-12-31"),
+        account("2026-01-02", "2026-01-01"),
+        item(
+            json!({"step": "accounts", "share": "z", "from": "0001-01-01", "until": "2026-01-01"}),
+        ),
+        item(json!({"step": "day", "share": "z", "account": B, "day": "9999-12-31"})),
+        item(json!({"step": "day", "share": "Z/../x", "account": B, "day": "2026-01-01"})),
+        account("2026-01-01", "2026-01-03"),
+    ];
+    let reply = forwarder.handle_event(queued(&bodies)).await.unwrap();
+    let failed: Vec<&str> = reply["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["w0", "w1", "w2", "w3", "w4", "w5"], "{reply}");
+    let sent = queue.sent.lock().unwrap();
+    assert_eq!(sent.len(), 3, "only the good item's three days: {sent:?}");
+}

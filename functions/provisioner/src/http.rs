@@ -28,6 +28,25 @@ pub struct ApiRequest {
     pub query: Vec<(String, String)>,
 }
 
+/// Every (method, path) the function serves, in API Gateway's route syntax.
+/// `template.yaml` must route exactly these (plus an `ANY` fallback per
+/// path, so other methods get a 405): API Gateway answers 404 for any route
+/// it lacks before the function runs. Checked against the router and the
+/// template by `route_table_tests`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/shares"),
+    ("POST", "/shares"),
+    ("GET", "/shares/{name}"),
+    ("PUT", "/shares/{name}"),
+    ("DELETE", "/shares/{name}"),
+    ("POST", "/shares/{name}/revoke-sessions"),
+    ("POST", "/shares/{name}/backfill"),
+];
+
+#[cfg(test)]
+#[path = "route_table_tests.rs"]
+mod route_table_tests;
+
 /// What a request is about; routes match exactly, so a share may be named
 /// `shares` or `revoke-sessions`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,14 @@
 //! The provisioner: the share API (create, read, replace, revoke) behind API
 //! Gateway. A share is one IAM role; IAM is the only store.
 
+#[cfg(test)]
+mod edge_tests;
 mod http;
 #[cfg(test)]
 mod tests;
 
 use serde_json::{json, Value};
+use trailshare::admin::AdminMatch;
 use trailshare::config::Config;
 use trailshare::policy::{
     check_limits, grantee_setup, hold_policy, role_policy, transition_policy, trust_policy,
@@ -18,9 +21,11 @@ use trailshare::share::{
     check_deployment, check_not_expired, validate, validate_existing_name, validate_name, Invalid,
     ShareSpec,
 };
-use trailshare::store::{NoQueue, RoleDraft, RoleStore, StoreError, StoredRole, WorkQueue};
+use trailshare::store::{
+    NoQueue, NoRolePaths, RoleDraft, RolePaths, RoleStore, StoreError, StoredRole, WorkQueue,
+};
 
-pub use crate::http::{ApiRequest, ApiResponse, Route};
+pub use crate::http::{ApiRequest, ApiResponse, Route, ROUTES};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -29,7 +34,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub type AuditSink = Box<dyn Fn(&Value) + Send + Sync>;
 
 /// The share API over a role store. Built once per process.
-pub struct Provisioner<S, Q = NoQueue> {
+pub struct Provisioner<S, Q = NoQueue, P = NoRolePaths> {
     store: S,
     config: Config,
     /// Seals every record and route this provisioner writes, and checks
@@ -38,6 +43,10 @@ pub struct Provisioner<S, Q = NoQueue> {
     audit: AuditSink,
     /// The forwarder's queue, where backfill work is sent.
     queue: Q,
+    /// Where an administrator's role path is looked up (`iam:GetRole`).
+    role_paths: P,
+    /// Role name → path, as looked up: one `GetRole` per role and process.
+    known_paths: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A request failure, rendered as `{"error": {"code", "message", "field"}}`.
@@ -165,24 +174,44 @@ impl<S: RoleStore> Provisioner<S, NoQueue> {
             key,
             audit: Box::new(|line| println!("{line}")),
             queue: NoQueue,
+            role_paths: NoRolePaths,
+            known_paths: Default::default(),
         }
     }
+}
 
+impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
     /// The same API with the forwarder's queue, for backfill.
-    pub fn with_queue<Q: WorkQueue>(self, queue: Q) -> Provisioner<S, Q> {
+    pub fn with_queue<Q2: WorkQueue>(self, queue: Q2) -> Provisioner<S, Q2, P> {
         Provisioner {
             store: self.store,
             config: self.config,
             key: self.key,
             audit: self.audit,
             queue,
+            role_paths: self.role_paths,
+            known_paths: self.known_paths,
+        }
+    }
+
+    /// The same API looking administrators' role paths up in `role_paths`
+    /// (without it, an `ADMIN_PRINCIPALS` role entry admits nobody: 503).
+    pub fn with_role_paths<P2: RolePaths>(self, role_paths: P2) -> Provisioner<S, Q, P2> {
+        Provisioner {
+            store: self.store,
+            config: self.config,
+            key: self.key,
+            audit: self.audit,
+            queue: self.queue,
+            role_paths,
+            known_paths: Default::default(),
         }
     }
 }
 
-impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
+impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     /// Sends audit lines to `sink` instead of standard output.
-    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S, Q> {
+    pub fn with_audit(mut self, sink: AuditSink) -> Provisioner<S, Q, P> {
         self.audit = sink;
         self
     }
@@ -316,15 +345,8 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
         }
         // Every change needs an administrator: calling the API must never
         // be a way around IAM. Reads are open to whoever the API lets in.
-        if method != "GET" && !self.config.is_admin(&request.caller) {
-            return Err(ApiError::new(
-                403,
-                "forbidden",
-                format!(
-                    "{} may not change shares: not in ADMIN_PRINCIPALS",
-                    request.caller
-                ),
-            ));
+        if method != "GET" {
+            self.check_admin(&request.caller).await?;
         }
         match (route, method) {
             (Route::Collection, "GET") => self.list(request).await,
@@ -364,6 +386,79 @@ impl<S: RoleStore, Q: WorkQueue> Provisioner<S, Q> {
                 self.backfill(&name, &request.json_body()?, &request.caller)
                     .await
             }
+        }
+    }
+
+    /// Admits `caller` as an administrator or refuses: 403 when
+    /// `ADMIN_PRINCIPALS` does not name it; for a role session, its role's
+    /// path (one `iam:GetRole`, cached per process) must be an entry's, and
+    /// a failed lookup is a 503 naming the call, never an admission.
+    async fn check_admin(&self, caller: &str) -> Result<()> {
+        let forbidden = |why: &str| {
+            ApiError::new(
+                403,
+                "forbidden",
+                format!("{caller} may not change shares: {why}"),
+            )
+        };
+        let (account, role_name, paths) = match self.config.admin_match(caller) {
+            AdminMatch::Yes => return Ok(()),
+            AdminMatch::No => return Err(forbidden("not in ADMIN_PRINCIPALS")),
+            AdminMatch::IfRolePath {
+                account,
+                role_name,
+                paths,
+            } => (account, role_name, paths),
+        };
+        // GetRole looks in this account only (the boundary's).
+        let own = self
+            .config
+            .permissions_boundary_arn
+            .as_deref()
+            .and_then(trailshare::ids::arn_account);
+        if own.is_some_and(|own| own != account) {
+            return Err(forbidden(
+                "a role of another account cannot be checked for its path",
+            ));
+        }
+        let cached = self
+            .known_paths
+            .lock()
+            .expect("path cache")
+            .get(&role_name)
+            .cloned();
+        let path = match cached {
+            Some(path) => Some(path),
+            None => {
+                let found = self.role_paths.role_path(&role_name).await.map_err(|error| {
+                    eprintln!(
+                        "{}",
+                        json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()})
+                    );
+                    ApiError::new(
+                        503,
+                        "admin_check_failed",
+                        format!(
+                            "{} failed ({}): the caller's role path could not be checked, so nothing was changed",
+                            error.call(),
+                            aws_code(&error)
+                        ),
+                    )
+                })?;
+                if let Some(path) = &found {
+                    self.known_paths
+                        .lock()
+                        .expect("path cache")
+                        .insert(role_name.clone(), path.clone());
+                }
+                found
+            }
+        };
+        match path {
+            Some(path) if paths.contains(&path) => Ok(()),
+            _ => Err(forbidden(&format!(
+                "role {role_name} is not at a path ADMIN_PRINCIPALS names"
+            ))),
         }
     }
 

@@ -33,7 +33,11 @@ async fn main() -> Result<(), Error> {
         .forwarder_queue_url
         .as_ref()
         .map(|url| SqsQueue::new(&sdk, url));
-    let provisioner = Provisioner::new(IamRoles::from_sdk(&sdk), config, key).with_queue(queue);
+    let iam = IamRoles::from_sdk(&sdk);
+    // The same IAM client looks up an administrator's role path.
+    let provisioner = Provisioner::new(iam.clone(), config, key)
+        .with_queue(queue)
+        .with_role_paths(iam);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(provisioner.handle_invocation(event.payload).await?)

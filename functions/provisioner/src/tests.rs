@@ -256,7 +256,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 
 struct Api {
     store: Arc<MemRoles>,
-    provisioner: Provisioner<Shared>,
+    provisioner: Provisioner<Shared, trailshare::store::NoQueue, crate::edge_tests::Paths>,
     audit: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -265,9 +265,11 @@ fn api(config: Config) -> Api {
     let audit = Arc::new(Mutex::new(Vec::new()));
     let sink = audit.clone();
     Api {
-        provisioner: Provisioner::new(Shared(store.clone()), config, key()).with_audit(Box::new(
-            move |line| sink.lock().unwrap().push(line.clone()),
-        )),
+        provisioner: Provisioner::new(Shared(store.clone()), config, key())
+            .with_role_paths(crate::edge_tests::Paths::admins())
+            .with_audit(Box::new(move |line| {
+                sink.lock().unwrap().push(line.clone())
+            })),
         store,
         audit,
     }

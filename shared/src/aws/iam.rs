@@ -303,3 +303,10 @@ impl RoleStore for IamRoles {
         }
     }
 }
+
+/// The administrator check's one `GetRole`: the caller's role path.
+impl crate::store::RolePaths for IamRoles {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get_role(role_name).await?.map(|role| role.path))
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::SdkConfig;
-use aws_sdk_s3::types::{MetadataDirective, ObjectCannedAcl, Tag, Tagging};
+use aws_sdk_s3::types::{MetadataDirective, ObjectCannedAcl, Tag, Tagging, TaggingDirective};
 use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
@@ -34,8 +34,11 @@ impl S3Objects {
     }
 
     /// A `CopyObject` with our own credentials to `destination`, carrying
-    /// what every copy must: `ExpectedBucketOwner` and
-    /// `bucket-owner-full-control`.
+    /// what every copy must: `ExpectedBucketOwner`,
+    /// `bucket-owner-full-control`, and no tags: `TaggingDirective=REPLACE`
+    /// with an empty tag set, so account A's tags never land in the
+    /// grantee's bucket (S3's default COPY would carry them, and need
+    /// `s3:PutObjectTagging` there).
     fn server_side_copy(
         &self,
         bucket: &str,
@@ -49,6 +52,7 @@ impl S3Objects {
             .key(&destination.key)
             .expected_bucket_owner(&destination.owner)
             .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .tagging_directive(TaggingDirective::Replace)
     }
 
     async fn client_for(&self, writer: Option<&Writer>) -> Client {
