@@ -16,6 +16,10 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	# The domain must build without the AWS SDK (no SDK calls in it).
 	cargo check -p trailshare --no-default-features
+	# No dependency a crate does not use (cargo-machete, pinned, installed
+	# into cargo's bin directory on first use).
+	command -v cargo-machete >/dev/null || cargo install cargo-machete --locked --version 0.9.2
+	cargo machete
 	scripts/lint-template.sh
 
 # sam build (cargo-lambda, arm64), then the size of each bootstrap binary.

@@ -177,9 +177,6 @@ test('the provisioner is told who may change shares and what the forwarder may r
   assert.deepEqual(env, {
     ADMIN_PRINCIPALS: admins,
     GRANTEE_ACCOUNTS: '222222222222,333333333333',
-    COPY_DESTINATION_BUCKETS: DEST,
-    COPY_WRITER_ROLE_ARNS: WRITER,
-    NOTIFICATION_TARGET_ARNS: '',
   })
   assert.equal(template.Parameters.AdminPrincipalArns.Default, undefined, 'AdminPrincipalArns is required')
   const pattern = new RegExp(template.Parameters.AdminPrincipalArns.AllowedPattern)
@@ -190,6 +187,11 @@ test('the provisioner is told who may change shares and what the forwarder may r
   const globals = resolve(template.Globals.Function.Environment.Variables)
   assert.equal(globals.TRAIL_ARN, '')
   assert.equal(globals.SHARE_SECRET_ARN, SECRET)
+  // Both functions hold the forwarder's lists: the provisioner refuses what
+  // lies outside them, the forwarder acts on no route outside them.
+  assert.equal(globals.COPY_DESTINATION_BUCKETS, DEST)
+  assert.equal(globals.COPY_WRITER_ROLE_ARNS, WRITER)
+  assert.equal(globals.NOTIFICATION_TARGET_ARNS, '')
   assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })

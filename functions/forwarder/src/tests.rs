@@ -1352,3 +1352,32 @@ async fn a_crafted_backfill_item_fails_its_message_and_queues_nothing() {
     let sent = queue.sent.lock().unwrap();
     assert_eq!(sent.len(), 3, "only the good item's three days: {sent:?}");
 }
+
+/// Issue 20: the forwarder holds the stack's lists too (set but empty: none
+/// allowed), and acts on no route outside them, sealed or not: a share the
+/// provisioner admitted before the lists narrowed delivers nothing and its
+/// files fail; a share within them is delivered as usual.
+#[tokio::test]
+async fn a_sealed_route_outside_the_stacks_lists_delivers_nothing() {
+    let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
+    objects.put("trail-bucket", &key(B), b"b-log", &[]);
+    let roles = FakeRoles::with(&[
+        json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
+        json!({"name": "t", "grantee_account": B, "delivery": {"mode": "tag"}}),
+    ]);
+    let mut narrowed = config("60");
+    narrowed.copy_destination_buckets = Some(Vec::new());
+    let forwarder = Forwarder::new(roles, objects, narrowed, share_key());
+    let Outcome::Failed { error } = forwarder.process(&created(&key(B))).await else {
+        panic!("a file a damaged share claims is never acknowledged");
+    };
+    assert!(
+        error.contains("share b is damaged (not_admitted)"),
+        "{error}"
+    );
+    assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
+    assert_eq!(
+        forwarder.objects.tags_of("trail-bucket", &key(B)),
+        [("trailshare:account".to_string(), B.to_string())]
+    );
+}
