@@ -17,6 +17,7 @@ pub mod route;
 pub mod seal;
 pub mod share;
 pub mod store;
+pub mod targets;
 
 #[cfg(feature = "aws")]
 pub mod aws;

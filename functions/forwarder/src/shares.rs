@@ -106,7 +106,10 @@ impl<S: RoleReader> ShareCache<S> {
             let read = match read_description(role.description.as_deref())
                 .believe(&self.key, role.identity())
             {
-                Some(read) => read.map_err(|(distrust, route)| (distrust.reason(), route)),
+                Some(read) => read.map_err(|(distrust, route)| Unbelieved {
+                    reason: distrust.reason(),
+                    claims: route.log_accounts,
+                }),
                 None => match self.route_from_tags(&role.role_name).await? {
                     Some(read) => read,
                     None => continue,
@@ -114,10 +117,10 @@ impl<S: RoleReader> ShareCache<S> {
             };
             match read.and_then(|route| self.admitted(route)) {
                 Ok(route) => table.routes.push(route),
-                Err((reason, claimed)) => {
+                Err(Unbelieved { reason, claims }) => {
                     let damaged = DamagedShare {
                         name,
-                        claims: claimed.log_accounts,
+                        claims,
                         reason,
                     };
                     log_damaged(&damaged);
@@ -129,10 +132,13 @@ impl<S: RoleReader> ShareCache<S> {
     }
 
     /// A believed route that this stack would still admit as a share.
-    fn admitted(&self, route: Route) -> Result<Route, (&'static str, Route)> {
+    fn admitted(&self, route: Route) -> Result<Route, Unbelieved> {
         match trailshare::recheck::route(&route, &self.config) {
             Ok(()) => Ok(route),
-            Err(_) => Err(("not_admitted", route)),
+            Err(_) => Err(Unbelieved {
+                reason: "not_admitted",
+                claims: route.log_accounts,
+            }),
         }
     }
 
@@ -141,7 +147,7 @@ impl<S: RoleReader> ShareCache<S> {
     async fn route_from_tags(
         &self,
         role_name: &str,
-    ) -> Result<Option<Result<Route, (&'static str, Route)>>, StoreError> {
+    ) -> Result<Option<Result<Route, Unbelieved>>, StoreError> {
         let Some(role) = self
             .roles
             .get(&self.config.share_role_path, role_name)
@@ -154,24 +160,27 @@ impl<S: RoleReader> ShareCache<S> {
             Err(RecordError::NotAShare) => return Ok(None),
             // Nothing readable says what it claims: it claims every file.
             Err(_) => {
-                let claims_all = Route {
-                    name: share_name(role_name).unwrap_or(role_name).to_string(),
-                    grantee_account: String::new(),
-                    log_accounts: vec![ALL_ACCOUNTS.to_string()],
-                    external_id: None,
-                    delivery: trailshare::share::Delivery::None,
-                    expires_at: None,
-                    notify: None,
-                };
-                return Ok(Some(Err(("unreadable", claims_all))));
+                return Ok(Some(Err(Unbelieved {
+                    reason: "unreadable",
+                    claims: vec![ALL_ACCOUNTS.to_string()],
+                })));
             }
         };
         let route = Route::from(&read.record.spec);
         Ok(Some(match read.check(&self.key, role.identity()) {
             Ok(()) => Ok(route),
-            Err(distrust) => Err((distrust.reason(), route)),
+            Err(distrust) => Err(Unbelieved {
+                reason: distrust.reason(),
+                claims: route.log_accounts,
+            }),
         }))
     }
+}
+
+/// Why a share's route is not acted on, and the accounts it claims.
+struct Unbelieved {
+    reason: &'static str,
+    claims: Vec<String>,
 }
 
 /// One line per damaged share and listing, for the operator's alarm.

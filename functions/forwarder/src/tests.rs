@@ -18,7 +18,9 @@ use trailshare::store::{
     SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
 };
 
-use super::{target_line, Forwarder, Outcome, Target};
+use super::log::target_line;
+use super::{Forwarder, Outcome};
+use trailshare::targets::Target;
 
 const B: &str = "222222222222";
 const C: &str = "333333333333";
