@@ -6,6 +6,7 @@ pub mod admin;
 pub mod backfill;
 pub mod config;
 pub mod events;
+pub mod grantee;
 pub mod ids;
 pub mod integrity;
 pub mod key;

@@ -20,9 +20,8 @@ mod tests;
 use serde_json::{json, Value};
 use trailshare::admin::AdminMatch;
 use trailshare::config::Config;
-use trailshare::policy::{
-    check_limits, grantee_setup, role_policy, trust_policy, READ_POLICY_NAME,
-};
+use trailshare::grantee::grantee_setup;
+use trailshare::policy::{check_limits, role_policy, trust_policy, READ_POLICY_NAME};
 use trailshare::record::{read_tags, role_name, share_name, ShareRecord};
 use trailshare::route::read_description;
 use trailshare::seal::{Distrust, ShareKey};
