@@ -90,7 +90,8 @@ pub(super) fn check_signatures(
         })
         .collect();
     let mut newest_first: Vec<usize> = (0..digests.len()).collect();
-    newest_first.sort_by_key(|&i| std::cmp::Reverse(digests[i].parsed.as_ref().ok().map(|p| p.end)));
+    newest_first
+        .sort_by_key(|&i| std::cmp::Reverse(digests[i].parsed.as_ref().ok().map(|p| p.end)));
     loop {
         let mut changed = false;
         for &index in &newest_first {
@@ -241,11 +242,24 @@ pub(super) fn check_chains(
             successors.entry(previous).or_default().push(index);
             if valid[previous] {
                 let before = parsed(previous).expect("a valid digest is parsed");
-                link(&digests[index].rel, current, &digests[previous].rel, before, &signatures[previous], out);
+                link(
+                    &digests[index].rel,
+                    current,
+                    &digests[previous].rel,
+                    before,
+                    &signatures[previous],
+                    out,
+                );
             }
         }
         if let Some(&newest) = members.last() {
-            truncated(&digests[newest].rel, parsed(newest).expect("parsed"), options, now, out);
+            truncated(
+                &digests[newest].rel,
+                parsed(newest).expect("parsed"),
+                options,
+                now,
+                out,
+            );
         }
     }
     for (previous, mut claimants) in successors {
@@ -379,7 +393,11 @@ fn link(
         .as_deref()
         .is_some_and(|named| named.eq_ignore_ascii_case(&before.sha256));
     let detail = if !signature_matches || !hash_matches {
-        let which = if signature_matches { "hash" } else { "signature" };
+        let which = if signature_matches {
+            "hash"
+        } else {
+            "signature"
+        };
         format!("its previous digest {previous_rel} is not the one it was chained to (the {which} differs)")
     } else if before.end > current.start {
         format!(
@@ -406,7 +424,9 @@ fn truncated(
     now: OffsetDateTime,
     out: &mut ChainFindings,
 ) {
-    let Some(end) = options.window.end else { return };
+    let Some(end) = options.window.end else {
+        return;
+    };
     if newest.backfill {
         return;
     }

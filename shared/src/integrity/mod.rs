@@ -64,7 +64,7 @@ pub use digest::{
     MAX_DIGEST_GZ_BYTES, SIGNATURE_ALGORITHM,
 };
 pub use keys::{fingerprint, KeysError, PublicKeys};
-pub use report::{Counts, Note, Problem, ProblemKind, Report, VerifyOptions, Window};
+pub use report::{Counts, Note, Problem, ProblemKind, Report, VerifyOptions, Window, PULL_RECORD};
 pub use walk::Tree;
 
 /// The time range a region's public keys must cover (ask `ListPublicKeys`).
@@ -104,7 +104,15 @@ impl Tree {
 
         // 2. The chains: links, deleted digests, restarts.
         let mut found = chains::ChainFindings::default();
-        chains::check_chains(self, &valid, &signatures, &by_rel, &options, now, &mut found);
+        chains::check_chains(
+            self,
+            &valid,
+            &signatures,
+            &by_rel,
+            &options,
+            now,
+            &mut found,
+        );
         problems.append(&mut found.problems);
         notes.append(&mut found.notes);
         self.unreadable_spans(&mut found);
@@ -115,7 +123,8 @@ impl Tree {
         self.classify_unlisted(&listed, &valid, &mut found, &mut counts, &mut problems);
         for (mut problem, files) in found.deletions {
             if files > 0 {
-                problem.detail += &format!("; {files} log file(s) in those hours cannot be verified");
+                problem.detail +=
+                    &format!("; {files} log file(s) in those hours cannot be verified");
             }
             problems.push(problem);
         }

@@ -28,6 +28,61 @@ pub struct Window {
     pub end: Option<OffsetDateTime>,
 }
 
+/// Where `trailshare pull` records the window it fetched, at the top of its
+/// directory. No CloudTrail key can land there: pull writes only keys under
+/// `…AWSLogs/…`.
+pub const PULL_RECORD: &str = ".trailshare-pull.json";
+
+impl Window {
+    /// The window recorded in `dir` by earlier pulls, if any.
+    pub fn recorded(dir: &std::path::Path) -> std::io::Result<Option<Window>> {
+        let text = match std::fs::read_to_string(dir.join(PULL_RECORD)) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let bad = |why: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{PULL_RECORD}: {why}"),
+            )
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let field = |name: &str| -> std::io::Result<Option<OffsetDateTime>> {
+            match &value[name] {
+                serde_json::Value::Null => Ok(None),
+                serde_json::Value::String(text) => {
+                    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                        .map(Some)
+                        .map_err(|_| bad(&format!("{name} is not an RFC 3339 time")))
+                }
+                _ => Err(bad(&format!("{name} is not a time"))),
+            }
+        };
+        Ok(Some(Window {
+            start: field("start")?,
+            end: field("end")?,
+        }))
+    }
+
+    /// Records that `self` was fetched into `dir`: the window recorded is
+    /// the span of every pull into it.
+    pub fn record(&self, dir: &std::path::Path) -> std::io::Result<Window> {
+        let merged = match Window::recorded(dir)? {
+            Some(old) => Window {
+                start: old.start.zip(self.start).map(|(a, b)| a.min(b)),
+                end: old.end.zip(self.end).map(|(a, b)| a.max(b)),
+            },
+            None => *self,
+        };
+        let part = dir.join(format!("{PULL_RECORD}.part"));
+        std::fs::write(&part, serde_json::to_vec_pretty(&merged)?)?;
+        std::fs::rename(&part, dir.join(PULL_RECORD))?;
+        Ok(merged)
+    }
+}
+
 fn rfc3339<S: serde::Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
     let text = at.and_then(|at| {
         at.format(&time::format_description::well_known::Rfc3339)

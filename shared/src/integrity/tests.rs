@@ -299,8 +299,16 @@ fn a_missing_middle_digest_is_reported_once() {
     );
     assert_eq!(report.counts.unverified_log_files, LOGS_PER_HOUR);
     assert_eq!(report.counts.not_covered, 1);
-    assert!(report.problems[0].detail.contains("2026-03-02T10:01:31Z to 2026-03-02T11:01:31Z (1 h"), "{}", report.problems[0].detail);
-    assert!(report.problems[0].detail.ends_with("4 log file(s) in those hours cannot be verified"));
+    assert!(
+        report.problems[0]
+            .detail
+            .contains("2026-03-02T10:01:31Z to 2026-03-02T11:01:31Z (1 h"),
+        "{}",
+        report.problems[0].detail
+    );
+    assert!(report.problems[0]
+        .detail
+        .ends_with("4 log file(s) in those hours cannot be verified"));
 }
 
 #[test]

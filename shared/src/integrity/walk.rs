@@ -243,11 +243,7 @@ fn parse_digest(root: &Path, rel: &str) -> io::Result<Result<Parsed, Problem>> {
 /// Calls `each` with every regular file under `dir`, as a `/`-joined path
 /// relative to `root`, in sorted order. Names that are not UTF-8 cannot be
 /// S3 keys CloudTrail wrote.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    each: &mut dyn FnMut(String) -> io::Result<()>,
-) -> io::Result<()> {
+fn walk(root: &Path, dir: &Path, each: &mut dyn FnMut(String) -> io::Result<()>) -> io::Result<()> {
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|entry| entry.file_name());
     for entry in entries {
