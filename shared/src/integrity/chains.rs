@@ -299,10 +299,17 @@ fn restart(
             ),
             Some(end - DELIVERY_LAG),
         ),
+        // Files from before validation started are legitimately never
+        // listed: within the window, or (without one) in the hour before.
         None => (
             "starts a chain: its previous digest is null (validation was started or restarted)"
                 .to_string(),
-            options.window.start,
+            Some(
+                options
+                    .window
+                    .start
+                    .unwrap_or(current.start - Duration::hours(1) - DELIVERY_LAG),
+            ),
         ),
     };
     out.notes.push(Note {

@@ -603,3 +603,7 @@ fn offline_a_digest_without_its_sig_takes_the_signature_its_successor_names() {
     assert_eq!(report.notes.len(), HOURS - 1);
     assert_eq!(report.counts.unverified_log_files, fixture.log_count());
 }
+
+/// Forged, deleted and truncated logs, bombs, restarts and windows.
+#[path = "attacks.rs"]
+mod attacks;
