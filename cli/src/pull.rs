@@ -368,10 +368,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     // What verify checks the directory against (deleted digests at the end
-    // of a chain show only against it).
-    if let Err(error) =
-        std::fs::create_dir_all(&args.to).and_then(|()| plan.window().record(&args.to))
-    {
+    // of a chain show only against it); only once every file is there.
+    let recorded = match failures.is_empty() {
+        true => std::fs::create_dir_all(&args.to).and_then(|()| plan.window().record(&args.to)),
+        false => Ok(plan.window()),
+    };
+    if let Err(error) = recorded {
         failures.push(format!(
             "recording the window in {}: {error}",
             args.to.join(domain::integrity::PULL_RECORD).display()

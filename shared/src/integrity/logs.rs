@@ -38,6 +38,7 @@ impl Tree {
     pub(super) fn check_log_files(
         &self,
         valid: &[bool],
+        window_start: Option<OffsetDateTime>,
         counts: &mut Counts,
         problems: &mut Vec<Problem>,
     ) -> Vec<bool> {
@@ -79,6 +80,13 @@ impl Tree {
                     return problems.push(problem(ProblemKind::Malformed, detail));
                 }
                 let Some(i) = found else {
+                    // The first digest of a window lists the last files of
+                    // the day before, which a pull of the window leaves out.
+                    let before = log_file_time(&rel).map(|(_, t)| t);
+                    if before.zip(window_start).is_some_and(|(t, start)| t < start) {
+                        counts.before_window += 1;
+                        return;
+                    }
                     let detail = format!("listed by {}, not in the directory", entry.rel);
                     return problems.push(problem(ProblemKind::Missing, detail));
                 };

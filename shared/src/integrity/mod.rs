@@ -119,7 +119,7 @@ impl Tree {
 
         // 3. Log files: hashed against the verified digests that list them,
         //    then the ones no digest lists.
-        let listed = self.check_log_files(&valid, &mut counts, &mut problems);
+        let listed = self.check_log_files(&valid, options.window.start, &mut counts, &mut problems);
         self.classify_unlisted(&listed, &valid, &mut found, &mut counts, &mut problems);
         for (mut problem, files) in found.deletions {
             if files > 0 {

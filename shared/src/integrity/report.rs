@@ -183,6 +183,10 @@ pub struct Counts {
     pub unverified_log_files: usize,
     /// Log files no digest lists yet.
     pub not_covered: usize,
+    /// Log files a verified digest lists that were delivered before the
+    /// window (not pulled): the first digest of a day lists the last files
+    /// of the day before.
+    pub before_window: usize,
 }
 
 /// The outcome of validating a directory.

@@ -104,6 +104,7 @@ fn a_chain_of_digests_over_many_log_files_validates() {
             valid_log_files: (HOURS - 1) * LOGS_PER_HOUR,
             unverified_log_files: 0,
             not_covered: 1,
+            before_window: 0,
         }
     );
     assert_eq!(fixture.log_count(), (HOURS - 1) * LOGS_PER_HOUR);
