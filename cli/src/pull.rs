@@ -706,7 +706,7 @@ mod tests {
     }
 
     fn date(text: &str) -> Date {
-        parse_date(text).unwrap()
+        parse_calendar_date(text).unwrap()
     }
 
     #[test]
@@ -757,7 +757,7 @@ mod tests {
         let today = date("2024-05-07");
         for bad in [
             &["--since", "2024-05-08", "--until", "2024-05-07"][..],
-            &["--since", "2000-01-01"],
+            &["--since", "2014-01-01"],
             &["--accounts", "12345"],
             &["--org", "abc"],
             &["--prefix", "a//b"],
@@ -788,6 +788,56 @@ mod tests {
             "x"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn dates_out_of_range_are_refused_by_name_not_a_panic() {
+        for bad in ["9999-12-31", "2013-10-31", "0000-01-01"] {
+            let error =
+                Wrapper::try_parse_from(["pull", "--bucket", "b", "--to", "d", "--until", bad])
+                    .err()
+                    .unwrap_or_else(|| panic!("{bad} accepted"));
+            // clap's usage error: exit status 2, naming the option.
+            assert_eq!(error.exit_code(), 2);
+            assert!(error.to_string().contains("--until"), "{error}");
+            assert!(error.to_string().contains("out of range"), "{error}");
+        }
+        // The first day CloudTrail has, to today, plan without a panic.
+        let plan = Plan::new(
+            &args(&["--since", "2013-11-01", "--until", "2013-11-02"]),
+            date("2030-01-01"),
+        )
+        .unwrap();
+        assert_eq!(plan.days.len(), 2);
+        let window = plan.window();
+        assert_eq!(
+            window.start.unwrap().to_string(),
+            "2013-11-01 0:00:00.0 +00:00:00"
+        );
+        assert_eq!(
+            window.end.unwrap().to_string(),
+            "2013-11-03 0:00:00.0 +00:00:00"
+        );
+    }
+
+    #[test]
+    fn only_keys_of_cloudtrails_grammar_are_taken() {
+        let plan = Plan::new(&args(&["--digests"]), date("2024-05-07")).unwrap();
+        let log = "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/222222222222_CloudTrail_us-east-1_20240501T1205Z_AbCd.json.gz";
+        let digest = "AWSLogs/222222222222/CloudTrail-Digest/us-east-1/2024/05/01/222222222222_CloudTrail-Digest_us-east-1_t_us-east-1_20240501T120500Z.json.gz";
+        assert!(plan.takes(log) && plan.takes(digest));
+        for other in [
+            format!("{digest}.sig"),
+            format!("{log}.part"),
+            format!("{digest}.sig.part"),
+            "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/notes.txt".to_string(),
+            "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/333333333333_CloudTrail_us-east-1_20240501T1205Z_AbCd.json.gz".to_string(),
+        ] {
+            assert!(!plan.takes(&other), "{other}");
+        }
+        // Digests only with --digests.
+        let plan = Plan::new(&args(&[]), date("2024-05-07")).unwrap();
+        assert!(plan.takes(log) && !plan.takes(digest));
     }
 
     #[test]

@@ -189,3 +189,29 @@ async fn list_public_keys(ranges: &[KeyRange], global: &Global) -> anyhow::Resul
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_ends_are_days_or_rfc3339_and_bad_ones_are_refused() {
+        let day_start = parse_start("2026-03-02").unwrap();
+        assert_eq!(day_start, time::macros::datetime!(2026-03-02 0:00 UTC));
+        // --until a day: that whole day.
+        assert_eq!(
+            parse_end("2026-03-02").unwrap(),
+            time::macros::datetime!(2026-03-03 0:00 UTC)
+        );
+        assert_eq!(
+            parse_end("2026-03-02T10:30:00Z").unwrap(),
+            time::macros::datetime!(2026-03-02 10:30 UTC)
+        );
+        assert!(parse_end("9999-12-31")
+            .unwrap_err()
+            .contains("out of range"));
+        for bad in ["2026-13-01", "yesterday", "2026-03-02 10:00"] {
+            assert!(parse_start(bad).is_err(), "{bad}");
+        }
+    }
+}
