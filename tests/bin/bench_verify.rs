@@ -15,8 +15,12 @@ const PER_HOUR: usize = 1000;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let bin = args.next().unwrap_or_else(|| "target/release/trailshare".into());
-    let files: usize = args.next().map_or(100_000, |n| n.parse().expect("a number of files"));
+    let bin = args
+        .next()
+        .unwrap_or_else(|| "target/release/trailshare".into());
+    let files: usize = args
+        .next()
+        .map_or(100_000, |n| n.parse().expect("a number of files"));
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let key = TestKey::generate();

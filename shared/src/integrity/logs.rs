@@ -63,6 +63,10 @@ impl Tree {
                     }
                     return;
                 }
+                // Listed by a verified digest: any problem is with the entry.
+                if let Some(i) = found {
+                    listed[i] = Listed::Verified;
+                }
                 // Signed digests name S3 keys; a key that climbs out of the
                 // directory (`..`, a leading `/`) is never one CloudTrail writes.
                 if log.s3_object.starts_with('/') || log.s3_object.split('/').any(|p| p == "..") {
@@ -90,7 +94,6 @@ impl Tree {
                     let detail = format!("listed by {}, not in the directory", entry.rel);
                     return problems.push(problem(ProblemKind::Missing, detail));
                 };
-                listed[i] = Listed::Verified;
                 jobs.push(Job {
                     log: i as u32,
                     hash,
