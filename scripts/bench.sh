@@ -10,13 +10,15 @@
 #     shares, first invocation beside a bare ListRoles, first API page,
 #     requests per file, backfill; and a cold forwarder process, ours against
 #     the Python/boto3 one a user would write (bench/python_forwarder, under
-#     the real runtime interface client awslambdaric, from .venv-bench).
+#     the real runtime interface client awslambdaric, from .venv-bench);
+#  6. `trailshare verify` over 100,000 log files under signed digests: peak
+#     RSS (goal under 64 MiB) and time (bench-verify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/venv.sh .venv-bench requirements/bench.txt
 cargo bench --quiet -p trailshare --bench domain
-cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale
+cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale --bin bench-verify
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Requests answered without AWS: an unknown route, an S3 test event.
@@ -35,4 +37,4 @@ unset TRAIL_BUCKET AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 export PATH="$PWD/.venv/bin:$PATH"
 target/release/bench-copy | grep -v '^{'
 target/release/bench-scale | grep -v '^{'
-
+target/release/bench-verify target/release/trailshare 100000

@@ -3,15 +3,15 @@
 //! signature) to the real provisioner on moto; `pull` against moto's S3 and
 //! STS with IAM enforcement on, its S3 requests read back from moto's log.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use provisioner::Provisioner;
 use serde_json::{json, Value};
 use stand_in::api_gateway::{handler, ApiGateway, TestKey};
+use stand_in::binary::{run, trailshare as trailshare_binary, Run};
 use stand_in::{repo_root, s3, stand_in, unique, StandIn, A, B, C, Z};
 use trailshare::aws::IamRoles;
 use trailshare::config::Config;
@@ -23,67 +23,6 @@ const ORG: &str = "o-abcdefghij";
 /// A signer the gateway knows who is not in ADMIN_PRINCIPALS.
 const READER_ID: &str = "AKIATESTREADER000001";
 const READER_SECRET: &str = "reader-secret";
-
-/// The `trailshare` binary of this workspace, built once per test process
-/// (`cargo build --workspace --bins`, as `make demo` builds it: a no-op when
-/// fresh), found beside this test binary's own target directory.
-fn trailshare() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--workspace", "--bins"])
-            .current_dir(repo_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build --workspace --bins failed");
-        // target/debug/deps/cli-<hash> → target/debug/trailshare
-        let exe = std::env::current_exe().expect("test binary path");
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/debug")
-            .join("trailshare");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
-}
-
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-}
-
-/// Runs `trailshare` with only the environment given (plus PATH and an
-/// empty HOME): no profile or credential of the machine leaks in.
-fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = tempfile::tempdir().expect("home");
-    let out = Command::new(trailshare())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run trailshare");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// The provisioner's IAM actions (moto judges actions against `*`).
 fn provisioner_policy() -> Value {
@@ -757,11 +696,15 @@ fn pull(keys: &(String, String), url: &str, args: &[&str]) -> Run {
     )
 }
 
-/// Every file under `dir`, as keys relative to it.
+/// Every file under `dir`, as keys relative to it, but pull's record of the
+/// window it fetched (checked in `pull_takes_only_cloudtrails_keys…`).
 fn local_files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
+            if path.ends_with(trailshare::integrity::PULL_RECORD) {
+                continue;
+            }
             if path.is_dir() {
                 walk(base, &path, out);
             } else {
@@ -1187,7 +1130,7 @@ async fn a_killed_pull_leaves_no_file_that_looks_complete_and_a_rerun_finishes()
         "--to",
         dir.path().to_str().unwrap(),
     ];
-    let mut child = Command::new(trailshare())
+    let mut child = std::process::Command::new(trailshare_binary())
         .args(args)
         .env_clear()
         .env("HOME", dir.path())
@@ -1287,6 +1230,9 @@ async fn a_forwarded_copy_pulled_with_digests_verifies_and_a_changed_byte_does_n
     trail.bucket = trail_bucket.clone();
     trail.account = B.to_string();
     trail.region = "us-east-1".to_string();
+    // The window pulled ends 2026-03-04T00:00Z; the last digest in it ends
+    // an hour before, so the chain is whole (the next lies on 03/04).
+    trail.start = time::macros::datetime!(2026-03-03 21:01:31 UTC);
     for hour in 0..3 {
         trail.log_file(hour, 5).unwrap();
         trail.log_file(hour, 2).unwrap();

@@ -88,7 +88,23 @@ Examples:
   # Forwarded copies in your own bucket, with your own credentials
   trailshare pull --bucket my-copies --prefix central --to ./logs";
 
+/// CloudTrail began in November 2013: no log file is older.
+const FIRST_DAY: Date = time::macros::date!(2013 - 11 - 01);
+
+/// A day, YYYY-MM-DD, between CloudTrail's start and tomorrow (UTC): a
+/// date outside is refused here (clap: exit 2), never a panic later.
 fn parse_date(text: &str) -> Result<Date, String> {
+    let date = parse_calendar_date(text)?;
+    let tomorrow = OffsetDateTime::now_utc().date().next_day();
+    if date < FIRST_DAY || tomorrow.is_some_and(|t| date > t) {
+        return Err(format!(
+            "{text} is out of range: CloudTrail has log files from {FIRST_DAY} to today"
+        ));
+    }
+    Ok(date)
+}
+
+fn parse_calendar_date(text: &str) -> Result<Date, String> {
     let bad = || format!("{text:?} is not a date (YYYY-MM-DD)");
     let parts: Vec<&str> = text.split('-').collect();
     let [year, month, day] = parts.as_slice() else {
@@ -116,9 +132,33 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The time the pulled days cover, recorded in the directory for
+    /// `verify`: from the first day's start to the day after the last.
+    pub fn window(&self) -> domain::integrity::Window {
+        let start = self.days.first().map(|d| d.midnight().assume_utc());
+        let end = self
+            .days
+            .last()
+            .map(|d| d.next_day().unwrap_or(*d).midnight().assume_utc());
+        domain::integrity::Window { start, end }
+    }
+
+    /// Whether `key` is a file of a kind this pull fetches, by CloudTrail's
+    /// key grammar: anything else in the bucket (a `<digest>.sig`, a
+    /// `.part`, a stray object) is never downloaded, so nothing lands on
+    /// the side files pull itself writes.
+    pub fn takes(&self, key: &str) -> bool {
+        domain::key::LogKey::parse(key)
+            .is_ok_and(|parsed| self.kinds.contains(&parsed.kind.folder()))
+    }
+}
+
+impl Plan {
     pub fn new(args: &Args, today: Date) -> anyhow::Result<Plan> {
         let until = args.until.unwrap_or(today);
-        let since = args.since.unwrap_or(until - Duration::days(6));
+        let since = args
+            .since
+            .unwrap_or_else(|| until.checked_sub(Duration::days(6)).unwrap_or(until));
         if since > until {
             bail!("--since {since} is after --until {until}");
         }
@@ -140,10 +180,10 @@ impl Plan {
             }
         }
         let mut days = Vec::new();
-        let mut day = since;
-        while day <= until {
-            days.push(day);
-            day = day.next_day().expect("dates before 9999");
+        let mut day = Some(since);
+        while let Some(current) = day.filter(|d| *d <= until) {
+            days.push(current);
+            day = current.next_day();
         }
         let mut kinds = vec!["CloudTrail"];
         if args.digests {
@@ -197,7 +237,14 @@ struct Remote {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let plan = Plan::new(&args, OffsetDateTime::now_utc().date())?;
+    // Bad input: exit 2, naming the option, before any request.
+    let plan = match Plan::new(&args, OffsetDateTime::now_utc().date()) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let base = global.sdk_config().await;
     let accounts_given = !args.accounts.is_empty();
     let own_account = if accounts_given {
@@ -273,9 +320,15 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         .collect()
         .await;
     let mut files = Vec::new();
+    let mut not_cloudtrail = 0usize;
     for result in listed {
         match result {
-            Ok(found) => files.extend(found),
+            Ok(found) => {
+                let (taken, others): (Vec<_>, Vec<_>) =
+                    found.into_iter().partition(|f| plan.takes(&f.key));
+                not_cloudtrail += others.len();
+                files.extend(taken);
+            }
             Err(error) => failures.push(error),
         }
     }
@@ -314,13 +367,26 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             Err(error) => failures.push(format!("s3://{}/{key}: {error}", args.bucket)),
         }
     }
+    // What verify checks the directory against (deleted digests at the end
+    // of a chain show only against it); only once every file is there.
+    let recorded = match failures.is_empty() {
+        true => std::fs::create_dir_all(&args.to).and_then(|()| plan.window().record(&args.to)),
+        false => Ok(plan.window()),
+    };
+    if let Err(error) = recorded {
+        failures.push(format!(
+            "recording the window in {}: {error}",
+            args.to.join(domain::integrity::PULL_RECORD).display()
+        ));
+    }
     failures.sort();
     let seconds = started.elapsed().as_secs_f64();
     let bytes = fetched_bytes.load(Ordering::Relaxed);
     if global.json {
         println!(
             "{}",
-            json!({"downloaded": downloaded, "skipped": skipped, "failed": failures,
+            json!({"downloaded": downloaded, "skipped": skipped,
+                   "not_cloudtrail": not_cloudtrail, "failed": failures,
                    "bytes": bytes, "seconds": (seconds * 1000.0).round() / 1000.0,
                    "to": args.to})
         );
@@ -331,7 +397,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     if !global.json {
         let rate = (downloaded as f64) / seconds.max(0.001);
         eprintln!(
-            "pulled {} ({}) into {}, skipped {skipped} already there, {} failed, in {seconds:.1} s ({rate:.0} files/s)",
+            "pulled {} ({}) into {}, skipped {skipped} already there and {not_cloudtrail} not CloudTrail's (outside its key grammar), {} failed, in {seconds:.1} s ({rate:.0} files/s)",
             files_text(downloaded),
             indicatif::HumanBytes(bytes),
             args.to.display(),
@@ -640,7 +706,7 @@ mod tests {
     }
 
     fn date(text: &str) -> Date {
-        parse_date(text).unwrap()
+        parse_calendar_date(text).unwrap()
     }
 
     #[test]
@@ -691,7 +757,7 @@ mod tests {
         let today = date("2024-05-07");
         for bad in [
             &["--since", "2024-05-08", "--until", "2024-05-07"][..],
-            &["--since", "2000-01-01"],
+            &["--since", "2014-01-01"],
             &["--accounts", "12345"],
             &["--org", "abc"],
             &["--prefix", "a//b"],
@@ -722,6 +788,56 @@ mod tests {
             "x"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn dates_out_of_range_are_refused_by_name_not_a_panic() {
+        for bad in ["9999-12-31", "2013-10-31", "0000-01-01"] {
+            let error =
+                Wrapper::try_parse_from(["pull", "--bucket", "b", "--to", "d", "--until", bad])
+                    .err()
+                    .unwrap_or_else(|| panic!("{bad} accepted"));
+            // clap's usage error: exit status 2, naming the option.
+            assert_eq!(error.exit_code(), 2);
+            assert!(error.to_string().contains("--until"), "{error}");
+            assert!(error.to_string().contains("out of range"), "{error}");
+        }
+        // The first day CloudTrail has, to today, plan without a panic.
+        let plan = Plan::new(
+            &args(&["--since", "2013-11-01", "--until", "2013-11-02"]),
+            date("2030-01-01"),
+        )
+        .unwrap();
+        assert_eq!(plan.days.len(), 2);
+        let window = plan.window();
+        assert_eq!(
+            window.start.unwrap().to_string(),
+            "2013-11-01 0:00:00.0 +00:00:00"
+        );
+        assert_eq!(
+            window.end.unwrap().to_string(),
+            "2013-11-03 0:00:00.0 +00:00:00"
+        );
+    }
+
+    #[test]
+    fn only_keys_of_cloudtrails_grammar_are_taken() {
+        let plan = Plan::new(&args(&["--digests"]), date("2024-05-07")).unwrap();
+        let log = "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/222222222222_CloudTrail_us-east-1_20240501T1205Z_AbCd.json.gz";
+        let digest = "AWSLogs/222222222222/CloudTrail-Digest/us-east-1/2024/05/01/222222222222_CloudTrail-Digest_us-east-1_t_us-east-1_20240501T120500Z.json.gz";
+        assert!(plan.takes(log) && plan.takes(digest));
+        for other in [
+            format!("{digest}.sig"),
+            format!("{log}.part"),
+            format!("{digest}.sig.part"),
+            "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/notes.txt".to_string(),
+            "AWSLogs/222222222222/CloudTrail/us-east-1/2024/05/01/333333333333_CloudTrail_us-east-1_20240501T1205Z_AbCd.json.gz".to_string(),
+        ] {
+            assert!(!plan.takes(&other), "{other}");
+        }
+        // Digests only with --digests.
+        let plan = Plan::new(&args(&[]), date("2024-05-07")).unwrap();
+        assert!(plan.takes(log) && !plan.takes(digest));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! each test names its buckets, users and share path uniquely (`unique`).
 
 pub mod api_gateway;
+pub mod binary;
 pub mod fault_proxy;
 
 use std::collections::HashMap;

@@ -91,21 +91,204 @@ pub fn gunzip_sha256_hex(reader: impl Read) -> io::Result<String> {
     }
 }
 
-/// A digest lists one hour of log files: a few KiB to a few MiB. Anything
-/// larger is not a digest, and must not exhaust memory (a gzip bomb).
-pub const MAX_DIGEST_BYTES: u64 = 256 * 1024 * 1024;
+/// A digest lists one hour of one account's log files in one region: a few
+/// KiB, a few MiB for the busiest accounts (about 250 bytes per log file).
+/// Anything larger is not a digest and must not exhaust memory (a gzip bomb,
+/// a 1 GiB "digest"): digests are read as a stream and cut off here.
+pub const MAX_DIGEST_BYTES: u64 = 64 * 1024 * 1024;
+/// The compressed size allowed, checked before anything is read.
+pub const MAX_DIGEST_GZ_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The uncompressed bytes of a digest file, at most [`MAX_DIGEST_BYTES`].
+/// The uncompressed bytes of a digest file, at most [`MAX_DIGEST_BYTES`]
+/// (for tests and tools; validation streams with [`read_digest`]).
 pub fn gunzip_digest(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    MultiGzDecoder::new(bytes)
-        .take(MAX_DIGEST_BYTES + 1)
-        .read_to_end(&mut out)?;
-    if out.len() as u64 > MAX_DIGEST_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "larger than any digest file when uncompressed",
-        ));
-    }
+    Capped::new(MultiGzDecoder::new(bytes)).read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// A reader that hashes what passes through it and fails once more than
+/// [`MAX_DIGEST_BYTES`] have.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    hasher: Sha256,
+}
+
+const TOO_LARGE: &str = "larger than any digest file when uncompressed";
+
+impl<R: Read> Capped<R> {
+    fn new(inner: R) -> Self {
+        Capped {
+            inner,
+            left: MAX_DIGEST_BYTES,
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TOO_LARGE));
+        }
+        self.left -= n as u64;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Why a file cannot be read as a digest: the text of a `malformed` problem.
+pub type NotADigest = String;
+
+/// Reads `path` as a gzip JSON digest into `T`, as a stream: the compressed
+/// size is checked first, the uncompressed size while reading, so memory
+/// stays small whatever the file. Returns `T` and the hex SHA-256 of the
+/// whole uncompressed content (what the signature covers). Only I/O errors
+/// opening the file are `Err`.
+pub fn read_digest<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&mut dyn Read) -> serde_json::Result<T>,
+) -> io::Result<Result<(T, String), NotADigest>> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_DIGEST_GZ_BYTES {
+        return Ok(Err(format!(
+            "{size} bytes compressed: larger than any digest file (at most {MAX_DIGEST_GZ_BYTES})"
+        )));
+    }
+    let decoder = MultiGzDecoder::new(io::BufReader::new(file.take(MAX_DIGEST_GZ_BYTES)));
+    let mut reader = io::BufReader::new(Capped::new(decoder));
+    let parsed = match parse(&mut reader) {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok(Err(explain(error))),
+    };
+    // The hash covers the whole content, past what the parser needed.
+    if let Err(error) = io::copy(&mut reader, &mut io::sink()) {
+        return Ok(Err(explain(serde_json::Error::io(error))));
+    }
+    let capped = reader.into_inner();
+    Ok(Ok((parsed, hex::encode(capped.hasher.finalize()))))
+}
+
+fn explain(error: serde_json::Error) -> NotADigest {
+    if !error.is_io() {
+        return format!("not a CloudTrail digest: {error}");
+    }
+    let text = error.to_string();
+    match text.contains(TOO_LARGE) {
+        true => format!("{TOO_LARGE} (at most {MAX_DIGEST_BYTES} bytes): a gzip bomb?"),
+        false => format!("not a gzip file: {text}"),
+    }
+}
+
+/// A digest's fields without its list of log files (which is only counted):
+/// what validation keeps of every digest, so memory does not grow with the
+/// number of log files. [`for_each_log_file`] streams the list later.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestHead {
+    pub aws_account_id: String,
+    pub digest_start_time: String,
+    pub digest_end_time: String,
+    pub digest_s3_bucket: String,
+    pub digest_s3_object: String,
+    pub digest_public_key_fingerprint: String,
+    pub digest_signature_algorithm: String,
+    pub previous_digest_s3_bucket: Option<String>,
+    pub previous_digest_s3_object: Option<String>,
+    pub previous_digest_hash_value: Option<String>,
+    pub previous_digest_hash_algorithm: Option<String>,
+    pub previous_digest_signature: Option<String>,
+    /// How many log files it lists.
+    #[serde(rename = "logFiles", deserialize_with = "count_list")]
+    pub log_file_count: usize,
+}
+
+impl DigestHead {
+    /// See [`DigestFile::signing_string`].
+    pub fn signing_string(&self, uncompressed_sha256_hex: &str) -> String {
+        format!(
+            "{}\n{}/{}\n{}\n{}",
+            self.digest_end_time,
+            self.digest_s3_bucket,
+            self.digest_s3_object,
+            uncompressed_sha256_hex,
+            self.previous_digest_signature.as_deref().unwrap_or("null"),
+        )
+    }
+}
+
+/// Counts a JSON list without keeping its elements.
+fn count_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of log files")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<LogFileEntry>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    deserializer.deserialize_seq(Count)
+}
+
+/// Parses a digest's head from a reader (for [`read_digest`]).
+pub fn parse_head(reader: &mut dyn Read) -> serde_json::Result<DigestHead> {
+    serde_json::from_reader(reader)
+}
+
+/// Calls `each` on every log file a digest lists, one at a time, without
+/// holding the list (for [`read_digest`]).
+pub fn for_each_log_file(
+    reader: &mut dyn Read,
+    each: &mut dyn FnMut(LogFileEntry),
+) -> serde_json::Result<()> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Top<'a>(&'a mut dyn FnMut(LogFileEntry));
+    struct List<'a>(&'a mut dyn FnMut(LogFileEntry));
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a CloudTrail digest object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "logFiles" => map.next_value_seed(List(&mut *self.0))?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for List<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for List<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of log files")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(entry) = seq.next_element::<LogFileEntry>()? {
+                (self.0)(entry);
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    serde::Deserializer::deserialize_map(&mut de, Top(each))?;
+    de.end()
 }

@@ -110,8 +110,8 @@ pub struct Trail<'k> {
     pub region: String,
     pub trail_name: String,
     key: &'k TestKey,
-    /// Start of hour 0.
-    start: OffsetDateTime,
+    /// Start of hour 0 (digest periods start here, hour by hour).
+    pub start: OffsetDateTime,
     /// Log files written per hour, not sealed yet.
     pending: Vec<Vec<LogFileEntry>>,
     /// The last digest sealed: what the next one chains to.
@@ -283,6 +283,22 @@ impl<'k> Trail<'k> {
         };
         self.previous = Some(sealed.clone());
         Ok(sealed)
+    }
+
+    /// Replaces a sealed digest with the same fields signed by `signer`
+    /// (what someone who can write the bucket, but lacks CloudTrail's key,
+    /// can do); returns the signature, also written to its `.sig`.
+    pub fn forge(&self, sealed: &Sealed, signer: &TestKey) -> io::Result<String> {
+        let path = self.root.join(&sealed.path);
+        let raw = super::digest::gunzip_digest(&fs::read(&path)?)?;
+        let mut value: serde_json::Value = serde_json::from_slice(&raw)?;
+        value["digestPublicKeyFingerprint"] = json!(signer.fingerprint());
+        let content = serde_json::to_vec(&value)?;
+        let file: DigestFile = serde_json::from_slice(&content)?;
+        let signature = signer.sign_hex(&file.signing_string(&sha256_hex(&content)));
+        fs::write(&path, gzip(&content))?;
+        fs::write(self.root.join(format!("{}.sig", sealed.path)), &signature)?;
+        Ok(signature)
     }
 
     /// [`Trail::seal_with`] the trail's own key.

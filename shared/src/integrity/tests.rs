@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use super::testkit::{gzip, list_public_keys_json, Sealed, TestKey, Trail};
 use super::*;
+use time::format_description::well_known::Rfc3339;
 
 /// Key generation is the slow part: two keys for the whole test binary.
 fn keys() -> &'static (TestKey, TestKey) {
@@ -103,6 +104,7 @@ fn a_chain_of_digests_over_many_log_files_validates() {
             valid_log_files: (HOURS - 1) * LOGS_PER_HOUR,
             unverified_log_files: 0,
             not_covered: 1,
+            before_window: 0,
         }
     );
     assert_eq!(fixture.log_count(), (HOURS - 1) * LOGS_PER_HOUR);
@@ -123,7 +125,10 @@ fn a_chain_of_digests_over_many_log_files_validates() {
     let strict = verify_tree(
         fixture.dir.path(),
         &trusted(),
-        VerifyOptions { strict: true },
+        VerifyOptions {
+            strict: true,
+            ..VerifyOptions::default()
+        },
     )
     .unwrap();
     assert_eq!(
@@ -276,24 +281,35 @@ fn a_missing_middle_digest_is_reported_once() {
     let report = fixture.verify();
     assert_eq!(
         failures(&report),
-        vec![(ProblemKind::Missing, gone.path.clone())]
+        vec![(ProblemKind::MissingDigest, gone.path.clone())]
     );
     assert!(report
         .problems
         .iter()
         .any(|p| p.detail.contains(&fixture.digests[3].path)));
 
-    // Its log files (none here: the empty hour) would be "not covered"; a
-    // missing digest with log files leaves them not covered, not failed.
+    // Its log files are counted against it (unverifiable), not reported
+    // again as unlisted or not covered.
     let fixture = build();
     let gone = &fixture.digests[1];
     fs::remove_file(fixture.path(&gone.path)).unwrap();
     let report = fixture.verify();
     assert_eq!(
         failures(&report),
-        vec![(ProblemKind::Missing, gone.path.clone())]
+        vec![(ProblemKind::MissingDigest, gone.path.clone())]
     );
-    assert_eq!(report.counts.not_covered, LOGS_PER_HOUR + 1);
+    assert_eq!(report.counts.unverified_log_files, LOGS_PER_HOUR);
+    assert_eq!(report.counts.not_covered, 1);
+    assert!(
+        report.problems[0]
+            .detail
+            .contains("2026-03-02T10:01:31Z to 2026-03-02T11:01:31Z (1 h"),
+        "{}",
+        report.problems[0].detail
+    );
+    assert!(report.problems[0]
+        .detail
+        .ends_with("4 log file(s) in those hours cannot be verified"));
 }
 
 #[test]
@@ -588,3 +604,7 @@ fn offline_a_digest_without_its_sig_takes_the_signature_its_successor_names() {
     assert_eq!(report.notes.len(), HOURS - 1);
     assert_eq!(report.counts.unverified_log_files, fixture.log_count());
 }
+
+/// Forged, deleted and truncated logs, bombs, restarts and windows.
+#[path = "attacks.rs"]
+mod attacks;
