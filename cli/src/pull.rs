@@ -134,13 +134,13 @@ pub struct Plan {
 impl Plan {
     /// The time the pulled days cover, recorded in the directory for
     /// `verify`: from the first day's start to the day after the last.
-    pub fn window(&self) -> domain::integrity::Window {
+    pub fn window(&self) -> trailshare::integrity::Window {
         let start = self.days.first().map(|d| d.midnight().assume_utc());
         let end = self
             .days
             .last()
             .map(|d| d.next_day().unwrap_or(*d).midnight().assume_utc());
-        domain::integrity::Window { start, end }
+        trailshare::integrity::Window { start, end }
     }
 
     /// Whether `key` is a file of a kind this pull fetches, by CloudTrail's
@@ -148,7 +148,7 @@ impl Plan {
     /// `.part`, a stray object) is never downloaded, so nothing lands on
     /// the side files pull itself writes.
     pub fn takes(&self, key: &str) -> bool {
-        domain::key::LogKey::parse(key)
+        trailshare::key::LogKey::parse(key)
             .is_ok_and(|parsed| self.kinds.contains(&parsed.kind.folder()))
     }
 }
@@ -170,12 +170,12 @@ impl Plan {
             bail!("--prefix {prefix:?} contains //");
         }
         if let Some(org) = &args.org {
-            if !domain::ids::is_organization_id(org) {
+            if !trailshare::ids::is_organization_id(org) {
                 bail!("--org {org:?} is not an organization id (o-…)");
             }
         }
         for account in &args.accounts {
-            if account != "*" && !domain::ids::is_account_id(account) {
+            if account != "*" && !trailshare::ids::is_account_id(account) {
                 bail!("--accounts: {account:?} is not a 12-digit account id or '*'");
             }
         }
@@ -256,7 +256,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         Some(role) => assume(&base, role, args.external_id.as_deref(), &args.session_name).await?,
         None => base,
     };
-    let s3 = domain::aws::s3_client(&sdk);
+    let s3 = trailshare::aws::s3_client(&sdk);
     let concurrency = usize::from(args.concurrency);
     let started = Instant::now();
     let mut failures: Vec<String> = Vec::new();
@@ -376,7 +376,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     if let Err(error) = recorded {
         failures.push(format!(
             "recording the window in {}: {error}",
-            args.to.join(domain::integrity::PULL_RECORD).display()
+            args.to.join(trailshare::integrity::PULL_RECORD).display()
         ));
     }
     failures.sort();
@@ -493,9 +493,9 @@ async fn discover_accounts(
         .map_err(|e| anyhow!("discovering accounts: {e}"))?
     {
         let folder = prefix[plan.logs_root.len()..].trim_end_matches('/');
-        if domain::ids::is_account_id(folder) {
+        if trailshare::ids::is_account_id(folder) {
             roots.push(prefix);
-        } else if domain::ids::is_organization_id(folder) && !orgs.contains(&prefix) {
+        } else if trailshare::ids::is_organization_id(folder) && !orgs.contains(&prefix) {
             orgs.push(prefix);
         }
     }
@@ -504,7 +504,7 @@ async fn discover_accounts(
             .await
             .map_err(|e| anyhow!("discovering accounts: {e}"))?
         {
-            if domain::ids::is_account_id(prefix[org_root.len()..].trim_end_matches('/')) {
+            if trailshare::ids::is_account_id(prefix[org_root.len()..].trim_end_matches('/')) {
                 roots.push(prefix);
             }
         }

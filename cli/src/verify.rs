@@ -1,6 +1,6 @@
 //! `trailshare verify DIR`: proves the log files in a directory are the ones
 //! CloudTrail delivered, unmodified, from CloudTrail's signed digest files
-//! (the validation itself is `domain::integrity`; this is its command line).
+//! (the validation itself is `trailshare::integrity`; this is its command line).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use aws_config::Region;
 use aws_sdk_cloudtrail::primitives::DateTime;
-use domain::integrity::{KeyRange, PublicKeys, Report, Tree, VerifyOptions, Window};
+use trailshare::integrity::{KeyRange, PublicKeys, Report, Tree, VerifyOptions, Window};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use domain::integrity::testkit::{gzip, list_public_keys_json, Sealed, TestKey, Trail};
+use trailshare::integrity::testkit::{gzip, list_public_keys_json, Sealed, TestKey, Trail};
 
 struct Tree {
     dir: tempfile::TempDir,
@@ -100,7 +100,7 @@ fn a_signed_tree_verifies_and_each_tampering_exits_1_with_its_line() {
     let pulled = tree.dir.path().join("pulled");
     let target = tree.digests[1].log_files[2].clone();
     let mut content =
-        domain::integrity::gunzip_digest(&fs::read(pulled.join(&target)).unwrap()).unwrap();
+        trailshare::integrity::gunzip_digest(&fs::read(pulled.join(&target)).unwrap()).unwrap();
     content.extend_from_slice(b" ");
     fs::write(pulled.join(&target), gzip(&content)).unwrap();
     let (output, stdout) = verify(&tree, &[]);
