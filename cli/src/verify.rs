@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use aws_config::Region;
 use aws_sdk_cloudtrail::primitives::DateTime;
-use trailshare::integrity::{KeyRange, PublicKeys, Report, Tree, VerifyOptions, Window};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
+use trailshare::integrity::{KeyRange, PublicKeys, Report, Tree, VerifyOptions, Window};
 
 use crate::global::Global;
 

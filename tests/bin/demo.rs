@@ -781,8 +781,16 @@ async fn tamper_step(
     trail: &str,
     c_bucket: &str,
 ) {
-    step("Tamper: a principal with only iam:UpdateRole widens C's share; it is damaged until a PUT heals it");
-    let c_role = format!("trailshare-account-{C}");
+    step("Tamper: a principal with only iam:UpdateRole widens a share of C's; it is damaged until a PUT heals it");
+    let name = "c-archive";
+    let body = json!({"grantee_account": C,
+        "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "archive/"}});
+    let (status, _) = lambdas.api("PUT", &format!("/shares/{name}"), Some(body.clone()));
+    report.check(
+        status == 201,
+        &format!("PUT /shares/{name} (C's files, copied to s3://{c_bucket}/archive/) -> {status}"),
+    );
+    let role = format!("trailshare-{name}");
     let attacker = aws
         .user(
             A,
@@ -794,7 +802,7 @@ async fn tamper_step(
     let iam_a = aws_sdk_iam::Client::new(&aws.admin(A).await);
     let description = iam_a
         .get_role()
-        .role_name(&c_role)
+        .role_name(&role)
         .send()
         .await
         .ok()
@@ -803,17 +811,15 @@ async fn tamper_step(
     let forged = description.replace(&format!("\"l\":[\"{C}\"]"), "\"l\":[\"*\"]");
     let edited = aws_sdk_iam::Client::new(&attacker)
         .update_role()
-        .role_name(&c_role)
+        .role_name(&role)
         .description(&forged)
         .send()
         .await;
     report.check(
         edited.is_ok() && forged != description,
-        &format!(
-            "the attacker rewrites {c_role}'s route to read every account (iam:UpdateRole only)"
-        ),
+        &format!("the attacker rewrites {role}'s route to copy every account's files (iam:UpdateRole only)"),
     );
-    let path = format!("/shares/account-{C}");
+    let path = format!("/shares/{name}");
     let (_, got) = lambdas.api("GET", &path, None);
     report.check(
         got["status"] == "damaged" && got["reason"] == "unauthenticated",
@@ -844,33 +850,30 @@ async fn tamper_step(
                 .is_ok()
         }
     };
-    let leaked = copied(format!("from-central/{new_b}")).await;
+    let leaked = copied(format!("archive/{new_b}")).await;
     report.check(
         failed == 1 && !leaked,
         &format!("a new B log file: not acknowledged ({failed} batch item failure), nothing copied to C's bucket"),
     );
-    let (status, healed) = lambdas.api(
-        "PUT",
-        &path,
-        Some(json!({"grantee_account": C,
-            "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "from-central/"}})),
-    );
+    let (status, healed) = lambdas.api("PUT", &path, Some(body));
     report.check(
         status == 200 && healed["status"] == "active",
         &format!(
-            "PUT {path} (its body as created) heals it -> {status}, status {}",
-            healed["status"]
+            "PUT {path} (its body as created) heals it -> {status}, status {}, sessions valid after {}",
+            healed["status"], healed["sessions_valid_after"]
         ),
     );
     let reply = lambdas.invoke(
         "forwarder",
         &queue_batch(trail, std::slice::from_ref(&new_b)),
     );
-    let leaked = copied(format!("from-central/{new_b}")).await;
+    let leaked = copied(format!("archive/{new_b}")).await;
     report.check(
         reply == json!({"batchItemFailures": []}) && !leaked,
         &format!("the redelivered B log file -> {reply}; still nothing of B's in C's bucket"),
     );
+    let (status, _) = lambdas.api("DELETE", &path, None);
+    report.check(status == 204, &format!("DELETE {path} -> {status}"));
 }
 
 async fn cli_step(
