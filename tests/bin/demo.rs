@@ -815,9 +815,39 @@ async fn tamper_step(
         .description(&forged)
         .send()
         .await;
+    // And its record (tags): every account's files, with an external id,
+    // a record the validator accepts, but without the provisioner's seal.
+    let wide = json!({"name": name, "grantee_account": C, "log_accounts": ["*"], "external_id": "forged",
+        "delivery": {"mode": "copy", "bucket": c_bucket, "prefix": "archive/"}});
+    let record = trailshare::record::ShareRecord {
+        spec: trailshare::share::validate(&wide, None, trail).expect("a valid body"),
+        created_by: ADMIN.into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_by: None,
+        updated_at: None,
+        sessions_valid_after: None,
+    };
+    let tags: Vec<aws_sdk_iam::types::Tag> = record
+        .to_tags()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect();
+    let tagged = aws_sdk_iam::Client::new(&attacker)
+        .tag_role()
+        .role_name(&role)
+        .set_tags(Some(tags))
+        .send()
+        .await;
     report.check(
-        edited.is_ok() && forged != description,
-        &format!("the attacker rewrites {role}'s route to copy every account's files (iam:UpdateRole only)"),
+        edited.is_ok() && tagged.is_ok() && forged != description,
+        &format!("the attacker rewrites {role}'s route (iam:UpdateRole) and record (iam:TagRole) to every account's files"),
     );
     let path = format!("/shares/{name}");
     let (_, got) = lambdas.api("GET", &path, None);
