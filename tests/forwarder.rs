@@ -162,7 +162,7 @@ impl World {
         &self,
         destinations: &[&str],
         targets: &[&str],
-    ) -> Forwarder<IamRoles, S3Objects, trailshare::store::NoQueue, AwsNotifier> {
+    ) -> Forwarder<IamRoles, S3Objects, trailshare::ports::NoQueue, AwsNotifier> {
         let user = self.forwarder_user(destinations, &[], targets).await;
         Forwarder::new(
             IamRoles::from_sdk(&user),
@@ -762,7 +762,7 @@ fn api_event(method: &str, path: &str, body: &Value) -> Value {
 /// Receives from `queue` and hands each batch to `forwarder` the way Lambda's
 /// SQS trigger does, deleting what it acknowledged, until the queue is
 /// empty. Returns the number of invocations.
-async fn drain<Q: trailshare::store::WorkQueue, N: trailshare::store::Notifier>(
+async fn drain<Q: trailshare::ports::WorkQueue, N: trailshare::ports::Notifier>(
     sqs: &aws_sdk_sqs::Client,
     queue: &str,
     forwarder: &Forwarder<IamRoles, S3Objects, Q, N>,

@@ -16,7 +16,7 @@ struct World {
     aws: &'static StandIn,
     bucket: String,
     path: String,
-    provisioner: Provisioner<IamRoles, trailshare::store::NoQueue, IamRoles>,
+    provisioner: Provisioner<IamRoles, trailshare::ports::NoQueue, IamRoles>,
     admin: SdkConfig,
 }
 

@@ -12,12 +12,12 @@ pub mod integrity;
 pub mod key;
 pub mod notice;
 pub mod policy;
+pub mod ports;
 pub mod recheck;
 pub mod record;
 pub mod route;
 pub mod seal;
 pub mod share;
-pub mod store;
 pub mod targets;
 
 #[cfg(feature = "aws")]

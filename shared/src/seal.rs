@@ -116,7 +116,7 @@ impl ShareKey {
 
 /// Reads the stack's share secret into a key (once per process), or says
 /// what is wrong with it, naming the variable.
-pub async fn load(secret: &impl crate::store::ShareSecret) -> Result<ShareKey, String> {
+pub async fn load(secret: &impl crate::ports::ShareSecret) -> Result<ShareKey, String> {
     let bytes = secret
         .read()
         .await

@@ -2,9 +2,9 @@
 //! (its tag, each distinct copy) and the announcements, each due once its
 //! share's delivery is done. Pure: the forwarder carries them out.
 
+use crate::ports::{Destination, Writer};
 use crate::route::Route;
 use crate::share::{Delivery, Notify};
-use crate::store::{Destination, Writer};
 
 /// One thing a log file owes: its tag, or one distinct copy.
 #[derive(Debug, Clone, PartialEq, Eq)]

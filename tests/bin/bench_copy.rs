@@ -132,7 +132,7 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-async fn create_share<S: trailshare::store::RoleStore>(
+async fn create_share<S: trailshare::ports::RoleStore>(
     shares: &Provisioner<S>,
     caller: &str,
     body: Value,

@@ -19,7 +19,7 @@ use stand_in::fault_proxy::FaultProxy;
 use stand_in::{log_file, put_log, s3, stand_in, unique, StandIn, A, B, C};
 use trailshare::aws::{IamRoles, S3Objects, SqsQueue};
 use trailshare::config::Config;
-use trailshare::store::RoleStore;
+use trailshare::ports::RoleStore;
 
 fn config(vars: &[(&str, String)]) -> Config {
     Config::from_lookup(|name| {
@@ -38,7 +38,7 @@ fn api_event(method: &str, path: &str, body: &Value) -> Value {
     stand_in::api_event(method, path, body, &caller())
 }
 
-async fn create<S: RoleStore, Q: trailshare::store::WorkQueue>(
+async fn create<S: RoleStore, Q: trailshare::ports::WorkQueue>(
     api: &Provisioner<S, Q>,
     body: Value,
 ) -> Value {

@@ -9,13 +9,13 @@ use trailshare::backfill::{
     parse_day, Window, Work,
 };
 use trailshare::events::CreatedObject;
-use trailshare::store::{LogObjects, Notifier, RoleReader, StoreError, WorkQueue};
+use trailshare::ports::{AwsError, LogObjects, Notifier, RoleReader, WorkQueue};
 
 impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
     /// Carries out one backfill work item: fans out (share → account → day)
     /// through the queue, or, for a day, lists the files to deliver. Work for
     /// a share that is gone, or an account it no longer covers, does nothing.
-    pub(crate) async fn backfill(&self, work: &Work) -> Result<Vec<CreatedObject>, StoreError> {
+    pub(crate) async fn backfill(&self, work: &Work) -> Result<Vec<CreatedObject>, AwsError> {
         let shares = self.shares.get().await?;
         let Some(share) = shares.routes.iter().find(|s| s.name == work.share()) else {
             log(&json!({"event": "backfill", "work": work, "outcome": "share_gone"}));
@@ -27,7 +27,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
         let window = |from: &str, until: &str| match (parse_day(from), parse_day(until)) {
             (Some(from), Some(until)) => Ok(Window { from, until }),
-            _ => Err(StoreError::Rejected {
+            _ => Err(AwsError::Rejected {
                 call: "backfill",
                 message: "malformed window".into(),
             }),

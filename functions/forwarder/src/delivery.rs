@@ -3,8 +3,8 @@
 use crate::{Forwarder, ACCOUNT_TAG, MAX_OBJECT_TAGS};
 use trailshare::events::CreatedObject;
 use trailshare::notice::{s3_event, Announced};
-use trailshare::store::{
-    Destination, LogObjects, Notifier, RoleReader, SourceHead, StoreError, WorkQueue,
+use trailshare::ports::{
+    AwsError, Destination, LogObjects, Notifier, RoleReader, SourceHead, WorkQueue,
 };
 use trailshare::targets::{Notice, Target};
 
@@ -17,7 +17,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         account: &str,
         target: &Target,
         source: &SourceCache,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         match target {
             Target::Tag => self.ensure_tagged(object, account).await,
             Target::Copy(destination) => self.ensure_copied(object, destination, source).await,
@@ -34,12 +34,12 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         notice: &Notice,
         targets: &[Target],
         source: &SourceCache,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         // The provisioner accepts only the grantee's own queues and topics;
         // a route that says otherwise (a role description edited outside
         // the API) is refused, and the file is retried, then dead-lettered.
         if trailshare::ids::arn_account(notice.notify.arn()) != Some(&notice.grantee_account) {
-            return Err(StoreError::Rejected {
+            return Err(AwsError::Rejected {
                 call: "notify",
                 message: format!(
                     "{} is not in the grantee account {} of share {}",
@@ -92,12 +92,12 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         &self,
         object: &CreatedObject,
         account: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         let mut tags = self
             .objects
             .tags(&object.bucket, &object.key)
             .await?
-            .ok_or(StoreError::NotFound {
+            .ok_or(AwsError::NotFound {
                 call: "s3:GetObjectTagging",
             })?;
         if tags.iter().any(|(k, v)| k == ACCOUNT_TAG && v == account) {
@@ -105,7 +105,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
         tags.retain(|(k, _)| k != ACCOUNT_TAG);
         if tags.len() >= MAX_OBJECT_TAGS {
-            return Err(StoreError::Rejected {
+            return Err(AwsError::Rejected {
                 call: "s3:PutObjectTagging",
                 message: format!(
                     "the object already has {MAX_OBJECT_TAGS} tags; no room for {ACCOUNT_TAG}"
@@ -129,7 +129,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         object: &CreatedObject,
         destination: &Destination,
         source: &SourceCache,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         let target = format!("s3://{}/{}", destination.bucket, destination.key);
         let existing = self.objects.copy_state(destination).await?;
         if let Some(copy) = &existing {
@@ -176,13 +176,13 @@ impl SourceCache {
         &self,
         objects: &O,
         object: &CreatedObject,
-    ) -> Result<SourceHead, StoreError> {
+    ) -> Result<SourceHead, AwsError> {
         self.head
             .get_or_try_init(|| async {
                 objects
                     .head(&object.bucket, &object.key)
                     .await?
-                    .ok_or(StoreError::NotFound {
+                    .ok_or(AwsError::NotFound {
                         call: "s3:HeadObject",
                     })
             })

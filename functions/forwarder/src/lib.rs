@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
-use trailshare::seal::ShareKey;
-use trailshare::store::{
-    LogObjects, NoNotifier, NoQueue, Notifier, RoleReader, RoleSummary, StoreError, WorkQueue,
+use trailshare::ports::{
+    AwsError, LogObjects, NoNotifier, NoQueue, Notifier, RoleReader, RoleSummary, WorkQueue,
 };
+use trailshare::seal::ShareKey;
 
 use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
@@ -330,7 +330,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             done.push(result.is_ok());
             match result {
                 Ok(action) => actions.push(action),
-                Err(StoreError::NotFound { call }) => source_gone = Some(call),
+                Err(AwsError::NotFound { call }) => source_gone = Some(call),
                 Err(error) => errors.push(format!("{}: {error}", target.name())),
             }
         }
@@ -350,7 +350,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             log_target(object, &name, &result);
             match result {
                 Ok(action) => actions.push(action),
-                Err(StoreError::NotFound { call }) => source_gone = Some(call),
+                Err(AwsError::NotFound { call }) => source_gone = Some(call),
                 Err(error) => errors.push(format!("{name}: {error}")),
             }
         }

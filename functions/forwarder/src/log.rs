@@ -3,7 +3,7 @@
 use crate::Outcome;
 use serde_json::{json, Value};
 use trailshare::events::CreatedObject;
-use trailshare::store::StoreError;
+use trailshare::ports::AwsError;
 
 pub(crate) fn skipped(reason: String) -> Outcome {
     Outcome::Skipped { reason }
@@ -56,18 +56,14 @@ pub(crate) fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
 
 /// One line per target outcome; `retryable` says whether a redelivery may
 /// succeed by itself (throttles, 5xx) or needs a setting changed first.
-pub(crate) fn log_target(
-    object: &CreatedObject,
-    target: &str,
-    result: &Result<String, StoreError>,
-) {
+pub(crate) fn log_target(object: &CreatedObject, target: &str, result: &Result<String, AwsError>) {
     log(&target_line(object, target, result));
 }
 
 pub(crate) fn target_line(
     object: &CreatedObject,
     target: &str,
-    result: &Result<String, StoreError>,
+    result: &Result<String, AwsError>,
 ) -> Value {
     let mut line =
         json!({"event": "target", "bucket": object.bucket, "key": object.key, "target": target});
@@ -76,7 +72,7 @@ pub(crate) fn target_line(
             line["outcome"] = json!("done");
             line["action"] = json!(action);
         }
-        Err(StoreError::NotFound { call }) => {
+        Err(AwsError::NotFound { call }) => {
             line["outcome"] = json!("source_gone");
             line["call"] = json!(call);
         }

@@ -8,7 +8,7 @@ use trailshare::aws::{
     load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
 };
 use trailshare::config::Config;
-use trailshare::store::RoleReader;
+use trailshare::ports::RoleReader;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

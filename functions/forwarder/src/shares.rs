@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::Mutex;
 use trailshare::config::Config;
+use trailshare::ports::{AwsError, RoleReader, RoleSummary};
 use trailshare::record::{read_tags, share_name, RecordError};
 use trailshare::route::{read_description, Route};
 use trailshare::seal::ShareKey;
 use trailshare::share::ALL_ACCOUNTS;
-use trailshare::store::{RoleReader, RoleSummary, StoreError};
 
 /// A share whose route or record cannot be believed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl<S: RoleReader> ShareCache<S> {
     }
 
     /// The current table. Concurrent callers wait for one listing.
-    pub async fn get(&self) -> Result<Arc<ShareTable>, StoreError> {
+    pub async fn get(&self) -> Result<Arc<ShareTable>, AwsError> {
         let mut cached = self.cached.lock().await;
         if let Some((at, table)) = cached.as_ref() {
             if at.elapsed() < self.ttl {
@@ -91,13 +91,13 @@ impl<S: RoleReader> ShareCache<S> {
 
     /// Fills the cache from a listing made elsewhere (at start-up, while
     /// the share secret was being read).
-    pub async fn prime(&self, listing: Vec<RoleSummary>) -> Result<(), StoreError> {
+    pub async fn prime(&self, listing: Vec<RoleSummary>) -> Result<(), AwsError> {
         let table = Arc::new(self.table(listing).await?);
         *self.cached.lock().await = Some((Instant::now(), table));
         Ok(())
     }
 
-    async fn table(&self, listing: Vec<RoleSummary>) -> Result<ShareTable, StoreError> {
+    async fn table(&self, listing: Vec<RoleSummary>) -> Result<ShareTable, AwsError> {
         let mut table = ShareTable::default();
         for role in listing {
             let Some(name) = share_name(&role.role_name).map(str::to_string) else {
@@ -147,7 +147,7 @@ impl<S: RoleReader> ShareCache<S> {
     async fn route_from_tags(
         &self,
         role_name: &str,
-    ) -> Result<Option<Result<Route, Unbelieved>>, StoreError> {
+    ) -> Result<Option<Result<Route, Unbelieved>>, AwsError> {
         let Some(role) = self
             .roles
             .get(&self.config.share_role_path, role_name)

@@ -8,15 +8,15 @@ use std::sync::Mutex;
 use serde_json::json;
 use trailshare::config::Config;
 use trailshare::events::CreatedObject;
+use trailshare::ports::RoleSummary;
+use trailshare::ports::{
+    AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata,
+    RoleReader, SourceHead, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
+};
 use trailshare::record::{role_name, ShareRecord};
 use trailshare::route::describe;
 use trailshare::seal::ShareKey;
 use trailshare::share::validate;
-use trailshare::store::RoleSummary;
-use trailshare::store::{
-    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, RoleReader,
-    SourceHead, StoreError, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
-};
 
 use super::log::target_line;
 use super::{Forwarder, Outcome};
@@ -82,7 +82,7 @@ impl FakeRoles {
 }
 
 impl RoleReader for FakeRoles {
-    async fn get(&self, _: &str, name: &str) -> Result<Option<StoredRole>, StoreError> {
+    async fn get(&self, _: &str, name: &str) -> Result<Option<StoredRole>, AwsError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .roles
@@ -90,7 +90,7 @@ impl RoleReader for FakeRoles {
             .find(|(r, _)| r.role_name == name)
             .map(|(r, _)| r.clone()))
     }
-    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, StoreError> {
+    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, AwsError> {
         self.listings.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .roles
@@ -125,7 +125,7 @@ struct FakeObjects {
     /// bucket → owning account; a bucket not here does not exist.
     owners: Mutex<HashMap<String, String>>,
     /// bucket → the error every request to it gets.
-    failing: Mutex<HashMap<String, StoreError>>,
+    failing: Mutex<HashMap<String, AwsError>>,
     calls: Mutex<Vec<String>>,
     /// Buckets whose default encryption is SSE-KMS: a copy's ETag differs.
     kms: Mutex<Vec<String>>,
@@ -171,7 +171,7 @@ impl FakeObjects {
     fn tags_of(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
         self.object(bucket, key).unwrap().tags
     }
-    fn fail(&self, bucket: &str, error: Option<StoreError>) {
+    fn fail(&self, bucket: &str, error: Option<AwsError>) {
         let mut failing = self.failing.lock().unwrap();
         match error {
             Some(error) => failing.insert(bucket.to_string(), error),
@@ -182,7 +182,7 @@ impl FakeObjects {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
     /// Notes the call; the bucket's injected failure, if any.
-    fn call(&self, call: &str, bucket: &str) -> Result<(), StoreError> {
+    fn call(&self, call: &str, bucket: &str) -> Result<(), AwsError> {
         self.calls.lock().unwrap().push(call.to_string());
         match self.failing.lock().unwrap().get(bucket) {
             Some(error) => Err(error.clone()),
@@ -191,14 +191,14 @@ impl FakeObjects {
     }
     /// What S3 answers a request to a destination: `ExpectedBucketOwner`
     /// must match, and a write to a missing bucket is `NoSuchBucket`.
-    fn check_destination(&self, d: &Destination, write: bool) -> Result<bool, StoreError> {
+    fn check_destination(&self, d: &Destination, write: bool) -> Result<bool, AwsError> {
         match self.owners.lock().unwrap().get(&d.bucket) {
             Some(owner) if *owner == d.owner => Ok(true),
-            Some(_) => Err(StoreError::Denied {
+            Some(_) => Err(AwsError::Denied {
                 call: "s3:HeadObject",
                 message: "AccessDenied".into(),
             }),
-            None if write => Err(StoreError::Rejected {
+            None if write => Err(AwsError::Rejected {
                 call: "s3:PutObject",
                 message: "NoSuchBucket".into(),
             }),
@@ -224,7 +224,7 @@ impl LogObjects for FakeObjects {
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    ) -> Result<Option<Vec<(String, String)>>, AwsError> {
         self.call("tags", bucket)?;
         Ok(self.object(bucket, key).map(|o| o.tags))
     }
@@ -233,19 +233,19 @@ impl LogObjects for FakeObjects {
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.call("put_tags", bucket)?;
         self.objects
             .lock()
             .unwrap()
             .get_mut(&(bucket.into(), key.into()))
-            .ok_or(StoreError::NotFound {
+            .ok_or(AwsError::NotFound {
                 call: "s3:PutObjectTagging",
             })?
             .tags = tags.to_vec();
         Ok(())
     }
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, AwsError> {
         self.call("head", bucket)?;
         Ok(self.object(bucket, key).map(|o| SourceHead {
             etag: o.etag,
@@ -253,7 +253,7 @@ impl LogObjects for FakeObjects {
             size: o.body.len() as u64,
         }))
     }
-    async fn copy_state(&self, d: &Destination) -> Result<Option<CopyState>, StoreError> {
+    async fn copy_state(&self, d: &Destination) -> Result<Option<CopyState>, AwsError> {
         self.call("copy_state", &d.bucket)?;
         if !self.check_destination(d, false)? {
             return Ok(None);
@@ -263,11 +263,11 @@ impl LogObjects for FakeObjects {
             mark: o.metadata.user.get(SOURCE_ETAG_METADATA).cloned(),
         }))
     }
-    async fn copy_as_is(&self, bucket: &str, key: &str, d: &Destination) -> Result<(), StoreError> {
+    async fn copy_as_is(&self, bucket: &str, key: &str, d: &Destination) -> Result<(), AwsError> {
         self.call("copy_as_is", &d.bucket)?;
         assert!(d.writer.is_none(), "server-side copies use our credentials");
         self.check_destination(d, true)?;
-        let mut copy = self.object(bucket, key).ok_or(StoreError::NotFound {
+        let mut copy = self.object(bucket, key).ok_or(AwsError::NotFound {
             call: "s3:CopyObject",
         })?;
         copy.tags.clear();
@@ -288,11 +288,11 @@ impl LogObjects for FakeObjects {
         key: &str,
         source: &SourceHead,
         d: &Destination,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.call("copy_within", &d.bucket)?;
         assert!(d.writer.is_none(), "server-side copies use our credentials");
         self.check_destination(d, true)?;
-        let object = self.object(bucket, key).ok_or(StoreError::NotFound {
+        let object = self.object(bucket, key).ok_or(AwsError::NotFound {
             call: "s3:CopyObject",
         })?;
         assert_eq!(
@@ -302,7 +302,7 @@ impl LogObjects for FakeObjects {
         self.write_copy(&object, d);
         Ok(())
     }
-    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, AwsError> {
         self.call("list", bucket)?;
         let mut listing = Listing::default();
         let mut keys: Vec<(String, String, u64)> = self
@@ -338,10 +338,10 @@ impl LogObjects for FakeObjects {
         key: &str,
         if_match: Option<&str>,
         d: &Destination,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         let writer = d.writer.as_ref().map(|w| (&w.role_arn, &w.external_id));
         self.call(&format!("copy_streamed via {writer:?}"), &d.bucket)?;
-        let object = self.object(bucket, key).ok_or(StoreError::NotFound {
+        let object = self.object(bucket, key).ok_or(AwsError::NotFound {
             call: "s3:GetObject",
         })?;
         if let Some(etag) = if_match {
@@ -632,7 +632,7 @@ async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
     let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
     forwarder.objects.fail(
         "z-logs",
-        Some(StoreError::Throttled {
+        Some(AwsError::Throttled {
             call: "s3:CopyObject",
             message: "SlowDown".into(),
         }),
@@ -701,7 +701,7 @@ async fn only_a_missing_source_is_a_skip() {
     // A throttled or failing trail bucket is not "gone": it fails.
     forwarder.objects.fail(
         "trail-bucket",
-        Some(StoreError::Failed {
+        Some(AwsError::Failed {
             call: "s3:GetObjectTagging",
             message: "InternalError".into(),
         }),
@@ -806,35 +806,35 @@ fn each_target_outcome_is_one_line_that_says_whether_a_retry_may_help() {
     let line = |target: &Target, result| target_line(&object, &target.name(), &result);
     let cases = [
         (
-            StoreError::Throttled {
+            AwsError::Throttled {
                 call: "s3:CopyObject",
                 message: "SlowDown".into(),
             },
             true,
         ),
         (
-            StoreError::Failed {
+            AwsError::Failed {
                 call: "s3:CopyObject",
                 message: "connection reset".into(),
             },
             true,
         ),
         (
-            StoreError::Denied {
+            AwsError::Denied {
                 call: "s3:HeadObject",
                 message: "AccessDenied".into(),
             },
             false,
         ),
         (
-            StoreError::Rejected {
+            AwsError::Rejected {
                 call: "s3:CopyObject",
                 message: "NoSuchBucket".into(),
             },
             false,
         ),
         (
-            StoreError::Rejected {
+            AwsError::Rejected {
                 call: "s3:PutObjectTagging",
                 message: "10 tags".into(),
             },
@@ -851,7 +851,7 @@ fn each_target_outcome_is_one_line_that_says_whether_a_retry_may_help() {
     }
     let gone = line(
         &Target::Tag,
-        Err(StoreError::NotFound {
+        Err(AwsError::NotFound {
             call: "s3:GetObjectTagging",
         }),
     );
@@ -870,7 +870,7 @@ struct FakeQueue {
 }
 
 impl WorkQueue for &FakeQueue {
-    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+    async fn send(&self, bodies: &[String]) -> Result<(), AwsError> {
         self.sent.lock().unwrap().extend_from_slice(bodies);
         Ok(())
     }
@@ -1036,7 +1036,7 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
 #[derive(Default)]
 struct FakeNotifier {
     sent: Mutex<Vec<(String, serde_json::Value)>>,
-    failing: Mutex<Option<StoreError>>,
+    failing: Mutex<Option<AwsError>>,
 }
 
 impl FakeNotifier {
@@ -1045,12 +1045,12 @@ impl FakeNotifier {
     }
 }
 
-impl trailshare::store::Notifier for FakeNotifier {
+impl trailshare::ports::Notifier for FakeNotifier {
     async fn notify(
         &self,
         target: &trailshare::share::Notify,
         message: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         if let Some(error) = self.failing.lock().unwrap().clone() {
             return Err(error);
         }
@@ -1132,7 +1132,7 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
         share_key(),
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
-    let missing = StoreError::Rejected {
+    let missing = AwsError::Rejected {
         call: "s3:CopyObject",
         message: "NoSuchBucket".into(),
     };
@@ -1146,7 +1146,7 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
         "announced an undelivered file"
     );
     forwarder.objects.fail("b-logs", None);
-    *forwarder.notifier.failing.lock().unwrap() = Some(StoreError::Throttled {
+    *forwarder.notifier.failing.lock().unwrap() = Some(AwsError::Throttled {
         call: "sqs:SendMessage",
         message: "slow down".into(),
     });

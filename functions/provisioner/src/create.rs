@@ -1,16 +1,16 @@
 //! Creating a share: the role, then its seals.
 
 use serde_json::{json, Value};
-use trailshare::store::{RolePaths, RoleStore, StoreError, StoredRole, WorkQueue};
+use trailshare::ports::{AwsError, RolePaths, RoleStore, StoredRole, WorkQueue};
 
 use crate::error::{principal_error, ApiError, Result};
 use crate::now_rfc3339;
 use crate::Provisioner;
 use trailshare::policy::{role_policy, trust_policy, READ_POLICY_NAME};
+use trailshare::ports::RoleDraft;
 use trailshare::record::{role_name, ShareRecord};
 use trailshare::route::in_tags;
 use trailshare::share::ShareSpec;
-use trailshare::store::RoleDraft;
 
 impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     pub(crate) async fn create(&self, spec: ShareSpec, caller: &str) -> Result<Value> {
@@ -29,7 +29,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 self.audit(caller, "create", &record.spec.name, None, Some(&record));
                 Ok(self.render(&record, &role.arn))
             }
-            Err(StoreError::AlreadyExists { .. }) => Err(ApiError::new(
+            Err(AwsError::AlreadyExists { .. }) => Err(ApiError::new(
                 409,
                 "conflict",
                 format!("a role named {} already exists", draft.role_name),

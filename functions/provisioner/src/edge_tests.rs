@@ -7,55 +7,55 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use trailshare::config::Config;
-use trailshare::seal::ShareKey;
-use trailshare::store::{
-    RoleDraft, RolePaths, RoleReader, RoleStore, RoleSummary, StoreError, StoredRole,
+use trailshare::ports::{
+    AwsError, RoleDraft, RolePaths, RoleReader, RoleStore, RoleSummary, StoredRole,
 };
+use trailshare::seal::ShareKey;
 
 use crate::{ApiRequest, Provisioner};
 
 /// Every call fails: the router's answer is all these tests look at.
 pub(crate) struct NoIam;
 
-fn refused() -> StoreError {
-    StoreError::Failed {
+fn refused() -> AwsError {
+    AwsError::Failed {
         call: "iam:none",
         message: "not reachable in this test".into(),
     }
 }
 
 impl RoleReader for NoIam {
-    async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, StoreError> {
+    async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, AwsError> {
         Err(refused())
     }
-    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, StoreError> {
+    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, AwsError> {
         Err(refused())
     }
 }
 
 impl RoleStore for NoIam {
-    async fn create(&self, _: &RoleDraft) -> Result<StoredRole, StoreError> {
+    async fn create(&self, _: &RoleDraft) -> Result<StoredRole, AwsError> {
         Err(refused())
     }
-    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, AwsError> {
         Err(refused())
     }
-    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), AwsError> {
         Err(refused())
     }
-    async fn update_trust(&self, _: &str, _: &str) -> Result<(), StoreError> {
+    async fn update_trust(&self, _: &str, _: &str) -> Result<(), AwsError> {
         Err(refused())
     }
-    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), StoreError> {
+    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), AwsError> {
         Err(refused())
     }
-    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), StoreError> {
+    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), AwsError> {
         Err(refused())
     }
-    async fn untag(&self, _: &str, _: &[String]) -> Result<(), StoreError> {
+    async fn untag(&self, _: &str, _: &[String]) -> Result<(), AwsError> {
         Err(refused())
     }
-    async fn delete(&self, _: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, _: &str) -> Result<bool, AwsError> {
         Err(refused())
     }
 }
@@ -173,10 +173,10 @@ impl Paths {
 }
 
 impl RolePaths for Paths {
-    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, AwsError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         if role_name == "throttled" {
-            return Err(StoreError::Throttled {
+            return Err(AwsError::Throttled {
                 call: "iam:GetRole",
                 message: "Throttling: Rate exceeded".into(),
             });
@@ -186,7 +186,7 @@ impl RolePaths for Paths {
 }
 
 impl RolePaths for &Paths {
-    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, AwsError> {
         (*self).role_path(role_name).await
     }
 }
@@ -201,7 +201,7 @@ fn session(role: &str) -> String {
 /// A change by `caller`: an empty body, so an admitted caller gets the
 /// validator's 400 and a refused one 403/503, all before any IAM write.
 async fn change_as<P: RolePaths>(
-    provisioner: &Provisioner<NoIam, trailshare::store::NoQueue, P>,
+    provisioner: &Provisioner<NoIam, trailshare::ports::NoQueue, P>,
     caller: &str,
 ) -> (u16, String) {
     let response = provisioner

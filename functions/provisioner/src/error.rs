@@ -1,9 +1,9 @@
 //! Request failures, rendered as `{"error": {"code", "message", "field"}}`.
 
 use serde_json::json;
+use trailshare::ports::AwsError;
 use trailshare::record::RecordError;
 use trailshare::share::{Invalid, ShareSpec};
-use trailshare::store::StoreError;
 
 use crate::ApiResponse;
 
@@ -57,14 +57,14 @@ impl From<Invalid> for ApiError {
 
 /// AWS's error code from a classified error's text (`Code: message`), never
 /// its message: that may quote policies or ARNs and goes to the log only.
-pub(crate) fn aws_code(error: &StoreError) -> String {
+pub(crate) fn aws_code(error: &AwsError) -> String {
     let text = match error {
-        StoreError::NotFound { .. } => return "NoSuchEntity".into(),
-        StoreError::AlreadyExists { .. } => return "EntityAlreadyExists".into(),
-        StoreError::Throttled { message, .. }
-        | StoreError::Denied { message, .. }
-        | StoreError::Failed { message, .. }
-        | StoreError::Rejected { message, .. } => message,
+        AwsError::NotFound { .. } => return "NoSuchEntity".into(),
+        AwsError::AlreadyExists { .. } => return "EntityAlreadyExists".into(),
+        AwsError::Throttled { message, .. }
+        | AwsError::Denied { message, .. }
+        | AwsError::Failed { message, .. }
+        | AwsError::Rejected { message, .. } => message,
     };
     let head = text
         .split_once(": ")
@@ -76,15 +76,15 @@ pub(crate) fn aws_code(error: &StoreError) -> String {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> ApiError {
+impl From<AwsError> for ApiError {
+    fn from(error: AwsError) -> ApiError {
         eprintln!(
             "{}",
             json!({"event": "aws_error", "call": error.call(), "error": error.to_string()})
         );
         let message = format!("{} failed: {}", error.call(), aws_code(&error));
         match error {
-            StoreError::Throttled { .. } => ApiError::new(503, "aws_throttled", message),
+            AwsError::Throttled { .. } => ApiError::new(503, "aws_throttled", message),
             _ => ApiError::new(502, "aws_error", message),
         }
     }
@@ -106,8 +106,8 @@ pub(crate) type Result<T> = std::result::Result<T, ApiError>;
 /// IAM refuses a trust policy naming a principal it does not know
 /// (`MalformedPolicyDocument: Invalid principal in policy: …`): that is the
 /// caller's input, a 400 naming the principal, not a 502.
-pub(crate) fn principal_error(error: StoreError, spec: &ShareSpec) -> ApiError {
-    if let StoreError::Failed { message, .. } | StoreError::Rejected { message, .. } = &error {
+pub(crate) fn principal_error(error: AwsError, spec: &ShareSpec) -> ApiError {
+    if let AwsError::Failed { message, .. } | AwsError::Rejected { message, .. } = &error {
         if message.starts_with("MalformedPolicyDocument")
             && message.to_ascii_lowercase().contains("principal")
         {

@@ -22,14 +22,14 @@ use trailshare::admin::AdminMatch;
 use trailshare::config::Config;
 use trailshare::grantee::grantee_setup;
 use trailshare::policy::{check_limits, role_policy, trust_policy, READ_POLICY_NAME};
+use trailshare::ports::{
+    AwsError, NoQueue, NoRolePaths, RolePaths, RoleStore, StoredRole, WorkQueue,
+};
 use trailshare::record::{read_tags, role_name, share_name, ShareRecord};
 use trailshare::route::read_description;
 use trailshare::seal::{Distrust, ShareKey};
 use trailshare::share::{
     check_deployment, check_not_expired, validate, validate_existing_name, validate_name, ShareSpec,
-};
-use trailshare::store::{
-    NoQueue, NoRolePaths, RolePaths, RoleStore, StoreError, StoredRole, WorkQueue,
 };
 
 pub use crate::error::ApiError;
@@ -136,7 +136,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     /// Handles one invocation: EventBridge's daily `Scheduled Event` sweeps
     /// expired shares (an error fails the invocation, so Lambda retries
     /// it); anything else is an API Gateway request.
-    pub async fn handle_invocation(&self, event: Value) -> std::result::Result<Value, StoreError> {
+    pub async fn handle_invocation(&self, event: Value) -> std::result::Result<Value, AwsError> {
         match scheduled_by(&event) {
             Some(schedule) => self.sweep(&schedule).await,
             None => Ok(self.handle_event(event).await),

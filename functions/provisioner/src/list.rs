@@ -1,7 +1,7 @@
 //! `GET /shares`: pages sorted by name, one `GetRole` per share on the page.
 
 use serde_json::json;
-use trailshare::store::{RolePaths, RoleStore, WorkQueue};
+use trailshare::ports::{RolePaths, RoleStore, WorkQueue};
 
 use crate::error::{ApiError, Result};
 use crate::ApiRequest;

@@ -2,7 +2,7 @@
 //! the old or the new share allows, whatever IAM call a replace stops at.
 
 use serde_json::{json, Value};
-use trailshare::store::{RolePaths, RoleStore, StoredRole, WorkQueue};
+use trailshare::ports::{RolePaths, RoleStore, StoredRole, WorkQueue};
 
 use crate::error::principal_error;
 use crate::error::{ApiError, Result};

@@ -1,7 +1,7 @@
 //! The daily sweep of expired shares (EventBridge's `Scheduled Event`).
 
 use serde_json::{json, Value};
-use trailshare::store::{RolePaths, RoleStore, StoreError, WorkQueue};
+use trailshare::ports::{AwsError, RolePaths, RoleStore, WorkQueue};
 
 use crate::Found;
 use crate::Provisioner;
@@ -18,7 +18,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     /// record is read again just before the delete, so a share a PUT
     /// extended meanwhile stays. Stops after [`SWEEP_BUDGET`]; what is
     /// left (denied by IAM all the same) goes at the next run.
-    pub async fn sweep(&self, caller: &str) -> std::result::Result<Value, StoreError> {
+    pub async fn sweep(&self, caller: &str) -> std::result::Result<Value, AwsError> {
         let started = std::time::Instant::now();
         let path = &self.config.share_role_path;
         let listed_at = time::OffsetDateTime::now_utc();
@@ -71,7 +71,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         path: &str,
         role_name: &str,
         caller: &str,
-    ) -> std::result::Result<Option<String>, StoreError> {
+    ) -> std::result::Result<Option<String>, AwsError> {
         let Some(role) = self.store.get(path, role_name).await? else {
             return Ok(None);
         };

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use trailshare::config::Config;
+use trailshare::ports::{AwsError, RoleDraft, RoleReader, RoleStore, RoleSummary, StoredRole};
 use trailshare::record::ShareRecord;
 use trailshare::seal::ShareKey;
 use trailshare::share::ShareSpec;
-use trailshare::store::{RoleDraft, RoleReader, RoleStore, RoleSummary, StoreError, StoredRole};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -38,7 +38,7 @@ struct MemRole {
 struct MemRoles {
     roles: Mutex<BTreeMap<String, MemRole>>,
     writes: Mutex<Vec<&'static str>>,
-    fail: Mutex<Option<(usize, StoreError)>>,
+    fail: Mutex<Option<(usize, AwsError)>>,
     /// Single-role reads (`GetRole`), for the cost of a page.
     reads: std::sync::atomic::AtomicUsize,
     /// Roles created so far: each gets a new RoleId.
@@ -46,18 +46,16 @@ struct MemRoles {
 }
 
 impl MemRoles {
-    fn write(&self, call: &'static str) -> Result<(), StoreError> {
+    fn write(&self, call: &'static str) -> Result<(), AwsError> {
         let mut writes = self.writes.lock().unwrap();
         writes.push(call);
         let mut fail = self.fail.lock().unwrap();
         if let Some((n, error)) = fail.as_ref() {
             if *n == writes.len() {
                 let error = match error.clone() {
-                    StoreError::Failed { message, .. } => StoreError::Failed { call, message },
-                    StoreError::Rejected { message, .. } => StoreError::Rejected { call, message },
-                    StoreError::Throttled { message, .. } => {
-                        StoreError::Throttled { call, message }
-                    }
+                    AwsError::Failed { message, .. } => AwsError::Failed { call, message },
+                    AwsError::Rejected { message, .. } => AwsError::Rejected { call, message },
+                    AwsError::Throttled { message, .. } => AwsError::Throttled { call, message },
                     other => other,
                 };
                 *fail = None;
@@ -67,7 +65,7 @@ impl MemRoles {
         Ok(())
     }
 
-    fn fail_write(&self, n: usize, error: StoreError) {
+    fn fail_write(&self, n: usize, error: AwsError) {
         self.writes.lock().unwrap().clear();
         *self.fail.lock().unwrap() = Some((n, error));
     }
@@ -91,11 +89,11 @@ impl MemRoles {
         name: &str,
         call: &'static str,
         change: impl FnOnce(&mut MemRole) -> T,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, AwsError> {
         self.write(call)?;
         match self.roles.lock().unwrap().get_mut(name) {
             Some(role) => Ok(change(role)),
-            None => Err(StoreError::NotFound { call }),
+            None => Err(AwsError::NotFound { call }),
         }
     }
 }
@@ -111,7 +109,7 @@ impl std::ops::Deref for Shared {
 }
 
 impl RoleReader for Shared {
-    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, AwsError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let roles = self.roles.lock().unwrap();
         Ok(roles
@@ -124,7 +122,7 @@ impl RoleReader for Shared {
                 ..r.stored.clone()
             }))
     }
-    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, AwsError> {
         let roles = self.roles.lock().unwrap();
         Ok(roles
             .values()
@@ -140,7 +138,7 @@ impl RoleReader for Shared {
 }
 
 impl RoleStore for Shared {
-    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, StoreError> {
+    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, AwsError> {
         self.write("iam:CreateRole")?;
         let stored = StoredRole {
             role_name: draft.role_name.clone(),
@@ -164,7 +162,7 @@ impl RoleStore for Shared {
         };
         let mut roles = self.roles.lock().unwrap();
         if roles.contains_key(&draft.role_name) {
-            return Err(StoreError::AlreadyExists {
+            return Err(AwsError::AlreadyExists {
                 call: "iam:CreateRole",
             });
         }
@@ -183,30 +181,30 @@ impl RoleStore for Shared {
         );
         Ok(stored)
     }
-    async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, StoreError> {
+    async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
         let roles = self.roles.lock().unwrap();
         Ok(roles
             .get(role)
             .and_then(|r| r.policies.get(policy))
             .map(Value::to_string))
     }
-    async fn put_policy(&self, role: &str, policy: &str, document: &str) -> Result<(), StoreError> {
+    async fn put_policy(&self, role: &str, policy: &str, document: &str) -> Result<(), AwsError> {
         let document: Value = serde_json::from_str(document).unwrap();
         self.with_role(role, "iam:PutRolePolicy", |r| {
             r.policies.insert(policy.to_string(), document);
         })
     }
-    async fn update_trust(&self, role: &str, document: &str) -> Result<(), StoreError> {
+    async fn update_trust(&self, role: &str, document: &str) -> Result<(), AwsError> {
         let document: Value = serde_json::from_str(document).unwrap();
         self.with_role(role, "iam:UpdateAssumeRolePolicy", |r| r.trust = document)
     }
-    async fn update_role(&self, role: &str, description: &str, max: i32) -> Result<(), StoreError> {
+    async fn update_role(&self, role: &str, description: &str, max: i32) -> Result<(), AwsError> {
         self.with_role(role, "iam:UpdateRole", |r| {
             r.max_session_seconds = max;
             r.description = description.to_string();
         })
     }
-    async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+    async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         self.with_role(role, "iam:TagRole", |r| {
             for (key, value) in tags {
                 r.stored.tags.retain(|(k, _)| k != key);
@@ -214,12 +212,12 @@ impl RoleStore for Shared {
             }
         })
     }
-    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), StoreError> {
+    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), AwsError> {
         self.with_role(role, "iam:UntagRole", |r| {
             r.stored.tags.retain(|(k, _)| !keys.contains(k))
         })
     }
-    async fn delete(&self, role: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, role: &str) -> Result<bool, AwsError> {
         self.write("iam:DeleteRole")?;
         Ok(self.roles.lock().unwrap().remove(role).is_some())
     }
@@ -256,7 +254,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 
 struct Api {
     store: Arc<MemRoles>,
-    provisioner: Provisioner<Shared, trailshare::store::NoQueue, crate::edge_tests::Paths>,
+    provisioner: Provisioner<Shared, trailshare::ports::NoQueue, crate::edge_tests::Paths>,
     audit: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -754,7 +752,7 @@ async fn api_failing_write(old_body: &Value, n: usize, message: &str) -> Api {
     );
     api.store.fail_write(
         n,
-        StoreError::Failed {
+        AwsError::Failed {
             call: "",
             message: message.into(),
         },
@@ -1067,7 +1065,7 @@ async fn iam_refusing_a_principal_is_a_400_naming_it() {
     let ghost = format!("arn:aws:iam::{B}:role/Ghost");
     api.store.fail_write(
         1,
-        StoreError::Rejected {
+        AwsError::Rejected {
             call: "",
             message: format!(
                 "MalformedPolicyDocument: Invalid principal in policy: \"AWS\":\"{ghost}\""
@@ -1086,7 +1084,7 @@ async fn iam_refusing_a_principal_is_a_400_naming_it() {
     // Throttling is a 503 naming the call and the code only.
     api.store.fail_write(
         1,
-        StoreError::Throttled {
+        AwsError::Throttled {
             call: "",
             message: "Throttling: Rate exceeded for 111111111111".into(),
         },
@@ -1115,7 +1113,7 @@ async fn records_with_a_stale_tail_stay_readable() {
     // The replace's UntagRole (its last write) fails: the tail stays.
     api.store.fail_write(
         4,
-        StoreError::Failed {
+        AwsError::Failed {
             call: "",
             message: "ServiceFailure".into(),
         },
@@ -1401,7 +1399,7 @@ async fn a_failed_delete_fails_the_sweep_after_trying_the_rest() {
     .await;
     api.store.fail_write(
         1,
-        StoreError::Throttled {
+        AwsError::Throttled {
             call: "",
             message: "Throttling: Rate exceeded".into(),
         },

@@ -4,9 +4,7 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
 use super::classify;
-use crate::store::{
-    LastUsed, RoleDraft, RoleReader, RoleStore, RoleSummary, StoreError, StoredRole,
-};
+use crate::ports::{AwsError, LastUsed, RoleDraft, RoleReader, RoleStore, RoleSummary, StoredRole};
 
 /// Share roles in IAM. Build once per process and share.
 #[derive(Clone, Debug)]
@@ -24,7 +22,7 @@ impl IamRoles {
     }
 
     /// The role with its tags and boundary: GetRole returns both.
-    async fn get_role(&self, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+    async fn get_role(&self, role_name: &str) -> Result<Option<StoredRole>, AwsError> {
         match self.iam.get_role().role_name(role_name).send().await {
             Ok(output) => Ok(output.role.map(|role| {
                 let tags = role
@@ -37,14 +35,14 @@ impl IamRoles {
                 stored(role, tags)
             })),
             Err(error) => match classify("iam:GetRole", error) {
-                StoreError::NotFound { .. } => Ok(None),
+                AwsError::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
         }
     }
 
     /// ListRoles under `path` (exactly: not its sub-paths).
-    async fn roles_under(&self, path: &str) -> Result<Vec<aws_sdk_iam::types::Role>, StoreError> {
+    async fn roles_under(&self, path: &str) -> Result<Vec<aws_sdk_iam::types::Role>, AwsError> {
         let mut roles = Vec::new();
         let mut marker = None;
         loop {
@@ -118,10 +116,10 @@ fn stored(role: aws_sdk_iam::types::Role, tags: Vec<(String, String)>) -> Stored
 }
 
 impl RoleReader for IamRoles {
-    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, StoreError> {
+    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, AwsError> {
         Ok(self.get_role(role_name).await?.filter(|r| r.path == path))
     }
-    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, StoreError> {
+    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, AwsError> {
         Ok(self
             .roles_under(path)
             .await?
@@ -137,7 +135,7 @@ impl RoleReader for IamRoles {
 }
 
 impl RoleStore for IamRoles {
-    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, StoreError> {
+    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, AwsError> {
         let created = self
             .iam
             .create_role()
@@ -162,14 +160,14 @@ impl RoleStore for IamRoles {
             // Leave no half-made role: a role without its policy is a share
             // nobody asked for. If even the clean-up fails, say so.
             if let Err(cleanup) = self.delete(&draft.role_name).await {
-                return Err(StoreError::Failed {
+                return Err(AwsError::Failed {
                     call: error.call(),
                     message: format!("{error}; removing the half-made role also failed: {cleanup}"),
                 });
             }
             return Err(error);
         }
-        let role = created.role.ok_or(StoreError::Failed {
+        let role = created.role.ok_or(AwsError::Failed {
             call: "iam:CreateRole",
             message: "no role returned".into(),
         })?;
@@ -180,7 +178,7 @@ impl RoleStore for IamRoles {
         &self,
         role_name: &str,
         policy_name: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<String>, AwsError> {
         match self
             .iam
             .get_role_policy()
@@ -191,7 +189,7 @@ impl RoleStore for IamRoles {
         {
             Ok(output) => Ok(Some(decode_document(&output.policy_document))),
             Err(error) => match classify("iam:GetRolePolicy", error) {
-                StoreError::NotFound { .. } => Ok(None),
+                AwsError::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
         }
@@ -202,7 +200,7 @@ impl RoleStore for IamRoles {
         role_name: &str,
         policy_name: &str,
         document: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.iam
             .put_role_policy()
             .role_name(role_name)
@@ -214,7 +212,7 @@ impl RoleStore for IamRoles {
         Ok(())
     }
 
-    async fn update_trust(&self, role_name: &str, document: &str) -> Result<(), StoreError> {
+    async fn update_trust(&self, role_name: &str, document: &str) -> Result<(), AwsError> {
         self.iam
             .update_assume_role_policy()
             .role_name(role_name)
@@ -230,7 +228,7 @@ impl RoleStore for IamRoles {
         role_name: &str,
         description: &str,
         max_session_seconds: i32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.iam
             .update_role()
             .role_name(role_name)
@@ -242,7 +240,7 @@ impl RoleStore for IamRoles {
         Ok(())
     }
 
-    async fn tag(&self, role_name: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+    async fn tag(&self, role_name: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         self.iam
             .tag_role()
             .role_name(role_name)
@@ -253,7 +251,7 @@ impl RoleStore for IamRoles {
         Ok(())
     }
 
-    async fn untag(&self, role_name: &str, keys: &[String]) -> Result<(), StoreError> {
+    async fn untag(&self, role_name: &str, keys: &[String]) -> Result<(), AwsError> {
         self.iam
             .untag_role()
             .role_name(role_name)
@@ -264,7 +262,7 @@ impl RoleStore for IamRoles {
         Ok(())
     }
 
-    async fn delete(&self, role_name: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, role_name: &str) -> Result<bool, AwsError> {
         let policies = match self
             .iam
             .list_role_policies()
@@ -274,7 +272,7 @@ impl RoleStore for IamRoles {
         {
             Ok(output) => output.policy_names,
             Err(error) => match classify("iam:ListRolePolicies", error) {
-                StoreError::NotFound { .. } => return Ok(false),
+                AwsError::NotFound { .. } => return Ok(false),
                 other => return Err(other),
             },
         };
@@ -289,7 +287,7 @@ impl RoleStore for IamRoles {
             {
                 Ok(_) => {}
                 Err(error) => match classify("iam:DeleteRolePolicy", error) {
-                    StoreError::NotFound { .. } => {}
+                    AwsError::NotFound { .. } => {}
                     other => return Err(other),
                 },
             }
@@ -297,7 +295,7 @@ impl RoleStore for IamRoles {
         match self.iam.delete_role().role_name(role_name).send().await {
             Ok(_) => Ok(true),
             Err(error) => match classify("iam:DeleteRole", error) {
-                StoreError::NotFound { .. } => Ok(false),
+                AwsError::NotFound { .. } => Ok(false),
                 other => Err(other),
             },
         }
@@ -305,8 +303,8 @@ impl RoleStore for IamRoles {
 }
 
 /// The administrator check's one `GetRole`: the caller's role path.
-impl crate::store::RolePaths for IamRoles {
-    async fn role_path(&self, role_name: &str) -> Result<Option<String>, StoreError> {
+impl crate::ports::RolePaths for IamRoles {
+    async fn role_path(&self, role_name: &str) -> Result<Option<String>, AwsError> {
         Ok(self.get_role(role_name).await?.map(|role| role.path))
     }
 }

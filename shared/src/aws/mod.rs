@@ -1,4 +1,4 @@
-//! The thin AWS adapters: each port of `store` implemented with the SDK.
+//! The thin AWS adapters: each port of `ports` implemented with the SDK.
 //! Nothing here decides anything; it translates calls and classifies errors.
 
 mod iam;
@@ -16,7 +16,7 @@ pub use sqs::SqsQueue;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::store::StoreError;
+use crate::ports::AwsError;
 
 /// Loads the shared SDK configuration once per process (region, credentials
 /// and `AWS_ENDPOINT_URL` from the standard environment).
@@ -43,7 +43,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// Sorts an SDK failure into the few kinds callers act on.
-pub(crate) fn classify<E>(call: &'static str, error: SdkError<E, HttpResponse>) -> StoreError
+pub(crate) fn classify<E>(call: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -57,11 +57,11 @@ where
     match (code.as_str(), status) {
         // A missing bucket is a setting to fix, not a missing object: it must
         // never pass for "the source is gone" (which is the only skip).
-        ("NoSuchBucket", _) => StoreError::Rejected { call, message },
+        ("NoSuchBucket", _) => AwsError::Rejected { call, message },
         ("NoSuchEntity" | "NoSuchKey" | "NotFound", _) | (_, Some(404)) => {
-            StoreError::NotFound { call }
+            AwsError::NotFound { call }
         }
-        ("EntityAlreadyExists", _) => StoreError::AlreadyExists { call },
+        ("EntityAlreadyExists", _) => AwsError::AlreadyExists { call },
         (
             "Throttling"
             | "ThrottlingException"
@@ -70,7 +70,7 @@ where
             | "TooManyRequestsException",
             _,
         )
-        | (_, Some(429 | 503)) => StoreError::Throttled { call, message },
+        | (_, Some(429 | 503)) => AwsError::Throttled { call, message },
         (
             "AccessDenied"
             | "AccessDeniedException"
@@ -78,11 +78,11 @@ where
             | "SignatureDoesNotMatch",
             _,
         )
-        | (_, Some(403)) => StoreError::Denied { call, message },
+        | (_, Some(403)) => AwsError::Denied { call, message },
         // Other 4xx: the request as it stands will not succeed by retrying.
-        (_, Some(400..=499)) => StoreError::Rejected { call, message },
+        (_, Some(400..=499)) => AwsError::Rejected { call, message },
         // 5xx, timeouts, resets, credential (STS) failures: transient.
-        _ => StoreError::Failed { call, message },
+        _ => AwsError::Failed { call, message },
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use aws_config::{Region, SdkConfig};
 
 use super::classify;
+use crate::ports::{AwsError, Notifier};
 use crate::share::Notify;
-use crate::store::{Notifier, StoreError};
 
 /// Sends announcements with the function's own credentials; the grantee's
 /// queue or topic policy lets the forwarder's role send (`queue_policy`).
@@ -69,9 +69,9 @@ fn arn_parts(arn: &str) -> (&str, &str, &str) {
 
 /// A missing queue or topic is a setting to fix, never "the source is
 /// gone" (the forwarder's only skip): it must fail and be retried.
-fn not_a_skip(error: StoreError) -> StoreError {
+fn not_a_skip(error: AwsError) -> AwsError {
     match error {
-        StoreError::NotFound { call } => StoreError::Rejected {
+        AwsError::NotFound { call } => AwsError::Rejected {
             call,
             message: "the queue or topic does not exist".into(),
         },
@@ -80,7 +80,7 @@ fn not_a_skip(error: StoreError) -> StoreError {
 }
 
 impl Notifier for AwsNotifier {
-    async fn notify(&self, target: &Notify, message: &str) -> Result<(), StoreError> {
+    async fn notify(&self, target: &Notify, message: &str) -> Result<(), AwsError> {
         let (region, account, name) = arn_parts(target.arn());
         match target {
             Notify::QueueArn(_) => {

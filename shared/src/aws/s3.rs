@@ -9,9 +9,9 @@ use aws_sdk_s3::types::{MetadataDirective, ObjectCannedAcl, Tag, Tagging, Taggin
 use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
-use crate::store::{
-    CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, SourceHead,
-    StoreError, Writer, SOURCE_ETAG_METADATA,
+use crate::ports::{
+    AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata,
+    SourceHead, Writer, SOURCE_ETAG_METADATA,
 };
 
 /// S3 access for the forwarder. Build once per process: the writer clients
@@ -84,10 +84,10 @@ impl S3Objects {
     }
 }
 
-fn or_missing<T>(result: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+fn or_missing<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(AwsError::NotFound { .. }) => Ok(None),
         Err(other) => Err(other),
     }
 }
@@ -139,7 +139,7 @@ impl LogObjects for S3Objects {
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    ) -> Result<Option<Vec<(String, String)>>, AwsError> {
         or_missing(
             self.own
                 .get_object_tagging()
@@ -157,7 +157,7 @@ impl LogObjects for S3Objects {
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         let tag_set = tags
             .iter()
             .map(|(k, v)| {
@@ -183,7 +183,7 @@ impl LogObjects for S3Objects {
         Ok(())
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<SourceHead>, AwsError> {
         let head = or_missing(
             self.own
                 .head_object()
@@ -200,7 +200,7 @@ impl LogObjects for S3Objects {
         }))
     }
 
-    async fn copy_state(&self, destination: &Destination) -> Result<Option<CopyState>, StoreError> {
+    async fn copy_state(&self, destination: &Destination) -> Result<Option<CopyState>, AwsError> {
         let client = self.client_for(destination.writer.as_ref()).await;
         let head = client
             .head_object()
@@ -223,7 +223,7 @@ impl LogObjects for S3Objects {
         bucket: &str,
         key: &str,
         destination: &Destination,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.server_side_copy(bucket, key, destination)
             .metadata_directive(MetadataDirective::Copy)
             .send()
@@ -238,7 +238,7 @@ impl LogObjects for S3Objects {
         key: &str,
         source: &SourceHead,
         destination: &Destination,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         self.server_side_copy(bucket, key, destination)
             .copy_source_if_match(format!("\"{}\"", source.etag))
             .metadata_directive(MetadataDirective::Replace)
@@ -251,7 +251,7 @@ impl LogObjects for S3Objects {
         Ok(())
     }
 
-    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str, folders: bool) -> Result<Listing, AwsError> {
         let mut listing = Listing::default();
         let mut token = None;
         loop {
@@ -299,7 +299,7 @@ impl LogObjects for S3Objects {
         key: &str,
         if_match: Option<&str>,
         destination: &Destination,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         let source = self
             .own
             .get_object()
@@ -333,7 +333,7 @@ impl LogObjects for S3Objects {
             .await
             .map_err(|e| match classify("s3:PutObject", e) {
                 // A 404 on a write is the destination, never the source.
-                StoreError::NotFound { call } => StoreError::Rejected {
+                AwsError::NotFound { call } => AwsError::Rejected {
                     call,
                     message: "NoSuchBucket".into(),
                 },

@@ -3,7 +3,7 @@
 use aws_sdk_secretsmanager::Client;
 
 use super::classify;
-use crate::store::{ShareSecret, StoreError};
+use crate::ports::{AwsError, ShareSecret};
 
 /// The stack's share secret (`SHARE_SECRET_ARN`): one `GetSecretValue`.
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ impl SecretsManagerSecret {
 }
 
 impl ShareSecret for SecretsManagerSecret {
-    async fn read(&self) -> Result<Vec<u8>, StoreError> {
+    async fn read(&self) -> Result<Vec<u8>, AwsError> {
         let output = self
             .client
             .get_secret_value()
@@ -33,7 +33,7 @@ impl ShareSecret for SecretsManagerSecret {
         match (output.secret_string, output.secret_binary) {
             (Some(text), _) => Ok(text.into_bytes()),
             (None, Some(blob)) => Ok(blob.into_inner()),
-            (None, None) => Err(StoreError::Rejected {
+            (None, None) => Err(AwsError::Rejected {
                 call: "secretsmanager:GetSecretValue",
                 message: "the share secret has no value".into(),
             }),

@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
 use super::classify;
-use crate::store::{StoreError, WorkQueue};
+use crate::ports::{AwsError, WorkQueue};
 
 /// SQS allows at most 10 messages per `SendMessageBatch`.
 const BATCH: usize = 10;
@@ -28,7 +28,7 @@ impl SqsQueue {
 }
 
 impl WorkQueue for SqsQueue {
-    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+    async fn send(&self, bodies: &[String]) -> Result<(), AwsError> {
         for chunk in bodies.chunks(BATCH) {
             let entries = chunk
                 .iter()
@@ -57,12 +57,12 @@ impl WorkQueue for SqsQueue {
                     refused.message.clone().unwrap_or_default()
                 );
                 return Err(if refused.sender_fault {
-                    StoreError::Rejected {
+                    AwsError::Rejected {
                         call: "sqs:SendMessageBatch",
                         message,
                     }
                 } else {
-                    StoreError::Failed {
+                    AwsError::Failed {
                         call: "sqs:SendMessageBatch",
                         message,
                     }

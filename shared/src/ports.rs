@@ -7,7 +7,7 @@ use std::future::Future;
 /// A failed AWS call, classified for retries and HTTP status codes, naming
 /// the API call so an operator knows which permission or service failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
+pub enum AwsError {
     #[error("{call}: not found")]
     NotFound { call: &'static str },
     #[error("{call}: already exists")]
@@ -25,26 +25,23 @@ pub enum StoreError {
     Rejected { call: &'static str, message: String },
 }
 
-impl StoreError {
+impl AwsError {
     /// The AWS API call that failed.
     pub fn call(&self) -> &'static str {
         match self {
-            StoreError::NotFound { call }
-            | StoreError::AlreadyExists { call }
-            | StoreError::Throttled { call, .. }
-            | StoreError::Denied { call, .. }
-            | StoreError::Failed { call, .. }
-            | StoreError::Rejected { call, .. } => call,
+            AwsError::NotFound { call }
+            | AwsError::AlreadyExists { call }
+            | AwsError::Throttled { call, .. }
+            | AwsError::Denied { call, .. }
+            | AwsError::Failed { call, .. }
+            | AwsError::Rejected { call, .. } => call,
         }
     }
 
     /// Whether retrying the same request later may succeed by itself.
     /// Denials and rejections need someone to change a setting first.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Throttled { .. } | StoreError::Failed { .. }
-        )
+        matches!(self, AwsError::Throttled { .. } | AwsError::Failed { .. })
     }
 }
 
@@ -125,13 +122,13 @@ pub trait RoleReader: Send + Sync {
         &self,
         path: &str,
         role_name: &str,
-    ) -> impl Future<Output = Result<Option<StoredRole>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredRole>, AwsError>> + Send;
     /// Every role under `path` as `ListRoles` returns it (name, ARN,
     /// description): one call per 1,000 roles, nothing per role.
     fn list_summaries(
         &self,
         path: &str,
-    ) -> impl Future<Output = Result<Vec<RoleSummary>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<RoleSummary>, AwsError>> + Send;
 }
 
 /// Share roles in IAM, fenced to one path, for the provisioner. Writes are
@@ -143,47 +140,47 @@ pub trait RoleStore: RoleReader {
     fn create(
         &self,
         draft: &RoleDraft,
-    ) -> impl Future<Output = Result<StoredRole, StoreError>> + Send;
+    ) -> impl Future<Output = Result<StoredRole, AwsError>> + Send;
     /// `iam:GetRolePolicy`: one inline policy (JSON), `None` if absent.
     fn get_policy(
         &self,
         role_name: &str,
         policy_name: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
     /// `iam:PutRolePolicy`: sets one inline policy.
     fn put_policy(
         &self,
         role_name: &str,
         policy_name: &str,
         document: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `iam:UpdateAssumeRolePolicy`: sets the trust policy.
     fn update_trust(
         &self,
         role_name: &str,
         document: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `iam:UpdateRole`: description and maximum session length.
     fn update_role(
         &self,
         role_name: &str,
         description: &str,
         max_session_seconds: i32,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `iam:TagRole`: adds or overwrites tags, all at once.
     fn tag(
         &self,
         role_name: &str,
         tags: &[(String, String)],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `iam:UntagRole`: removes tags.
     fn untag(
         &self,
         role_name: &str,
         keys: &[String],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Removes the inline policies, then the role. `false` if it did not exist.
-    fn delete(&self, role_name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn delete(&self, role_name: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 impl RoleSummary {
@@ -199,7 +196,7 @@ impl RoleSummary {
 /// The stack's share secret (`SHARE_SECRET_ARN`), read once per process.
 pub trait ShareSecret: Send + Sync {
     /// The secret's value, as bytes.
-    fn read(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    fn read(&self) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
 }
 
 /// The headers of an S3 object that a faithful copy must carry.
@@ -294,7 +291,7 @@ pub trait Notifier: Send + Sync {
         &self,
         target: &crate::share::Notify,
         message: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// No notifier configured: a share that asks for notifications fails its
@@ -303,8 +300,8 @@ pub trait Notifier: Send + Sync {
 pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
-    async fn notify(&self, target: &crate::share::Notify, _: &str) -> Result<(), StoreError> {
-        Err(StoreError::Rejected {
+    async fn notify(&self, target: &crate::share::Notify, _: &str) -> Result<(), AwsError> {
+        Err(AwsError::Rejected {
             call: match target {
                 crate::share::Notify::QueueArn(_) => "sqs:SendMessage",
                 crate::share::Notify::TopicArn(_) => "sns:Publish",
@@ -317,7 +314,7 @@ impl Notifier for NoNotifier {
 /// The forwarder's own queue, where backfill work fans out.
 pub trait WorkQueue: Send + Sync {
     /// Sends every body (in batches of 10); fails if any is not accepted.
-    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
@@ -326,8 +323,8 @@ pub trait WorkQueue: Send + Sync {
 pub struct NoQueue;
 
 impl WorkQueue for NoQueue {
-    async fn send(&self, _: &[String]) -> Result<(), StoreError> {
-        Err(StoreError::Rejected {
+    async fn send(&self, _: &[String]) -> Result<(), AwsError> {
+        Err(AwsError::Rejected {
             call: "sqs:SendMessageBatch",
             message: "FORWARDER_QUEUE_URL is not set".into(),
         })
@@ -338,7 +335,7 @@ impl WorkQueue for NoQueue {
 /// one, work that must fan out fails, so it is retried and dead-lettered
 /// rather than dropped.
 impl<Q: WorkQueue> WorkQueue for Option<Q> {
-    async fn send(&self, bodies: &[String]) -> Result<(), StoreError> {
+    async fn send(&self, bodies: &[String]) -> Result<(), AwsError> {
         match self {
             Some(queue) => queue.send(bodies).await,
             None => NoQueue.send(bodies).await,
@@ -355,25 +352,25 @@ pub trait LogObjects: Send + Sync {
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, AwsError>> + Send;
     /// Replaces the source object's whole tag set.
     fn put_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// The source's ETag and metadata, or `None` if it does not exist.
     fn head(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<SourceHead>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<SourceHead>, AwsError>> + Send;
     /// The copy at `destination` (one HEAD), or `None` when there is none.
     fn copy_state(
         &self,
         destination: &Destination,
-    ) -> impl Future<Output = Result<Option<CopyState>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<CopyState>, AwsError>> + Send;
     /// Server-side copy with the function's own credentials that keeps the
     /// source's metadata as it is (`MetadataDirective=COPY`), so it needs
     /// no HEAD of the source: a new copy in one request. It carries no mark;
@@ -383,7 +380,7 @@ pub trait LogObjects: Send + Sync {
         bucket: &str,
         key: &str,
         destination: &Destination,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Server-side copy with the function's own credentials, metadata
     /// replaced by the source's plus the mark: no bytes pass through the
     /// function. Only if the source still has `source.etag`.
@@ -393,7 +390,7 @@ pub trait LogObjects: Send + Sync {
         key: &str,
         source: &SourceHead,
         destination: &Destination,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Everything under `prefix` (all pages); with `folders`, split at the
     /// next `/` into objects and child folders.
     fn list(
@@ -401,7 +398,7 @@ pub trait LogObjects: Send + Sync {
         bucket: &str,
         prefix: &str,
         folders: bool,
-    ) -> impl Future<Output = Result<Listing, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Listing, AwsError>> + Send;
     /// Reads the source and streams it to `destination` with the writer's
     /// credentials (never the whole body in memory). `if_match`: the ETag
     /// the source must still have. Returns the source ETag it copied.
@@ -411,7 +408,7 @@ pub trait LogObjects: Send + Sync {
         key: &str,
         if_match: Option<&str>,
         destination: &Destination,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
 }
 
 /// `iam:GetRole` for the caller's own role: its path (`/…/`), `None` if no
@@ -422,7 +419,7 @@ pub trait RolePaths: Send + Sync {
     fn role_path(
         &self,
         role_name: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// No IAM client: every lookup fails, so a role entry never admits anyone.
@@ -430,8 +427,8 @@ pub trait RolePaths: Send + Sync {
 pub struct NoRolePaths;
 
 impl RolePaths for NoRolePaths {
-    async fn role_path(&self, _: &str) -> Result<Option<String>, StoreError> {
-        Err(StoreError::Failed {
+    async fn role_path(&self, _: &str) -> Result<Option<String>, AwsError> {
+        Err(AwsError::Failed {
             call: "iam:GetRole",
             message: "no IAM client to look up the caller's role path".into(),
         })
