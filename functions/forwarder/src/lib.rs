@@ -22,7 +22,7 @@ use trailshare::seal::ShareKey;
 
 use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
-pub use crate::shares::ShareCache;
+pub use crate::shares::{DamagedShare, ShareCache};
 use trailshare::targets::{targets_for, Notice};
 
 /// The tag every delivered log file carries, valued with its owning account.
@@ -291,23 +291,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             .iter()
             .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now));
         let (targets, notices) = targets_for(selected, &key.account, &object.key);
-        // A share whose route cannot be believed delivers nothing, and the
-        // files it claims fail: retried, then dead-lettered, never dropped.
-        let damaged: Vec<String> = shares
-            .damaged
-            .iter()
-            .filter(|d| only.is_none_or(|name| d.name == name) && d.claims(&key.account))
-            .map(|d| {
-                let error = format!(
-                    "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
-                    d.name, d.reason
-                );
-                log(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
-                            "target": format!("share {}", d.name), "outcome": "failed",
-                            "retryable": false, "error": error}));
-                error
-            })
-            .collect();
+        let damaged = damaged_claims(&shares.damaged, object, &key.account, only);
         if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
@@ -367,6 +351,31 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             actions,
         }
     }
+}
+
+/// A share whose route cannot be believed delivers nothing, and the files
+/// it claims fail: retried, then dead-lettered, never dropped. One error
+/// (and one log line) per damaged share that claims `account`'s file.
+fn damaged_claims(
+    damaged: &[DamagedShare],
+    object: &CreatedObject,
+    account: &str,
+    only: Option<&str>,
+) -> Vec<String> {
+    damaged
+        .iter()
+        .filter(|d| only.is_none_or(|name| d.name == name) && d.claims(account))
+        .map(|d| {
+            let error = format!(
+                "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
+                d.name, d.reason
+            );
+            log(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
+                        "target": format!("share {}", d.name), "outcome": "failed",
+                        "retryable": false, "error": error}));
+            error
+        })
+        .collect()
 }
 
 /// An object to process, for every share or only one (backfill).
