@@ -68,6 +68,91 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+fn fail(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.to_string(),
+    }
+}
+
+/// `TRAIL_PREFIX` becomes part of policy resources: no leading, trailing or
+/// doubled `/`, and none of a policy's wildcards or variables.
+fn check_prefix(prefix: &str) -> Result<(), ConfigError> {
+    if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
+        return Err(fail(
+            "TRAIL_PREFIX",
+            "must not start or end with '/' or contain '//'",
+        ));
+    }
+    if prefix.chars().any(|c| c.is_control() || "*?$".contains(c)) {
+        return Err(fail("TRAIL_PREFIX", "must not contain control characters, '*', '?' or '$' (they are wildcards or variables in policies)"));
+    }
+    Ok(())
+}
+
+fn is_managed_policy_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:iam::") && arn.contains(":policy/") && arn_account(arn).is_some()
+}
+
+/// The environment as `from_lookup` reads it: an empty value is unset.
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.is_empty())
+    }
+
+    /// An optional variable that, when set, must be `valid`.
+    fn checked(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&str) -> bool,
+        problem: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        match self.get(name) {
+            Some(value) if !valid(&value) => Err(fail(name, problem)),
+            value => Ok(value),
+        }
+    }
+
+    /// A comma-separated list, every item `valid`; `None` when unset or
+    /// holding no item.
+    fn list(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&str) -> bool,
+        what: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        let items: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect();
+        match items.iter().find(|item| !valid(item)) {
+            Some(bad) => Err(fail(name, &format!("item {bad:?} is not {what}"))),
+            None => Ok((!items.is_empty()).then_some(items)),
+        }
+    }
+
+    /// A list of what the template grants the forwarder: set but empty (the
+    /// template's default) allows none, since the template then grants
+    /// nothing; unset is not checked.
+    fn allow_list(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&str) -> bool,
+        what: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        Ok(self
+            .list(name, valid, what)?
+            .or_else(|| (self.0)(name).map(|_| Vec::new())))
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -77,68 +162,42 @@ impl Config {
     /// Reads variables through `lookup`; an empty value counts as unset, so a
     /// template can pass an empty parameter straight through.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let fail = |variable: &'static str, problem: &str| ConfigError {
-            variable,
-            problem: problem.to_string(),
-        };
-
-        let trail_bucket =
-            get("TRAIL_BUCKET").ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
+        let env = Env(&lookup);
+        let trail_bucket = env
+            .get("TRAIL_BUCKET")
+            .ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
         if !is_bucket_name(&trail_bucket) {
             return Err(fail("TRAIL_BUCKET", "is not a valid S3 bucket name"));
         }
-        let trail_prefix = get("TRAIL_PREFIX");
+        let trail_prefix = env.get("TRAIL_PREFIX");
         if let Some(prefix) = &trail_prefix {
-            if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
-                return Err(fail(
-                    "TRAIL_PREFIX",
-                    "must not start or end with '/' or contain '//'",
-                ));
-            }
-            if prefix.chars().any(|c| c.is_control() || "*?$".contains(c)) {
-                return Err(fail("TRAIL_PREFIX", "must not contain control characters, '*', '?' or '$' (they are wildcards or variables in policies)"));
-            }
+            check_prefix(prefix)?;
         }
-        let organization_id = get("ORGANIZATION_ID");
-        if organization_id
-            .as_deref()
-            .is_some_and(|org| !is_organization_id(org))
-        {
-            return Err(fail(
-                "ORGANIZATION_ID",
-                "must be o- followed by 10-32 lowercase letters or digits",
-            ));
-        }
-        let kms_key_arn = get("KMS_KEY_ARN");
-        if kms_key_arn
-            .as_deref()
-            .is_some_and(|arn| !is_kms_key_arn(arn))
-        {
-            return Err(fail(
-                "KMS_KEY_ARN",
-                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
-            ));
-        }
-        let share_role_path = get("SHARE_ROLE_PATH").unwrap_or_else(|| "/trailshare/".to_string());
+        let organization_id = env.checked(
+            "ORGANIZATION_ID",
+            is_organization_id,
+            "must be o- followed by 10-32 lowercase letters or digits",
+        )?;
+        let kms_key_arn = env.checked(
+            "KMS_KEY_ARN",
+            is_kms_key_arn,
+            "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+        )?;
+        let share_role_path = env
+            .get("SHARE_ROLE_PATH")
+            .unwrap_or_else(|| "/trailshare/".to_string());
         if !is_iam_path(&share_role_path) || share_role_path == "/" {
             return Err(fail(
                 "SHARE_ROLE_PATH",
                 "must be an IAM path like /trailshare/ (not /)",
             ));
         }
-        let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
-        if permissions_boundary_arn.as_deref().is_some_and(|arn| {
-            !(arn.starts_with("arn:aws:iam::")
-                && arn.contains(":policy/")
-                && arn_account(arn).is_some())
-        }) {
-            return Err(fail(
-                "PERMISSIONS_BOUNDARY_ARN",
-                "must be a managed policy ARN (arn:aws:iam::<account>:policy/<name>)",
-            ));
-        }
-        let share_cache_seconds = match get("SHARE_CACHE_SECONDS") {
+        let permissions_boundary_arn = env.checked(
+            "PERMISSIONS_BOUNDARY_ARN",
+            is_managed_policy_arn,
+            "must be a managed policy ARN (arn:aws:iam::<account>:policy/<name>)",
+        )?;
+        let share_cache_seconds = match env.get("SHARE_CACHE_SECONDS") {
             None => 60,
             Some(text) => text
                 .parse::<u64>()
@@ -151,112 +210,74 @@ impl Config {
                     )
                 })?,
         };
-        let forwarder_role_arn = get("FORWARDER_ROLE_ARN");
-        if forwarder_role_arn
-            .as_deref()
-            .is_some_and(|arn| crate::ids::role_account(arn).is_none())
-        {
-            return Err(fail("FORWARDER_ROLE_ARN", "must be an IAM role ARN"));
-        }
-        let forwarder_queue_url = get("FORWARDER_QUEUE_URL");
-        if forwarder_queue_url
-            .as_deref()
-            .is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://"))
-        {
-            return Err(fail("FORWARDER_QUEUE_URL", "must be an SQS queue URL"));
-        }
-        let trail_arn = get("TRAIL_ARN");
-        if trail_arn.as_deref().is_some_and(|arn| !is_trail_arn(arn)) {
-            return Err(fail(
-                "TRAIL_ARN",
-                "must be a CloudTrail trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
-            ));
-        }
+        let forwarder_role_arn = env.checked(
+            "FORWARDER_ROLE_ARN",
+            |arn| role_account(arn).is_some(),
+            "must be an IAM role ARN",
+        )?;
+        let forwarder_queue_url = env.checked(
+            "FORWARDER_QUEUE_URL",
+            |url| url.starts_with("https://") || url.starts_with("http://"),
+            "must be an SQS queue URL",
+        )?;
+        let trail_arn = env.checked(
+            "TRAIL_ARN",
+            is_trail_arn,
+            "must be a CloudTrail trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
+        )?;
         if trail_arn.is_none() && kms_key_arn.is_some() && organization_id.is_some() {
             return Err(fail(
                 "TRAIL_ARN",
                 "is required when KMS_KEY_ARN and ORGANIZATION_ID are both set: an organization trail encrypts every member's files with the management account's trail ARN as encryption context",
             ));
         }
-        let list = |name: &'static str,
-                    valid: &dyn Fn(&str) -> bool,
-                    what: &str|
-         -> Result<Option<Vec<String>>, ConfigError> {
-            let Some(text) = get(name) else {
-                return Ok(None);
-            };
-            let items: Vec<String> = text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_string)
-                .collect();
-            match items.iter().find(|item| !valid(item)) {
-                Some(bad) => Err(fail(name, &format!("item {bad:?} is not {what}"))),
-                None => Ok((!items.is_empty()).then_some(items)),
-            }
-        };
-        let admin_principals = list(
-            "ADMIN_PRINCIPALS",
-            &is_admin_entry,
-            "an IAM user or role ARN (a '*' only at the end of the name)",
-        )?
-        .unwrap_or_default();
-        let grantee_accounts =
-            list("GRANTEE_ACCOUNTS", &is_account_id, "a 12-digit account id")?.unwrap_or_default();
-        // Set but empty (the template's default) allows none, as for
-        // NOTIFICATION_TARGET_ARNS: the template then grants no write.
-        let set_but_empty = |name: &str| lookup(name).map(|_| Vec::new());
-        let copy_destination_buckets = list(
+        let admin_principals = env
+            .list(
+                "ADMIN_PRINCIPALS",
+                is_admin_entry,
+                "an IAM user or role ARN (a '*' only at the end of the name)",
+            )?
+            .unwrap_or_default();
+        let grantee_accounts = env
+            .list("GRANTEE_ACCOUNTS", is_account_id, "a 12-digit account id")?
+            .unwrap_or_default();
+        let copy_destination_buckets = env.allow_list(
             "COPY_DESTINATION_BUCKETS",
-            &is_bucket_name,
+            is_bucket_name,
             "an S3 bucket name",
-        )?
-        .or_else(|| set_but_empty("COPY_DESTINATION_BUCKETS"));
-        let copy_writer_role_arns = list(
+        )?;
+        let copy_writer_role_arns = env.allow_list(
             "COPY_WRITER_ROLE_ARNS",
-            &|arn| role_account(arn).is_some(),
+            |arn| role_account(arn).is_some(),
             "an IAM role ARN",
-        )?
-        .or_else(|| set_but_empty("COPY_WRITER_ROLE_ARNS"));
-        let notification_target_arns = list(
+        )?;
+        let notification_target_arns = env.allow_list(
             "NOTIFICATION_TARGET_ARNS",
-            &|arn| {
+            |arn| {
                 notify_target_account(arn, "sqs").is_some()
                     || notify_target_account(arn, "sns").is_some()
             },
             "an SQS queue or SNS topic ARN",
-        )?
-        .or_else(|| lookup("NOTIFICATION_TARGET_ARNS").map(|_| Vec::new()));
-        let trail_bucket_region = get("TRAIL_BUCKET_REGION");
-        if trail_bucket_region
-            .as_deref()
-            .is_some_and(|region| !is_region(region))
-        {
-            return Err(fail(
+        )?;
+        let trail_bucket_region = env
+            .checked(
                 "TRAIL_BUCKET_REGION",
+                is_region,
                 "must be an AWS Region such as us-east-1",
-            ));
-        }
-        let trail_bucket_region = trail_bucket_region
+            )?
             .or_else(|| {
                 kms_key_arn
                     .as_deref()
                     .and_then(|arn| arn.split(':').nth(3))
                     .map(str::to_string)
             })
-            .or_else(|| get("AWS_REGION"))
+            .or_else(|| env.get("AWS_REGION"))
             .filter(|region| is_region(region));
-        let share_secret_arn = get("SHARE_SECRET_ARN");
-        if share_secret_arn
-            .as_deref()
-            .is_some_and(|arn| !arn.starts_with("arn:") || !arn.contains(":secretsmanager:"))
-        {
-            return Err(fail(
-                "SHARE_SECRET_ARN",
-                "must be a Secrets Manager secret ARN",
-            ));
-        }
+        let share_secret_arn = env.checked(
+            "SHARE_SECRET_ARN",
+            |arn| arn.starts_with("arn:") && arn.contains(":secretsmanager:"),
+            "must be a Secrets Manager secret ARN",
+        )?;
         Ok(Config {
             share_secret_arn,
             trail_bucket_region,
