@@ -1060,7 +1060,8 @@ async fn trust_conditions_and_boundary_hold_under_an_independent_evaluator() {
                 &[],
                 true,
             ),
-            denied,
+            // Outside CloudTrail's folders: the inline policy denies it.
+            "ExplicitlyDenied",
         ),
         // The boundary: even a role given `*` on `*` stays a trail reader.
         (
@@ -1083,7 +1084,9 @@ async fn trust_conditions_and_boundary_hold_under_an_independent_evaluator() {
                 &broad,
                 true,
             ),
-            denied,
+            // Denied by the boundary, and explicitly by the inline policy's
+            // CloudTrail-folder limit.
+            "ExplicitlyDenied",
         ),
         (
             b.call(
