@@ -136,6 +136,32 @@ pub fn is_admin_entry(entry: &str) -> bool {
         && principal_account(&format!("{body}x")).is_some()
 }
 
+/// IAM's `StringLike` and resource-ARN matching: `*` any run of characters
+/// (`/` included), `?` exactly one. For tests that judge the documents the
+/// provisioner writes (the independent evaluator judges them too).
+#[cfg(any(test, feature = "testkit"))]
+pub fn iam_like(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

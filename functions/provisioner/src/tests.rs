@@ -306,29 +306,6 @@ impl Api {
     }
 }
 
-/// IAM's `*`/`?` wildcard match.
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 fn strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
@@ -362,7 +339,9 @@ fn session_reads(role: &MemRole, issued: &str, account: &str) -> bool {
         let action = strings(&s["Action"]);
         let resource = strings(&s["Resource"]);
         action.iter().any(|a| a == "*" || a == "s3:GetObject")
-            && resource.iter().any(|r| wildcard(r, &object))
+            && resource
+                .iter()
+                .any(|r| trailshare::ids::iam_like(r, &object))
     };
     let denied = statements.iter().any(|s| {
         s["Effect"] == "Deny"

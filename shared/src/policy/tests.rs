@@ -420,29 +420,6 @@ fn grantee_setup_for_copy_mode() {
     .is_none());
 }
 
-/// IAM's `*`/`?` wildcard match, enough to ask "does this grant reach that key?".
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 fn strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
@@ -461,7 +438,7 @@ fn reads(policy: &Value, key: &str) -> bool {
             .iter()
             .any(|a| a == "s3:GetObject" || a == "*")
     };
-    let any = |v: &Value| strings(v).iter().any(|r| wildcard_match(r, &arn));
+    let any = |v: &Value| strings(v).iter().any(|r| crate::ids::iam_like(r, &arn));
     let statements = policy["Statement"].as_array().unwrap();
     let denied = statements.iter().any(|s| {
         s["Effect"] == "Deny"
@@ -525,7 +502,9 @@ fn reads_stop_at_cloudtrail_folders_in_every_layout() {
             // Listing still shows the account folder (pull, aws s3 ls).
             let list = &policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"];
             assert!(
-                strings(list).iter().any(|p| wildcard_match(p, &folders[0])),
+                strings(list)
+                    .iter()
+                    .any(|p| crate::ids::iam_like(p, &folders[0])),
                 "{list}"
             );
         }
@@ -600,11 +579,11 @@ proptest! {
             let trails = strings(&statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]);
             for key in layouts(&other) {
                 let arn = format!("arn:aws:s3:::trail-bucket/{key}");
-                prop_assert!(!resources.iter().any(|r| wildcard_match(r, &arn)), "{arn} granted by {resources:?}");
-                prop_assert!(!prefixes.iter().any(|p| wildcard_match(p, &key)), "{key} listable by {prefixes:?}");
+                prop_assert!(!resources.iter().any(|r| crate::ids::iam_like(r, &arn)), "{arn} granted by {resources:?}");
+                prop_assert!(!prefixes.iter().any(|p| crate::ids::iam_like(p, &key)), "{key} listable by {prefixes:?}");
             }
             let foreign_trail = format!("arn:aws:cloudtrail:us-east-1:{other}:trail/main");
-            prop_assert!(!trails.iter().any(|t| wildcard_match(t, &foreign_trail)));
+            prop_assert!(!trails.iter().any(|t| crate::ids::iam_like(t, &foreign_trail)));
             for resource in &resources {
                 prop_assert!(resource == "arn:aws:s3:::trail-bucket" || resource.starts_with("arn:aws:s3:::trail-bucket/") || resource.starts_with("arn:aws:kms:"));
             }
@@ -612,7 +591,7 @@ proptest! {
         // …and it does reach each requested account's own files.
         for account in &requested {
             let key = format!("arn:aws:s3:::trail-bucket/{root}{account}/CloudTrail/us-east-1/2024/01/01/f.json.gz");
-            prop_assert!(strings(&policy["Statement"][0]["Resource"]).iter().any(|r| wildcard_match(r, &key)));
+            prop_assert!(strings(&policy["Statement"][0]["Resource"]).iter().any(|r| crate::ids::iam_like(r, &key)));
         }
     }
 }
