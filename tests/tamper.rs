@@ -129,6 +129,18 @@ async fn role(admin: &SdkConfig, name: &str) -> aws_sdk_iam::types::Role {
         .unwrap()
 }
 
+/// The share role's inline policy as IAM holds it.
+async fn read_policy(admin: &SdkConfig, role_name: &str) -> String {
+    aws_sdk_iam::Client::new(admin)
+        .get_role_policy()
+        .role_name(role_name)
+        .policy_name(trailshare::policy::READ_POLICY_NAME)
+        .send()
+        .await
+        .unwrap()
+        .policy_document
+}
+
 fn iam_tags(tags: &[(String, String)]) -> Vec<aws_sdk_iam::types::Tag> {
     tags.iter()
         .map(|(k, v)| {
@@ -216,14 +228,7 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
         "{list}"
     );
     // Nothing writes a policy from a record it cannot believe.
-    let policy_before = aws_sdk_iam::Client::new(&w.admin)
-        .get_role_policy()
-        .role_name(&b_role)
-        .policy_name(trailshare::policy::READ_POLICY_NAME)
-        .send()
-        .await
-        .unwrap()
-        .policy_document;
+    let policy_before = read_policy(&w.admin, &b_role).await;
     let (status, body) = w
         .call("POST", &format!("/shares/{b}/revoke-sessions"), None)
         .await;
@@ -231,14 +236,7 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
         (status, body["error"]["code"].as_str()),
         (409, Some("damaged"))
     );
-    let policy_after = aws_sdk_iam::Client::new(&w.admin)
-        .get_role_policy()
-        .role_name(&b_role)
-        .policy_name(trailshare::policy::READ_POLICY_NAME)
-        .send()
-        .await
-        .unwrap()
-        .policy_document;
+    let policy_after = read_policy(&w.admin, &b_role).await;
     assert_eq!(policy_before, policy_after);
 
     // The forwarder: nothing for b, and both files it claims fail; c's own
