@@ -1,0 +1,161 @@
+//! What pull asks S3 and STS: who the caller is, the role, the folders and files.
+
+use super::*;
+use anyhow::anyhow;
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::Client;
+
+/// The account of the caller's own credentials (the grantee's account).
+pub(crate) async fn caller_account(sdk: &SdkConfig) -> anyhow::Result<String> {
+    let identity = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "finding your account (sts:GetCallerIdentity): {}",
+                DisplayErrorContext(e)
+            )
+        })?;
+    identity
+        .account
+        .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no account; pass --accounts"))
+}
+
+/// Credentials of the share role, refreshed as they expire (long pulls).
+pub(crate) async fn assume(
+    base: &SdkConfig,
+    role_arn: &str,
+    external_id: Option<&str>,
+    session_name: &str,
+) -> anyhow::Result<SdkConfig> {
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name(session_name)
+        .configure(base);
+    if let Some(id) = external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    // Fail here, naming the role, rather than at the first download.
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| anyhow!("assuming {role_arn}: {}", DisplayErrorContext(e)))?;
+    Ok(base
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build())
+}
+
+/// `*`: the accounts (and organization folders) under `AWSLogs/`.
+pub(crate) async fn discover_accounts(
+    s3: &Client,
+    bucket: &str,
+    plan: &Plan,
+    org: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let mut roots = Vec::new();
+    let mut orgs: Vec<String> = org
+        .map(|o| vec![format!("{}{o}/", plan.logs_root)])
+        .unwrap_or_default();
+    for prefix in common_prefixes(s3, bucket, &plan.logs_root)
+        .await
+        .map_err(|e| anyhow!("discovering accounts: {e}"))?
+    {
+        let folder = prefix[plan.logs_root.len()..].trim_end_matches('/');
+        if trailshare::ids::is_account_id(folder) {
+            roots.push(prefix);
+        } else if trailshare::ids::is_organization_id(folder) && !orgs.contains(&prefix) {
+            orgs.push(prefix);
+        }
+    }
+    for org_root in orgs {
+        for prefix in common_prefixes(s3, bucket, &org_root)
+            .await
+            .map_err(|e| anyhow!("discovering accounts: {e}"))?
+        {
+            if trailshare::ids::is_account_id(prefix[org_root.len()..].trim_end_matches('/')) {
+                roots.push(prefix);
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// The "folders" directly under `prefix` (delimiter listing).
+pub(crate) async fn common_prefixes(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| listing_error(bucket, prefix, e))?;
+        found.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+    }
+    Ok(found)
+}
+
+/// Every object under one day prefix.
+pub(crate) async fn list_files(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Remote>, String> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut files = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| listing_error(bucket, prefix, e))?;
+        for object in page.contents() {
+            if let Some(key) = object.key() {
+                if !key.ends_with('/') {
+                    files.push(Remote {
+                        key: key.to_string(),
+                        size: object.size().unwrap_or(0).max(0) as u64,
+                    });
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
+pub(crate) fn listing_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    bucket: &str,
+    prefix: &str,
+    error: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
+    format!("listing s3://{bucket}/{prefix}: {}", sdk_error_text(&error))
+}
+
+/// AWS's code and message, or the transport's error chain.
+pub(crate) fn sdk_error_text<
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+>(
+    error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    match (error.code(), status) {
+        (Some(code), _) => format!("{code}: {}", error.message().unwrap_or("")),
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => DisplayErrorContext(error).to_string(),
+    }
+}
