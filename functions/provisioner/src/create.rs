@@ -14,14 +14,7 @@ use trailshare::share::ShareSpec;
 
 impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     pub(crate) async fn create(&self, spec: ShareSpec, caller: &str) -> Result<Value> {
-        let record = ShareRecord {
-            spec,
-            created_by: caller.to_string(),
-            created_at: now_rfc3339(),
-            updated_by: None,
-            updated_at: None,
-            sessions_valid_after: None,
-        };
+        let record = new_record(spec, caller, None);
         let draft = self.draft(&record)?;
         match self.store.create(&draft).await {
             Ok(role) => {
@@ -83,5 +76,22 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             max_session_seconds: spec.max_session_seconds as i32,
             tags: record.to_tags()?,
         })
+    }
+}
+
+/// The record of a share made now by `caller`: a create, or a heal, which
+/// keeps nothing of a record it could not believe.
+pub(crate) fn new_record(
+    spec: ShareSpec,
+    caller: &str,
+    sessions_valid_after: Option<String>,
+) -> ShareRecord {
+    ShareRecord {
+        spec,
+        created_by: caller.to_string(),
+        created_at: now_rfc3339(),
+        updated_by: None,
+        updated_at: None,
+        sessions_valid_after,
     }
 }

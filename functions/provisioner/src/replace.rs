@@ -261,14 +261,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 spec.max_session_seconds as i32,
             )
             .await?;
-        let record = ShareRecord {
-            spec,
-            created_by: caller.to_string(),
-            created_at: now_rfc3339(),
-            updated_by: None,
-            updated_at: None,
-            sessions_valid_after: Some(moment),
-        };
+        let record = crate::create::new_record(spec, caller, Some(moment));
         self.write_record(&role, &record).await?;
         (self.audit)(
             &json!({"event": "audit", "at": now_rfc3339(), "caller": caller,

@@ -501,6 +501,15 @@ fn replace_scenarios() -> Vec<(&'static str, Value, Value)> {
     ]
 }
 
+/// A scenario's old body named `s`, and both shares as validated.
+fn named_specs(mut old_body: Value, new_body: &Value) -> (Value, ShareSpec, ShareSpec) {
+    old_body["name"] = json!("s");
+    let old = spec(&old_body);
+    let mut named = new_body.clone();
+    named["name"] = json!("s");
+    (old_body, old, spec(&named))
+}
+
 /// Issue 20, item 3: after a replace stopped at any write, GET says the
 /// share drifted exactly when IAM does not hold its record, and
 /// revoke-sessions repairs first (the old share's trust and reach, every
@@ -509,12 +518,7 @@ fn replace_scenarios() -> Vec<(&'static str, Value, Value)> {
 #[tokio::test]
 async fn revoke_sessions_after_a_stopped_replace_repairs_first_and_never_widens() {
     for (what, old_body, new_body) in replace_scenarios() {
-        let mut old_body = old_body;
-        old_body["name"] = json!("s");
-        let old = spec(&old_body);
-        let mut named = new_body.clone();
-        named["name"] = json!("s");
-        let new = spec(&named);
+        let (old_body, old, new) = named_specs(old_body, &new_body);
         let writes = {
             let api = api(config(&[]));
             api.call("POST", "/shares", Some(old_body.clone())).await;
@@ -580,12 +584,7 @@ async fn revoke_sessions_after_a_stopped_replace_repairs_first_and_never_widens(
 async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_new() {
     let scenarios = replace_scenarios();
     for (what, old_body, new_body) in scenarios {
-        let mut old_body = old_body;
-        old_body["name"] = json!("s");
-        let old = spec(&old_body);
-        let mut named = new_body.clone();
-        named["name"] = json!("s");
-        let new = spec(&named);
+        let (old_body, old, new) = named_specs(old_body, &new_body);
         // How many writes a replace makes when nothing fails.
         let full = {
             let api = api(config(&[]));
