@@ -14,6 +14,8 @@ use futures_util::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use time::{Date, Duration, OffsetDateTime};
+use trailshare::key::LogKind;
+use trailshare::layout::{day_folder, days, parse_day, Layout, FIRST_DAY};
 
 use crate::global::Global;
 
@@ -88,13 +90,10 @@ Examples:
   # Forwarded copies in your own bucket, with your own credentials
   trailshare pull --bucket my-copies --prefix central --to ./logs";
 
-/// CloudTrail began in November 2013: no log file is older.
-const FIRST_DAY: Date = time::macros::date!(2013 - 11 - 01);
-
 /// A day, YYYY-MM-DD, between CloudTrail's start and tomorrow (UTC): a
 /// date outside is refused here (clap: exit 2), never a panic later.
 fn parse_date(text: &str) -> Result<Date, String> {
-    let date = parse_calendar_date(text)?;
+    let date = parse_day(text).ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD)"))?;
     let tomorrow = OffsetDateTime::now_utc().date().next_day();
     if date < FIRST_DAY || tomorrow.is_some_and(|t| date > t) {
         return Err(format!(
@@ -104,29 +103,14 @@ fn parse_date(text: &str) -> Result<Date, String> {
     Ok(date)
 }
 
-fn parse_calendar_date(text: &str) -> Result<Date, String> {
-    let bad = || format!("{text:?} is not a date (YYYY-MM-DD)");
-    let parts: Vec<&str> = text.split('-').collect();
-    let [year, month, day] = parts.as_slice() else {
-        return Err(bad());
-    };
-    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
-        return Err(bad());
-    }
-    let number = |s: &str| s.parse::<u8>().map_err(|_| bad());
-    let month = time::Month::try_from(number(month)?).map_err(|_| bad())?;
-    Date::from_calendar_date(year.parse().map_err(|_| bad())?, month, number(day)?)
-        .map_err(|_| bad())
-}
-
 /// The longest window one pull lists (each day is a request per region).
 const MAX_DAYS: i64 = 3660;
 
 /// Which files to list: the days and the account roots they live under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// `<prefix>/AWSLogs/` (or `AWSLogs/`).
-    pub logs_root: String,
+    /// The trail's folders, with the organization layout for `--org`.
+    pub layout: Layout,
     pub days: Vec<Date>,
     pub kinds: Vec<&'static str>,
 }
@@ -179,52 +163,30 @@ impl Plan {
                 bail!("--accounts: {account:?} is not a 12-digit account id or '*'");
             }
         }
-        let mut days = Vec::new();
-        let mut day = Some(since);
-        while let Some(current) = day.filter(|d| *d <= until) {
-            days.push(current);
-            day = current.next_day();
-        }
-        let mut kinds = vec!["CloudTrail"];
+        let mut kinds = vec![LogKind::Events.folder()];
         if args.digests {
-            kinds.push("CloudTrail-Digest");
+            kinds.push(LogKind::Digest.folder());
         }
         Ok(Plan {
-            logs_root: if prefix.is_empty() {
-                "AWSLogs/".to_string()
-            } else {
-                format!("{prefix}/AWSLogs/")
-            },
-            days,
+            layout: Layout::new(Some(prefix), args.org.as_deref()),
+            days: days(since, until).collect(),
             kinds,
         })
     }
 
-    /// The account roots (`…/AWSLogs/<acct>/`, and the organization layout
-    /// `…/AWSLogs/<org>/<acct>/` when the org is known).
-    pub fn account_roots(&self, accounts: &[String], org: Option<&str>) -> Vec<String> {
-        let mut roots = Vec::new();
-        for account in accounts {
-            roots.push(format!("{}{account}/", self.logs_root));
-            if let Some(org) = org {
-                roots.push(format!("{}{org}/{account}/", self.logs_root));
-            }
-        }
-        roots
+    /// The account roots, in every layout the plan knows.
+    pub fn account_roots(&self, accounts: &[String]) -> Vec<String> {
+        accounts
+            .iter()
+            .flat_map(|account| self.layout.account_roots(account))
+            .collect()
     }
 
     /// The day prefixes under `<root><kind>/<region>/`.
     pub fn day_prefixes(&self, region_root: &str) -> Vec<String> {
         self.days
             .iter()
-            .map(|d| {
-                format!(
-                    "{region_root}{:04}/{:02}/{:02}/",
-                    d.year(),
-                    u8::from(d.month()),
-                    d.day()
-                )
-            })
+            .map(|day| day_folder(region_root, *day))
             .collect()
     }
 }
@@ -236,6 +198,24 @@ struct Remote {
     size: u64,
 }
 
+/// What the listings found.
+#[derive(Default)]
+struct Found {
+    files: Vec<Remote>,
+    /// Objects under the day folders outside CloudTrail's key grammar.
+    not_cloudtrail: usize,
+    failures: Vec<String>,
+}
+
+/// What the downloads did.
+#[derive(Default)]
+struct Fetched {
+    downloaded: usize,
+    skipped: usize,
+    bytes: u64,
+    failures: Vec<String>,
+}
+
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
     // Bad input: exit 2, naming the option, before any request.
     let plan = match Plan::new(&args, OffsetDateTime::now_utc().date()) {
@@ -245,128 +225,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let base = global.sdk_config().await;
-    let accounts_given = !args.accounts.is_empty();
-    let own_account = if accounts_given {
-        None
-    } else {
-        Some(caller_account(&base).await?)
-    };
-    let sdk = match &args.role_arn {
-        Some(role) => assume(&base, role, args.external_id.as_deref(), &args.session_name).await?,
-        None => base,
-    };
-    let s3 = trailshare::aws::s3_client(&sdk);
-    let concurrency = usize::from(args.concurrency);
+    let (s3, roots) = connect(&args, &plan, global).await?;
     let started = Instant::now();
-    let mut failures: Vec<String> = Vec::new();
-
-    // Account roots: given, discovered, or the caller's own.
-    let roots = if args.accounts.iter().any(|a| a == "*") {
-        discover_accounts(&s3, &args.bucket, &plan, args.org.as_deref()).await?
-    } else {
-        let accounts = if accounts_given {
-            args.accounts.clone()
-        } else {
-            vec![own_account.expect("looked up without --accounts")]
-        };
-        plan.account_roots(&accounts, args.org.as_deref())
-    };
-
-    // Region roots: given, or discovered per account root and kind.
-    let mut kind_roots = Vec::new();
-    for root in &roots {
-        for kind in &plan.kinds {
-            kind_roots.push(format!("{root}{kind}/"));
-        }
-    }
-    let region_roots: Vec<String> = if args.regions.is_empty() {
-        let found: Vec<Result<Vec<String>, String>> = stream::iter(kind_roots)
-            .map(|prefix| {
-                let s3 = &s3;
-                let bucket = &args.bucket;
-                async move { common_prefixes(s3, bucket, &prefix).await }
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        let mut regions = Vec::new();
-        for result in found {
-            match result {
-                Ok(found) => regions.extend(found),
-                Err(error) => failures.push(error),
-            }
-        }
-        regions
-    } else {
-        kind_roots
-            .iter()
-            .flat_map(|root| args.regions.iter().map(move |r| format!("{root}{r}/")))
-            .collect()
-    };
-
-    // Day prefixes, listed concurrently.
-    let day_prefixes: Vec<String> = region_roots
-        .iter()
-        .flat_map(|r| plan.day_prefixes(r))
-        .collect();
-    let listed: Vec<Result<Vec<Remote>, String>> = stream::iter(day_prefixes)
-        .map(|prefix| {
-            let s3 = &s3;
-            let bucket = &args.bucket;
-            async move { list_files(s3, bucket, &prefix).await }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let mut files = Vec::new();
-    let mut not_cloudtrail = 0usize;
-    for result in listed {
-        match result {
-            Ok(found) => {
-                let (taken, others): (Vec<_>, Vec<_>) =
-                    found.into_iter().partition(|f| plan.takes(&f.key));
-                not_cloudtrail += others.len();
-                files.extend(taken);
-            }
-            Err(error) => failures.push(error),
-        }
-    }
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-
-    // Downloads.
-    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
-    let progress = progress_bar(files.len() as u64, total_bytes, global.json);
-    let fetched_bytes = AtomicU64::new(0);
-    let done_files = AtomicU64::new(0);
-    let outcomes: Vec<(String, Result<Outcome, String>)> = stream::iter(files.iter())
-        .map(|file| {
-            let (s3, bucket, dir) = (&s3, &args.bucket, &args.to);
-            let (progress, fetched_bytes, done_files) = (&progress, &fetched_bytes, &done_files);
-            async move {
-                let outcome = fetch(s3, bucket, dir, file).await;
-                if let Ok(Outcome::Downloaded) = outcome {
-                    fetched_bytes.fetch_add(file.size, Ordering::Relaxed);
-                }
-                progress.inc(file.size);
-                let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
-                progress.set_message(done.to_string());
-                (file.key.clone(), outcome)
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    progress.finish_and_clear();
-
-    let (mut downloaded, mut skipped) = (0usize, 0usize);
-    for (key, outcome) in &outcomes {
-        match outcome {
-            Ok(Outcome::Downloaded) => downloaded += 1,
-            Ok(Outcome::Skipped) => skipped += 1,
-            Err(error) => failures.push(format!("s3://{}/{key}: {error}", args.bucket)),
-        }
-    }
+    let found = list(&s3, &args, &plan, roots).await;
+    let fetched = download(&s3, &args, &found.files, global.json).await;
+    let mut failures = found.failures;
+    failures.extend(fetched.failures.iter().cloned());
     // What verify checks the directory against (deleted digests at the end
     // of a chain show only against it); only once every file is there.
     let recorded = match failures.is_empty() {
@@ -380,8 +244,154 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
         ));
     }
     failures.sort();
+    report(
+        &args,
+        global,
+        &fetched,
+        found.not_cloudtrail,
+        &failures,
+        started,
+    );
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The S3 client to read with (the share role's, or the caller's own) and
+/// the account roots: given, discovered (`*`), or the caller's own account.
+async fn connect(
+    args: &Args,
+    plan: &Plan,
+    global: &Global,
+) -> anyhow::Result<(aws_sdk_s3::Client, Vec<String>)> {
+    let base = global.sdk_config().await;
+    let own_account = match args.accounts.is_empty() {
+        true => Some(caller_account(&base).await?),
+        false => None,
+    };
+    let sdk = match &args.role_arn {
+        Some(role) => assume(&base, role, args.external_id.as_deref(), &args.session_name).await?,
+        None => base,
+    };
+    let s3 = trailshare::aws::s3_client(&sdk);
+    let roots = match own_account {
+        Some(own) => plan.account_roots(&[own]),
+        None if args.accounts.iter().any(|a| a == "*") => {
+            discover_accounts(&s3, &args.bucket, &plan.layout).await?
+        }
+        None => plan.account_roots(&args.accounts),
+    };
+    Ok((s3, roots))
+}
+
+/// Lists the region folders (unless `--regions` names them), then every
+/// day folder under them, concurrently; keeps CloudTrail's files.
+async fn list(s3: &aws_sdk_s3::Client, args: &Args, plan: &Plan, roots: Vec<String>) -> Found {
+    let concurrency = usize::from(args.concurrency);
+    let mut found = Found::default();
+    let kind_roots: Vec<String> = roots
+        .iter()
+        .flat_map(|root| plan.kinds.iter().map(move |kind| format!("{root}{kind}/")))
+        .collect();
+    let region_roots: Vec<String> = if args.regions.is_empty() {
+        let listed: Vec<Result<Vec<String>, String>> = stream::iter(kind_roots)
+            .map(|prefix| async move { common_prefixes(s3, &args.bucket, &prefix).await })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut regions = Vec::new();
+        for result in listed {
+            match result {
+                Ok(listed) => regions.extend(listed),
+                Err(error) => found.failures.push(error),
+            }
+        }
+        regions
+    } else {
+        kind_roots
+            .iter()
+            .flat_map(|root| args.regions.iter().map(move |r| format!("{root}{r}/")))
+            .collect()
+    };
+    let day_prefixes: Vec<String> = region_roots
+        .iter()
+        .flat_map(|r| plan.day_prefixes(r))
+        .collect();
+    let listed: Vec<Result<Vec<Remote>, String>> = stream::iter(day_prefixes)
+        .map(|prefix| async move { list_files(s3, &args.bucket, &prefix).await })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for result in listed {
+        match result {
+            Ok(files) => {
+                let (taken, others): (Vec<_>, Vec<_>) =
+                    files.into_iter().partition(|f| plan.takes(&f.key));
+                found.not_cloudtrail += others.len();
+                found.files.extend(taken);
+            }
+            Err(error) => found.failures.push(error),
+        }
+    }
+    found.files.sort_by(|a, b| a.key.cmp(&b.key));
+    found
+}
+
+/// Downloads concurrently, with a progress bar on a terminal.
+async fn download(s3: &aws_sdk_s3::Client, args: &Args, files: &[Remote], json: bool) -> Fetched {
+    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
+    let progress = progress_bar(files.len() as u64, total_bytes, json);
+    let done_files = AtomicU64::new(0);
+    let outcomes: Vec<(&Remote, Result<Outcome, String>)> = stream::iter(files)
+        .map(|file| {
+            let (progress, done_files) = (&progress, &done_files);
+            async move {
+                let outcome = fetch(s3, &args.bucket, &args.to, file).await;
+                progress.inc(file.size);
+                let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
+                progress.set_message(done.to_string());
+                (file, outcome)
+            }
+        })
+        .buffer_unordered(usize::from(args.concurrency))
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    let mut fetched = Fetched::default();
+    for (file, outcome) in outcomes {
+        match outcome {
+            Ok(Outcome::Downloaded) => {
+                fetched.downloaded += 1;
+                fetched.bytes += file.size;
+            }
+            Ok(Outcome::Skipped) => fetched.skipped += 1,
+            Err(error) => fetched
+                .failures
+                .push(format!("s3://{}/{}: {error}", args.bucket, file.key)),
+        }
+    }
+    fetched
+}
+
+/// The summary: one JSON object with `--json`, else a line on stderr; the
+/// failures on stderr either way.
+fn report(
+    args: &Args,
+    global: &Global,
+    fetched: &Fetched,
+    not_cloudtrail: usize,
+    failures: &[String],
+    started: Instant,
+) {
     let seconds = started.elapsed().as_secs_f64();
-    let bytes = fetched_bytes.load(Ordering::Relaxed);
+    let Fetched {
+        downloaded,
+        skipped,
+        bytes,
+        ..
+    } = *fetched;
     if global.json {
         println!(
             "{}",
@@ -391,7 +401,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                    "to": args.to})
         );
     }
-    for failure in &failures {
+    for failure in failures {
         eprintln!("failed: {failure}");
     }
     if !global.json {
@@ -404,11 +414,6 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             failures.len()
         );
     }
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 fn files_text(n: usize) -> String {

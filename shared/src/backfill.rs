@@ -3,16 +3,16 @@
 //! forwarder's queue, share → account → day, so Lambda's concurrency does
 //! it and no work item (one queue message) lists more than one account-day.
 //!
-//! This module only decides: the window, the messages, and which prefixes
-//! an account-day's files lie under. Listing and sending are the adapters'.
+//! This module only decides: the window and the messages. Where an
+//! account-day's files lie is [`crate::layout`]'s; listing and sending are
+//! the adapters'.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::{Date, Duration};
+use time::Date;
 
-use crate::config::Config;
 use crate::ids::is_account_id;
-use crate::key::LogKind;
+use crate::layout::{days, format_day, parse_day};
 use crate::share::Invalid;
 
 /// The longest window one request may cover, in days (`until` inclusive).
@@ -20,9 +20,6 @@ pub const MAX_WINDOW_DAYS: i64 = 366;
 
 /// The key that marks a queue message as backfill work (and not an event).
 pub const WORK_KEY: &str = "trailshare_backfill";
-
-const DAY: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
 
 /// Days `from` to `until`, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +31,7 @@ pub struct Window {
 impl Window {
     /// Every day of the window, oldest first.
     pub fn days(&self) -> impl Iterator<Item = Date> {
-        let from = self.from;
-        let count = (self.until - self.from).whole_days() + 1;
-        (0..count).map(move |n| from + Duration::days(n))
+        days(self.from, self.until)
     }
 }
 
@@ -46,16 +41,6 @@ fn invalid(field: &str, message: impl Into<String>) -> Invalid {
         code: "invalid_field",
         message: message.into(),
     }
-}
-
-/// Formats a day as `YYYY-MM-DD`.
-pub fn format_day(day: Date) -> String {
-    day.format(DAY).expect("a date formats")
-}
-
-/// Parses `YYYY-MM-DD`.
-pub fn parse_day(text: &str) -> Option<Date> {
-    Date::parse(text, DAY).ok()
 }
 
 /// Reads a backfill request body `{"from", "until"}`: `until` defaults to
@@ -238,53 +223,6 @@ impl Work {
     }
 }
 
-/// Where the accounts' folders are: `<prefix>/AWSLogs/` and, for an
-/// organization trail, `<prefix>/AWSLogs/<org>/` (delimiter-listed to find
-/// accounts).
-pub fn account_parents(config: &Config) -> Vec<String> {
-    let root = config.logs_root();
-    let mut parents = vec![root.clone()];
-    if let Some(org) = &config.organization_id {
-        parents.push(format!("{root}{org}/"));
-    }
-    parents
-}
-
-/// An account's folders, one per layout: `<prefix>/AWSLogs/<acct>/` and the
-/// organization layout's `<prefix>/AWSLogs/<org>/<acct>/`.
-pub fn account_roots(config: &Config, account: &str) -> Vec<String> {
-    account_parents(config)
-        .into_iter()
-        .map(|parent| format!("{parent}{account}/"))
-        .collect()
-}
-
-/// The folders (one per kind: log, digest, Insight files) whose children are
-/// regions, under one account root.
-pub fn kind_folders(account_root: &str) -> Vec<String> {
-    [LogKind::Events, LogKind::Digest, LogKind::Insight]
-        .iter()
-        .map(|kind| format!("{account_root}{}/", kind.folder()))
-        .collect()
-}
-
-/// The folder of one day's files under a region folder (`…/<region>/`).
-pub fn day_folder(region_folder: &str, day: Date) -> String {
-    format!(
-        "{region_folder}{:04}/{:02}/{:02}/",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
-}
-
-/// The account id a delimiter listing's common prefix names, if it is one
-/// (`…/AWSLogs/123456789012/` → `123456789012`; `…/o-xxx/` is not).
-pub fn account_of_folder(folder: &str) -> Option<String> {
-    let name = folder.trim_end_matches('/').rsplit('/').next()?;
-    is_account_id(name).then(|| name.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,16 +230,6 @@ mod tests {
     use time::macros::date;
 
     const TODAY: Date = date!(2026 - 11 - 25);
-
-    fn config(prefix: Option<&str>, org: Option<&str>) -> Config {
-        Config::from_lookup(|name| match name {
-            "TRAIL_BUCKET" => Some("trail".into()),
-            "TRAIL_PREFIX" => prefix.map(str::to_string),
-            "ORGANIZATION_ID" => org.map(str::to_string),
-            _ => None,
-        })
-        .unwrap()
-    }
 
     #[test]
     fn the_window_is_checked_field_by_field() {
@@ -429,41 +357,5 @@ mod tests {
             let error = read(work.clone()).expect("backfill work").expect_err(why);
             assert!(error.contains(why), "{work}: {error}");
         }
-    }
-
-    #[test]
-    fn an_account_days_files_lie_under_every_layout_kind_and_region() {
-        let control_tower = config(Some("o-a1b2c3d4e5"), Some("o-a1b2c3d4e5"));
-        assert_eq!(
-            account_roots(&control_tower, "222222222222"),
-            [
-                "o-a1b2c3d4e5/AWSLogs/222222222222/",
-                "o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/222222222222/"
-            ]
-        );
-        assert_eq!(
-            account_roots(&config(None, None), "222222222222"),
-            ["AWSLogs/222222222222/"]
-        );
-        assert_eq!(
-            kind_folders("AWSLogs/222222222222/"),
-            [
-                "AWSLogs/222222222222/CloudTrail/",
-                "AWSLogs/222222222222/CloudTrail-Digest/",
-                "AWSLogs/222222222222/CloudTrail-Insight/"
-            ]
-        );
-        assert_eq!(
-            day_folder(
-                "AWSLogs/222222222222/CloudTrail/eu-west-1/",
-                date!(2024 - 05 - 01)
-            ),
-            "AWSLogs/222222222222/CloudTrail/eu-west-1/2024/05/01/"
-        );
-        assert_eq!(
-            account_of_folder("x/AWSLogs/222222222222/").as_deref(),
-            Some("222222222222")
-        );
-        assert_eq!(account_of_folder("x/AWSLogs/o-a1b2c3d4e5/"), None);
     }
 }

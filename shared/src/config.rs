@@ -310,10 +310,16 @@ impl Config {
 
     /// The key prefix under which the trail writes, ending in `AWSLogs/`.
     pub fn logs_root(&self) -> String {
-        match &self.trail_prefix {
-            Some(prefix) => format!("{prefix}/AWSLogs/"),
-            None => "AWSLogs/".to_string(),
-        }
+        self.layout().root().to_string()
+    }
+
+    /// The trail bucket's folder layout (with the organization layout when
+    /// `ORGANIZATION_ID` is set).
+    pub fn layout(&self) -> crate::layout::Layout {
+        crate::layout::Layout::new(
+            self.trail_prefix.as_deref(),
+            self.organization_id.as_deref(),
+        )
     }
 }
 

@@ -1,5 +1,5 @@
 //! trailshare's shared crate. The domain modules (`key`, `ids`, `share`,
-//! `record`, `policy`, `events`, `config`, `integrity`) make no AWS calls and are tested on
+//! `record`, `policy`, `events`, `config`, `layout`, `integrity`) make no AWS calls and are tested on
 //! their own; `aws` (feature `aws`) holds the thin SDK adapters.
 
 pub mod admin;
@@ -10,6 +10,7 @@ pub mod grantee;
 pub mod ids;
 pub mod integrity;
 pub mod key;
+pub mod layout;
 pub mod notice;
 pub mod policy;
 pub mod ports;

@@ -43,18 +43,14 @@ pub fn trust_policy(spec: &ShareSpec) -> Value {
 
 /// The key prefixes (ending in `/`) that hold the share's log files.
 pub fn log_prefixes(spec: &ShareSpec, config: &Config) -> Vec<String> {
-    let root = config.logs_root();
+    let layout = config.layout();
     if spec.reads_all_accounts() {
-        return vec![root];
+        return vec![layout.root().to_string()];
     }
-    let mut prefixes = Vec::new();
-    for account in &spec.log_accounts {
-        prefixes.push(format!("{root}{account}/"));
-        if let Some(org) = &config.organization_id {
-            prefixes.push(format!("{root}{org}/{account}/"));
-        }
-    }
-    prefixes
+    spec.log_accounts
+        .iter()
+        .flat_map(|account| layout.account_roots(account))
+        .collect()
 }
 
 /// IAM's limit on a role's inline policies (characters, whitespace not counted).
@@ -235,10 +231,7 @@ const ANY_ACCOUNT: &str = "????????????";
 /// statement whatever the number of accounts: the policy stays within
 /// IAM's size limit as before.
 fn only_cloudtrail_folders(bucket_arn: &str, config: &Config) -> Value {
-    let mut parents = vec![config.logs_root()];
-    if let Some(org) = &config.organization_id {
-        parents.push(format!("{}{org}/", config.logs_root()));
-    }
+    let parents = config.layout().account_parents();
     let allowed: Vec<String> = parents
         .iter()
         .flat_map(|parent| {

@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::Client;
+use trailshare::layout::{account_of_folder, is_organization_folder};
 
 /// The account of the caller's own credentials (the grantee's account).
 pub(crate) async fn caller_account(sdk: &SdkConfig) -> anyhow::Result<String> {
@@ -49,35 +50,29 @@ pub(crate) async fn assume(
         .build())
 }
 
-/// `*`: the accounts (and organization folders) under `AWSLogs/`.
+/// `*`: the accounts under every account parent of the layout, and under
+/// the organization folders found beside them.
 pub(crate) async fn discover_accounts(
     s3: &Client,
     bucket: &str,
-    plan: &Plan,
-    org: Option<&str>,
+    layout: &Layout,
 ) -> anyhow::Result<Vec<String>> {
+    let mut parents = layout.account_parents();
     let mut roots = Vec::new();
-    let mut orgs: Vec<String> = org
-        .map(|o| vec![format!("{}{o}/", plan.logs_root)])
-        .unwrap_or_default();
-    for prefix in common_prefixes(s3, bucket, &plan.logs_root)
-        .await
-        .map_err(|e| anyhow!("discovering accounts: {e}"))?
-    {
-        let folder = prefix[plan.logs_root.len()..].trim_end_matches('/');
-        if trailshare::ids::is_account_id(folder) {
-            roots.push(prefix);
-        } else if trailshare::ids::is_organization_id(folder) && !orgs.contains(&prefix) {
-            orgs.push(prefix);
-        }
-    }
-    for org_root in orgs {
-        for prefix in common_prefixes(s3, bucket, &org_root)
+    let mut next = 0;
+    while let Some(parent) = parents.get(next).cloned() {
+        next += 1;
+        for folder in common_prefixes(s3, bucket, &parent)
             .await
             .map_err(|e| anyhow!("discovering accounts: {e}"))?
         {
-            if trailshare::ids::is_account_id(prefix[org_root.len()..].trim_end_matches('/')) {
-                roots.push(prefix);
+            if account_of_folder(&folder).is_some() {
+                roots.push(folder);
+            } else if parent == layout.root()
+                && is_organization_folder(&folder)
+                && !parents.contains(&folder)
+            {
+                parents.push(folder);
             }
         }
     }

@@ -16,7 +16,7 @@ fn args(extra: &[&str]) -> Args {
 }
 
 fn date(text: &str) -> Date {
-    parse_calendar_date(text).unwrap()
+    parse_day(text).unwrap()
 }
 
 #[test]
@@ -29,12 +29,14 @@ fn the_plan_lists_only_account_region_day_prefixes() {
             "2024-03-01",
             "--prefix",
             "/o-abc/",
+            "--org",
+            "o-abcdefghij",
         ]),
         date("2030-01-01"),
     )
     .unwrap();
-    assert_eq!(plan.logs_root, "o-abc/AWSLogs/");
-    let roots = plan.account_roots(&["222222222222".into()], Some("o-abcdefghij"));
+    assert_eq!(plan.layout.root(), "o-abc/AWSLogs/");
+    let roots = plan.account_roots(&["222222222222".into()]);
     assert_eq!(
         roots,
         [
@@ -59,7 +61,7 @@ fn defaults_are_the_last_seven_days_and_digests_add_their_folder() {
     assert_eq!(plan.days.first(), Some(&date("2024-05-01")));
     assert_eq!(plan.days.len(), 7);
     assert_eq!(plan.kinds, ["CloudTrail", "CloudTrail-Digest"]);
-    assert_eq!(plan.logs_root, "AWSLogs/");
+    assert_eq!(plan.layout.root(), "AWSLogs/");
 }
 
 #[test]

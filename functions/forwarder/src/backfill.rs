@@ -4,11 +4,9 @@ use crate::log::log;
 use crate::Forwarder;
 use serde_json::json;
 use std::collections::BTreeSet;
-use trailshare::backfill::{
-    account_of_folder, account_parents, account_roots, day_folder, format_day, kind_folders,
-    parse_day, Window, Work,
-};
+use trailshare::backfill::{Window, Work};
 use trailshare::events::CreatedObject;
+use trailshare::layout::{account_of_folder, day_folder, format_day, kind_folders, parse_day};
 use trailshare::ports::{AwsError, LogObjects, Notifier, RoleReader, WorkQueue};
 
 impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
@@ -41,7 +39,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             } => {
                 let window = window(from, until)?;
                 let mut accounts = BTreeSet::new();
-                for parent in account_parents(&self.config) {
+                for parent in self.config.layout().account_parents() {
                     let listing = self.objects.list(bucket, &parent, true).await?;
                     accounts.extend(listing.folders.iter().filter_map(|f| account_of_folder(f)));
                 }
@@ -88,7 +86,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     return Ok(Vec::new());
                 };
                 let mut objects = Vec::new();
-                for root in account_roots(&self.config, account) {
+                for root in self.config.layout().account_roots(account) {
                     for kind in kind_folders(&root) {
                         let regions = self.objects.list(bucket, &kind, true).await?.folders;
                         for region in regions {

@@ -422,8 +422,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         self.queue.send(&bodies).await?;
         let answer = json!({"backfill": {
             "share": spec.name,
-            "from": trailshare::backfill::format_day(window.from),
-            "until": trailshare::backfill::format_day(window.until),
+            "from": trailshare::layout::format_day(window.from),
+            "until": trailshare::layout::format_day(window.until),
             // The log accounts covered, as the share names them (["*"]: all).
             "accounts": spec.log_accounts,
             "queued": bodies.len(),
