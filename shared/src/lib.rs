@@ -3,6 +3,7 @@
 //! their own; `aws` (feature `aws`) holds the thin SDK adapters.
 
 pub mod admin;
+pub mod admission;
 pub mod backfill;
 pub mod config;
 pub mod events;
@@ -14,7 +15,6 @@ pub mod layout;
 pub mod notice;
 pub mod policy;
 pub mod ports;
-pub mod recheck;
 pub mod record;
 pub mod route;
 pub mod seal;

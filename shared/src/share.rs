@@ -147,15 +147,6 @@ pub fn is_expired(expires_at: &str, now: time::OffsetDateTime) -> bool {
         .map_or(true, |at| at <= now)
 }
 
-/// A new or replacing share must expire in the future: one already past
-/// would be created only to be denied.
-pub fn check_not_expired(spec: &ShareSpec, now: time::OffsetDateTime) -> Result<(), Invalid> {
-    if spec.expired_at(now) {
-        return Err(Invalid::value("expires_at", "must be in the future"));
-    }
-    Ok(())
-}
-
 /// Validates the name of a share to create or replace. IAM role names are
 /// case-insensitive, so `Bu-B` and `bu-b` would be one role: lowercase only.
 pub fn validate_name(name: &str) -> Result<(), Invalid> {
@@ -199,52 +190,6 @@ fn is_delivery_prefix(prefix: &str) -> bool {
             && !prefix.starts_with('/')
             && !prefix.contains("//")
             && !prefix.chars().any(|c| c.is_control() || "*?$".contains(c)))
-}
-
-/// Checks a valid share against what the deployment allows: with
-/// `COPY_DESTINATION_BUCKETS` / `COPY_WRITER_ROLE_ARNS` set, a copy the
-/// forwarder has no permission for would send every file to the dead-letter
-/// queue, so it is refused up front, naming the field.
-pub fn check_deployment(spec: &ShareSpec, config: &crate::config::Config) -> Result<(), Invalid> {
-    if let (Some(notify), Some(allowed)) = (&spec.notify, &config.notification_target_arns) {
-        if !allowed.iter().any(|a| a == notify.arn()) {
-            return Err(Invalid::value(
-                notify.field(),
-                format!("{} is not in the stack's NotificationTargetArns (NOTIFICATION_TARGET_ARNS); redeploy with it", notify.arn()),
-            ));
-        }
-    }
-    let Delivery::Copy {
-        bucket, role_arn, ..
-    } = &spec.delivery
-    else {
-        return Ok(());
-    };
-    match role_arn {
-        // The forwarder writes with its own credentials.
-        None => {
-            if let Some(allowed) = &config.copy_destination_buckets {
-                if !allowed.iter().any(|b| b == bucket) {
-                    return Err(Invalid::value(
-                        "delivery.bucket",
-                        format!("{bucket} is not in the stack's CopyDestinationBuckets (COPY_DESTINATION_BUCKETS); redeploy with it"),
-                    ));
-                }
-            }
-        }
-        // The forwarder writes through the grantee's writer role.
-        Some(arn) => {
-            if let Some(allowed) = &config.copy_writer_role_arns {
-                if !allowed.iter().any(|a| a == arn) {
-                    return Err(Invalid::value(
-                        "delivery.role_arn",
-                        format!("{arn} is not in the stack's CopyWriterRoleArns (COPY_WRITER_ROLE_ARNS); redeploy with it"),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

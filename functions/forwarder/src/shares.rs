@@ -133,7 +133,7 @@ impl<S: RoleReader> ShareCache<S> {
 
     /// A believed route that this stack would still admit as a share.
     fn admitted(&self, route: Route) -> Result<Route, Unbelieved> {
-        match trailshare::recheck::route(&route, &self.config) {
+        match trailshare::admission::readmit_route(&route, &self.config) {
             Ok(()) => Ok(route),
             Err(_) => Err(Unbelieved {
                 reason: "not_admitted",

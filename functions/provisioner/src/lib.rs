@@ -19,18 +19,17 @@ mod tests;
 
 use serde_json::{json, Value};
 use trailshare::admin::AdminMatch;
+use trailshare::admission::{admit, Refusal};
 use trailshare::config::Config;
 use trailshare::grantee::grantee_setup;
-use trailshare::policy::{check_limits, role_policy, trust_policy, READ_POLICY_NAME};
+use trailshare::policy::{role_policy, READ_POLICY_NAME};
 use trailshare::ports::{
     AwsError, NoQueue, NoRolePaths, RolePaths, RoleStore, StoredRole, WorkQueue,
 };
 use trailshare::record::{read_tags, role_name, share_name, ShareRecord};
 use trailshare::route::read_description;
 use trailshare::seal::{Distrust, ShareKey};
-use trailshare::share::{
-    check_deployment, check_not_expired, validate, validate_existing_name, validate_name, ShareSpec,
-};
+use trailshare::share::{validate_existing_name, validate_name, ShareSpec};
 
 pub use crate::error::ApiError;
 use crate::error::{aws_code, method_not_allowed, Result};
@@ -187,8 +186,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         match (route, method) {
             (Route::Collection, "GET") => self.list(request).await,
             (Route::Collection, _) => {
-                let spec = validate(&request.json_body()?, None, &self.config.trail_bucket)?;
-                self.admit(&spec)?;
+                let spec = self.admit(&request.json_body()?, None)?;
                 let share = self.create(spec, &request.caller).await?;
                 Ok(ApiResponse::json(201, &share))
             }
@@ -201,12 +199,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             }
             (Route::Item(name), "PUT") => {
                 validate_name(&name)?;
-                let spec = validate(
-                    &request.json_body()?,
-                    Some(&name),
-                    &self.config.trail_bucket,
-                )?;
-                self.admit(&spec)?;
+                let spec = self.admit(&request.json_body()?, Some(&name))?;
                 self.put(spec, &request.caller).await
             }
             (Route::Item(name), _) => {
@@ -298,32 +291,22 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         }
     }
 
-    /// What a valid share must also satisfy here: the grantee allow-list,
-    /// the stack's copy lists, and IAM's size limits (before any call).
-    fn admit(&self, spec: &ShareSpec) -> Result<()> {
-        if !self.config.grantee_allowed(&spec.grantee_account) {
-            return Err(ApiError::new(
+    /// A request's share, admitted by the domain's one rule as of now; a
+    /// grantee outside `GRANTEE_ACCOUNTS` is a 403, anything else a 400.
+    fn admit(&self, body: &Value, path_name: Option<&str>) -> Result<ShareSpec> {
+        let now = time::OffsetDateTime::now_utc();
+        admit(body, path_name, &self.config, now).map_err(|refusal| match refusal {
+            Refusal::Invalid(invalid) => ApiError::from(invalid),
+            Refusal::GranteeNotAllowed { account, allowed } => ApiError::new(
                 403,
                 "forbidden",
                 format!(
-                    "{} is not in GRANTEE_ACCOUNTS: shares may be granted only to {}",
-                    spec.grantee_account,
-                    self.config.grantee_accounts.join(", ")
+                    "{account} is not in GRANTEE_ACCOUNTS: shares may be granted only to {}",
+                    allowed.join(", ")
                 ),
             )
-            .on("grantee_account"));
-        }
-        check_deployment(spec, &self.config)?;
-        check_not_expired(spec, time::OffsetDateTime::now_utc())?;
-        // The largest the policy gets: with a session deny and an expiry
-        // (mid-replace, a share that drops its expiry keeps the old one).
-        let widest = ShareSpec {
-            expires_at: Some("2000-01-01T00:00:00Z".into()),
-            ..spec.clone()
-        };
-        let inline = role_policy(&widest, &self.config, Some("2000-01-01T00:00:00Z"));
-        check_limits(spec, &trust_policy(spec), &inline)?;
-        Ok(())
+            .on("grantee_account"),
+        })
     }
 
     /// Reads a role as a share, or says why it cannot be one: its record
@@ -359,7 +342,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             let error = "the route in the role's description was not written for this role by this stack's provisioner: the forwarder delivers nothing for it; a PUT of the share heals it";
             return damaged(role, distrust.reason(), error);
         }
-        if let Err(invalid) = trailshare::recheck::spec(&read.record.spec, &self.config) {
+        if let Err(invalid) = trailshare::admission::readmit(&read.record.spec, &self.config) {
             return damaged(
                 role,
                 "unreadable",

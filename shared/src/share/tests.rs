@@ -1,4 +1,5 @@
 use super::*;
+use crate::admission::{check_deployment, check_not_expired};
 use serde_json::json;
 use serde_json::Value;
 
@@ -592,4 +593,38 @@ fn the_deployment_lists_bound_copies() {
     config.copy_writer_role_arns = Some(vec!["arn:aws:iam::222222222222:role/w".into()]);
     assert_eq!(check_deployment(&own, &config), Ok(()));
     assert_eq!(check_deployment(&writer, &config), Ok(()));
+}
+
+#[test]
+fn an_unknown_field_is_named_with_its_path_and_the_fields_it_could_be() {
+    let top = validate(
+        &json!({"grantee_account": "222222222222", "log_acount": ["*"]}),
+        None,
+        "trail",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (top.field.as_str(), top.code),
+        ("log_acount", "unknown_field")
+    );
+    assert!(top.message.contains("`log_accounts`"), "{}", top.message);
+    let nested = validate(
+        &json!({"grantee_account": "222222222222", "delivery": {"mode": "tag", "bukcet": "x"}}),
+        None,
+        "trail",
+    )
+    .unwrap_err();
+    assert_eq!(nested.field, "delivery.bukcet");
+    assert!(nested.message.contains("`role_arn`"), "{}", nested.message);
+    // `null` is the same as leaving a field out.
+    let spec = validate(
+        &json!({"grantee_account": "222222222222", "notify": null, "delivery": null, "name": null}),
+        None,
+        "trail",
+    )
+    .unwrap();
+    assert_eq!(
+        (spec.name.as_str(), spec.notify),
+        ("account-222222222222", None)
+    );
 }
