@@ -1,23 +1,60 @@
 //! Validating a request body into a [`ShareSpec`]: every field checked,
 //! every failure naming its field, unknown fields refused.
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::*;
 
-const TOP_FIELDS: &[&str] = &[
-    "name",
-    "grantee_account",
-    "grantee_principals",
-    "log_accounts",
-    "external_id",
-    "max_session_seconds",
-    "expires_at",
-    "delivery",
-    "notify",
-];
-const DELIVERY_FIELDS: &[&str] = &["mode", "bucket", "prefix", "role_arn"];
-const NOTIFY_FIELDS: &[&str] = &["queue_arn", "topic_arn"];
+/// A share request's fields, listed once: serde refuses any other, naming
+/// it; each value is checked by hand below, so every rejection says what
+/// its field must be (`null` is the same as leaving the field out).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    name: Option<Value>,
+    grantee_account: Option<Value>,
+    grantee_principals: Option<Value>,
+    log_accounts: Option<Value>,
+    external_id: Option<Value>,
+    max_session_seconds: Option<Value>,
+    expires_at: Option<Value>,
+    delivery: Option<Value>,
+    notify: Option<Value>,
+}
+
+/// `delivery`'s fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryRequest {
+    mode: Option<Value>,
+    bucket: Option<Value>,
+    prefix: Option<Value>,
+    role_arn: Option<Value>,
+}
+
+/// `notify`'s fields: exactly one of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyRequest {
+    queue_arn: Option<Value>,
+    topic_arn: Option<Value>,
+}
+
+/// Reads a JSON object's fields into `T`; a field `T` does not list is an
+/// `unknown_field` error naming it (after `parent`, e.g. `delivery.`).
+fn fields<T: DeserializeOwned>(object: &Map<String, Value>, parent: &str) -> Result<T, Invalid> {
+    serde_path_to_error::deserialize(&Value::Object(object.clone())).map_err(|error| {
+        let known = error.inner().to_string();
+        let known = known.split_once(", ").map_or("", |(_, expected)| expected);
+        Invalid::new(
+            format!("{parent}{}", error.path()),
+            "unknown_field",
+            format!("is not a known field ({known})"),
+        )
+    })
+}
 
 /// Validates a request body. `path_name` is the `{name}` of `PUT
 /// /shares/{name}`; `trail_bucket` is never a valid copy destination.
@@ -29,62 +66,38 @@ pub fn validate(
     let object = body
         .as_object()
         .ok_or_else(|| Invalid::new("", "invalid_body", "the body must be a JSON object"))?;
-    reject_unknown(object, TOP_FIELDS, "")?;
-
-    let grantee_account = match object.get("grantee_account") {
-        None | Some(Value::Null) => return Err(Invalid::missing("grantee_account", "is required")),
+    let request: ShareRequest = fields(object, "")?;
+    let grantee_account = match &request.grantee_account {
+        None => return Err(Invalid::missing("grantee_account", "is required")),
         Some(value) => account_id(value, "grantee_account")?,
     };
-    let grantee_principals = match object.get("grantee_principals") {
-        None | Some(Value::Null) => vec![format!("arn:aws:iam::{grantee_account}:root")],
-        Some(value) => principals(value, &grantee_account)?,
-    };
-    let log_accounts = match object.get("log_accounts") {
-        None | Some(Value::Null) => vec![grantee_account.clone()],
-        Some(value) => log_accounts(value)?,
-    };
-    let external_id = match object.get("external_id") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(external_id(value)?),
-    };
-    let max_session_seconds = match object.get("max_session_seconds") {
-        None | Some(Value::Null) => MIN_SESSION_SECONDS,
-        Some(value) => value
-            .as_u64()
-            .filter(|s| {
-                (u64::from(MIN_SESSION_SECONDS)..=u64::from(MAX_SESSION_SECONDS)).contains(s)
-            })
-            .map(|s| s as u32)
-            .ok_or_else(|| {
-                Invalid::value(
-                    "max_session_seconds",
-                    "must be a whole number from 3600 to 43200",
-                )
-            })?,
-    };
-    let expires_at = match object.get("expires_at") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(expires_at(value)?),
-    };
-    let delivery = match object.get("delivery") {
-        None | Some(Value::Null) => Delivery::None,
-        Some(value) => delivery(value, trail_bucket, &grantee_account)?,
-    };
-    let notify = match object.get("notify") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(notify(value, &grantee_account)?),
-    };
-
+    let grantee = grantee_account.as_str();
     let mut spec = ShareSpec {
         name: String::new(),
-        grantee_account,
-        grantee_principals,
-        log_accounts,
-        external_id,
-        max_session_seconds,
-        expires_at,
-        delivery,
-        notify,
+        grantee_principals: match &request.grantee_principals {
+            None => vec![format!("arn:aws:iam::{grantee}:root")],
+            Some(value) => principals(value, grantee)?,
+        },
+        log_accounts: match &request.log_accounts {
+            None => vec![grantee_account.clone()],
+            Some(value) => log_accounts(value)?,
+        },
+        external_id: request.external_id.as_ref().map(external_id).transpose()?,
+        max_session_seconds: match &request.max_session_seconds {
+            None => MIN_SESSION_SECONDS,
+            Some(value) => session_seconds(value)?,
+        },
+        expires_at: request.expires_at.as_ref().map(expires_at).transpose()?,
+        delivery: match &request.delivery {
+            None => Delivery::None,
+            Some(value) => delivery(value, trail_bucket, grantee)?,
+        },
+        notify: request
+            .notify
+            .as_ref()
+            .map(|value| notify(value, grantee))
+            .transpose()?,
+        grantee_account: grantee_account.clone(),
     };
     if spec.reads_third_party_logs() && spec.external_id.is_none() {
         return Err(Invalid::missing(
@@ -92,49 +105,55 @@ pub fn validate(
             "is required when the role reads log files of accounts other than the grantee's",
         ));
     }
-    let body_name = match object.get("name") {
-        None | Some(Value::Null) => None,
+    spec.name = share_name(request.name.as_ref(), path_name, &spec)?;
+    Ok(spec)
+}
+
+/// The share's name: the path's and the body's must agree; without either,
+/// a share of the grantee's own logs is `account-<grantee>`.
+fn share_name(
+    body_name: Option<&Value>,
+    path_name: Option<&str>,
+    spec: &ShareSpec,
+) -> Result<String, Invalid> {
+    let body_name = match body_name {
+        None => None,
         Some(Value::String(name)) => {
             validate_name(name)?;
             Some(name.clone())
         }
         Some(_) => return Err(Invalid::value("name", "must be a string")),
     };
-    spec.name = match (path_name, body_name) {
+    match (path_name, body_name) {
         (Some(path), Some(body)) if path != body => {
-            return Err(Invalid::value("name", "differs from the name in the path"));
+            Err(Invalid::value("name", "differs from the name in the path"))
         }
         (Some(path), _) => {
             validate_name(path)?;
-            path.to_string()
+            Ok(path.to_string())
         }
-        (None, Some(body)) => body,
+        (None, Some(body)) => Ok(body),
         (None, None) if !spec.reads_third_party_logs() => {
-            format!("account-{}", spec.grantee_account)
+            Ok(format!("account-{}", spec.grantee_account))
         }
-        (None, None) => {
-            return Err(Invalid::missing(
-                "name",
-                "is required for shares that read other accounts' log files",
-            ));
-        }
-    };
-    Ok(spec)
+        (None, None) => Err(Invalid::missing(
+            "name",
+            "is required for shares that read other accounts' log files",
+        )),
+    }
 }
 
-fn reject_unknown(
-    object: &Map<String, Value>,
-    known: &[&str],
-    parent: &str,
-) -> Result<(), Invalid> {
-    match object.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(unknown) => Err(Invalid::new(
-            format!("{parent}{unknown}"),
-            "unknown_field",
-            format!("is not a known field (known: {})", known.join(", ")),
-        )),
-        None => Ok(()),
-    }
+fn session_seconds(value: &Value) -> Result<u32, Invalid> {
+    value
+        .as_u64()
+        .filter(|s| (u64::from(MIN_SESSION_SECONDS)..=u64::from(MAX_SESSION_SECONDS)).contains(s))
+        .map(|s| s as u32)
+        .ok_or_else(|| {
+            Invalid::value(
+                "max_session_seconds",
+                "must be a whole number from 3600 to 43200",
+            )
+        })
 }
 
 fn account_id(value: &Value, field: &str) -> Result<String, Invalid> {
@@ -253,30 +272,29 @@ fn expires_at(value: &Value) -> Result<String, Invalid> {
 }
 
 fn notify(value: &Value, grantee: &str) -> Result<Notify, Invalid> {
-    let object = value.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+    let shape = || {
         Invalid::value(
             "notify",
             "must be an object with exactly one of queue_arn or topic_arn",
         )
-    })?;
-    reject_unknown(object, NOTIFY_FIELDS, "notify.")?;
-    let (key, arn) = object.iter().next().expect("one entry");
-    let field = format!("notify.{key}");
-    let (service, kind) = if key == "queue_arn" {
-        ("sqs", "an SQS queue")
-    } else {
-        ("sns", "an SNS topic")
+    };
+    let object = value.as_object().ok_or_else(shape)?;
+    let request: NotifyRequest = fields(object, "notify.")?;
+    let (field, arn, service, kind) = match (&request.queue_arn, &request.topic_arn) {
+        (Some(arn), None) => ("notify.queue_arn", arn, "sqs", "an SQS queue"),
+        (None, Some(arn)) => ("notify.topic_arn", arn, "sns", "an SNS topic"),
+        _ => return Err(shape()),
     };
     let arn = arn
         .as_str()
-        .ok_or_else(|| Invalid::value(&field, "must be a string"))?;
+        .ok_or_else(|| Invalid::value(field, "must be a string"))?;
     match notify_target_account(arn, service) {
         None => Err(Invalid::value(
-            &field,
+            field,
             format!("must be the ARN of {kind} (arn:aws:{service}:<region>:<account>:<name>), standard, not FIFO"),
         )),
         Some(account) if account != grantee => Err(Invalid::value(
-            &field,
+            field,
             format!("must be in the grantee account {grantee}: notifications go to the grantee only"),
         )),
         Some(_) => Ok(if service == "sqs" {
@@ -291,10 +309,16 @@ fn delivery(value: &Value, trail_bucket: &str, grantee: &str) -> Result<Delivery
     let object = value
         .as_object()
         .ok_or_else(|| Invalid::value("delivery", "must be an object with a mode"))?;
-    reject_unknown(object, DELIVERY_FIELDS, "delivery.")?;
+    let request: DeliveryRequest = fields(object, "delivery.")?;
     let field_str = |name: &str| -> Result<Option<&str>, Invalid> {
-        match object.get(name) {
-            None | Some(Value::Null) => Ok(None),
+        let value = match name {
+            "mode" => &request.mode,
+            "bucket" => &request.bucket,
+            "prefix" => &request.prefix,
+            _ => &request.role_arn,
+        };
+        match value {
+            None => Ok(None),
             Some(Value::String(text)) => Ok(Some(text.as_str())),
             Some(_) => Err(Invalid::value(
                 format!("delivery.{name}"),
