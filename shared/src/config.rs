@@ -95,9 +95,9 @@ fn is_managed_policy_arn(arn: &str) -> bool {
 }
 
 /// The environment as `from_lookup` reads it: an empty value is unset.
-struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+impl Env<'_> {
     fn get(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|value| !value.is_empty())
     }
@@ -163,6 +163,15 @@ impl Config {
     /// template can pass an empty parameter straight through.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = Env(&lookup);
+        let mut config = Config::trail(&env)?;
+        config.read_functions(&env)?;
+        config.read_grants(&env)?;
+        Ok(config)
+    }
+
+    /// The trail's bucket, layout and encryption; every other setting at
+    /// its default.
+    fn trail(env: &Env<'_>) -> Result<Config, ConfigError> {
         let trail_bucket = env
             .get("TRAIL_BUCKET")
             .ok_or_else(|| fail("TRAIL_BUCKET", "is required"))?;
@@ -183,6 +192,55 @@ impl Config {
             is_kms_key_arn,
             "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
         )?;
+        let trail_arn = env.checked(
+            "TRAIL_ARN",
+            is_trail_arn,
+            "must be a CloudTrail trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
+        )?;
+        if trail_arn.is_none() && kms_key_arn.is_some() && organization_id.is_some() {
+            return Err(fail(
+                "TRAIL_ARN",
+                "is required when KMS_KEY_ARN and ORGANIZATION_ID are both set: an organization trail encrypts every member's files with the management account's trail ARN as encryption context",
+            ));
+        }
+        let trail_bucket_region = env
+            .checked(
+                "TRAIL_BUCKET_REGION",
+                is_region,
+                "must be an AWS Region such as us-east-1",
+            )?
+            .or_else(|| {
+                kms_key_arn
+                    .as_deref()
+                    .and_then(|arn| arn.split(':').nth(3))
+                    .map(str::to_string)
+            })
+            .or_else(|| env.get("AWS_REGION"))
+            .filter(|region| is_region(region));
+        Ok(Config {
+            trail_bucket,
+            trail_prefix,
+            organization_id,
+            kms_key_arn,
+            trail_arn,
+            trail_bucket_region,
+            share_role_path: "/trailshare/".to_string(),
+            permissions_boundary_arn: None,
+            share_cache_seconds: 60,
+            forwarder_role_arn: None,
+            forwarder_queue_url: None,
+            share_secret_arn: None,
+            admin_principals: Vec::new(),
+            grantee_accounts: Vec::new(),
+            copy_destination_buckets: None,
+            copy_writer_role_arns: None,
+            notification_target_arns: None,
+        })
+    }
+
+    /// What the functions are and use: the share roles' path and boundary,
+    /// the forwarder's role and queue, the share secret, the cache time.
+    fn read_functions(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
         let share_role_path = env
             .get("SHARE_ROLE_PATH")
             .unwrap_or_else(|| "/trailshare/".to_string());
@@ -220,17 +278,23 @@ impl Config {
             |url| url.starts_with("https://") || url.starts_with("http://"),
             "must be an SQS queue URL",
         )?;
-        let trail_arn = env.checked(
-            "TRAIL_ARN",
-            is_trail_arn,
-            "must be a CloudTrail trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
+        let share_secret_arn = env.checked(
+            "SHARE_SECRET_ARN",
+            |arn| arn.starts_with("arn:") && arn.contains(":secretsmanager:"),
+            "must be a Secrets Manager secret ARN",
         )?;
-        if trail_arn.is_none() && kms_key_arn.is_some() && organization_id.is_some() {
-            return Err(fail(
-                "TRAIL_ARN",
-                "is required when KMS_KEY_ARN and ORGANIZATION_ID are both set: an organization trail encrypts every member's files with the management account's trail ARN as encryption context",
-            ));
-        }
+        self.share_role_path = share_role_path;
+        self.permissions_boundary_arn = permissions_boundary_arn;
+        self.share_cache_seconds = share_cache_seconds;
+        self.forwarder_role_arn = forwarder_role_arn;
+        self.forwarder_queue_url = forwarder_queue_url;
+        self.share_secret_arn = share_secret_arn;
+        Ok(())
+    }
+
+    /// Who may grant and what a share may name: administrators, grantee
+    /// accounts and the delivery allow-lists.
+    fn read_grants(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
         let admin_principals = env
             .list(
                 "ADMIN_PRINCIPALS",
@@ -259,44 +323,12 @@ impl Config {
             },
             "an SQS queue or SNS topic ARN",
         )?;
-        let trail_bucket_region = env
-            .checked(
-                "TRAIL_BUCKET_REGION",
-                is_region,
-                "must be an AWS Region such as us-east-1",
-            )?
-            .or_else(|| {
-                kms_key_arn
-                    .as_deref()
-                    .and_then(|arn| arn.split(':').nth(3))
-                    .map(str::to_string)
-            })
-            .or_else(|| env.get("AWS_REGION"))
-            .filter(|region| is_region(region));
-        let share_secret_arn = env.checked(
-            "SHARE_SECRET_ARN",
-            |arn| arn.starts_with("arn:") && arn.contains(":secretsmanager:"),
-            "must be a Secrets Manager secret ARN",
-        )?;
-        Ok(Config {
-            share_secret_arn,
-            trail_bucket_region,
-            trail_arn,
-            notification_target_arns,
-            admin_principals,
-            grantee_accounts,
-            copy_destination_buckets,
-            copy_writer_role_arns,
-            trail_bucket,
-            trail_prefix,
-            organization_id,
-            kms_key_arn,
-            share_role_path,
-            permissions_boundary_arn,
-            share_cache_seconds,
-            forwarder_role_arn,
-            forwarder_queue_url,
-        })
+        self.admin_principals = admin_principals;
+        self.grantee_accounts = grantee_accounts;
+        self.copy_destination_buckets = copy_destination_buckets;
+        self.copy_writer_role_arns = copy_writer_role_arns;
+        self.notification_target_arns = notification_target_arns;
+        Ok(())
     }
 
     /// The share secret's ARN: required by both functions, which cannot
