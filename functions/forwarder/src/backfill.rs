@@ -108,7 +108,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
 fn window(from: &str, until: &str) -> Result<Window, AwsError> {
     match (parse_day(from), parse_day(until)) {
         (Some(from), Some(until)) => Ok(Window { from, until }),
-        _ => Err(AwsError::Rejected {
+        _ => Err(AwsError::Refused {
             call: "backfill",
             message: "malformed window".into(),
         }),

@@ -39,7 +39,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         // a route that says otherwise (a role description edited outside
         // the API) is refused, and the file is retried, then dead-lettered.
         if trailshare::ids::arn_account(notice.notify.arn()) != Some(&notice.grantee_account) {
-            return Err(AwsError::Rejected {
+            return Err(AwsError::Refused {
                 call: "notify",
                 message: format!(
                     "{} is not in the grantee account {} of share {}",

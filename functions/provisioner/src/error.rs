@@ -65,6 +65,9 @@ pub(crate) fn aws_code(error: &AwsError) -> String {
         | AwsError::Denied { message, .. }
         | AwsError::Failed { message, .. }
         | AwsError::Rejected { message, .. } => message,
+        AwsError::NotConfigured { .. } | AwsError::Refused { .. } => {
+            return "no error code (not an AWS call)".into()
+        }
     };
     let head = text
         .split_once(": ")
