@@ -8,6 +8,7 @@
 pub mod api_gateway;
 pub mod binary;
 pub mod fault_proxy;
+pub mod world;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -251,6 +252,39 @@ async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
         .credentials_provider(credentials)
         .load()
         .await
+}
+
+/// The functions' configuration from these variables (a later one wins).
+pub fn config(vars: &[(&str, String)]) -> trailshare::config::Config {
+    trailshare::config::Config::from_lookup(|name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("a valid test configuration")
+}
+
+/// An event fixture of `tests/fixtures/events`, shaped like the real ones.
+pub fn fixture(name: &str) -> Value {
+    let path = repo_root().join("tests/fixtures/events").join(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Encodes a key the way S3 notifications do: `%XX`, then space as `+`.
+pub fn notification_key(key: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*');
+    percent_encoding::utf8_percent_encode(key, SET)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// An S3 client for `config` (path-style, as a local endpoint needs).
