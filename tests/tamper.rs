@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use forwarder::Outcome;
 use serde_json::json;
 use stand_in::world::{World, ADMIN};
-use stand_in::{log_file, log_key, put_log, s3, unique, StandIn, A, B, C, Z};
+use stand_in::{iam_tags, log_file, log_key, put_log, s3, share_role, unique, StandIn, A, B, C, Z};
 
 /// The attacker: a user of A allowed only to tag and update roles.
 async fn tagger(aws: &StandIn) -> aws_sdk_iam::Client {
@@ -27,17 +27,6 @@ async fn tagger(aws: &StandIn) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&user)
 }
 
-async fn role(admin: &SdkConfig, name: &str) -> aws_sdk_iam::types::Role {
-    aws_sdk_iam::Client::new(admin)
-        .get_role()
-        .role_name(format!("trailshare-{name}"))
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-}
-
 /// The share role's inline policy as IAM holds it.
 async fn read_policy(admin: &SdkConfig, role_name: &str) -> String {
     aws_sdk_iam::Client::new(admin)
@@ -48,18 +37,6 @@ async fn read_policy(admin: &SdkConfig, role_name: &str) -> String {
         .await
         .unwrap()
         .policy_document
-}
-
-fn iam_tags(tags: &[(String, String)]) -> Vec<aws_sdk_iam::types::Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .unwrap()
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -195,7 +172,7 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
     let sweep =
         json!({"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["rule"]});
     w.provisioner.handle_invocation(sweep).await.unwrap();
-    assert_eq!(role(&w.admin, &b).await.role_name, b_role);
+    assert_eq!(share_role(&w.admin, &b).await.role_name, b_role);
 
     // An admin's PUT heals it: B's file goes to B's bucket again, Z's gets nothing.
     let body = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": b_bucket}});
@@ -221,7 +198,7 @@ async fn a_sealed_record_rolled_back_with_tag_role_shows_as_drift() {
     let body =
         json!({"name": b, "grantee_account": B, "log_accounts": [B, C], "external_id": "ext-1"});
     assert_eq!(w.call("POST", "/shares", Some(body)).await.0, 201);
-    let old_tags: Vec<(String, String)> = role(&w.admin, &b)
+    let old_tags: Vec<(String, String)> = share_role(&w.admin, &b)
         .await
         .tags
         .unwrap_or_default()

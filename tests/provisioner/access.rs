@@ -4,7 +4,7 @@
 //! share's `cli_profile` with the real AWS CLI.
 
 use serde_json::{json, Value};
-use stand_in::{log_file, log_key, put_log, s3, s3_status, unique, A, B, C, Z};
+use stand_in::{log_file, log_key, put_log, s3, s3_status, share_role, unique, A, B, C, Z};
 
 use super::{world, world_env, ROLE_ACTIONS};
 
@@ -111,14 +111,7 @@ async fn scenario_two_third_party_reads_every_accounts_logs_with_external_id() {
             "Z reads {account}'s log file"
         );
     }
-    let role = aws_sdk_iam::Client::new(&w.admin)
-        .get_role()
-        .role_name("trailshare-auditor-z")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
+    let role = share_role(&w.admin, "auditor-z").await;
     assert_eq!(role.max_session_duration, Some(7200));
     let (status, mut got) = w.call("GET", "/shares/auditor-z", None).await;
     // GET adds what only reads have: IAM's record of the role's last use.

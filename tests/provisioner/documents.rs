@@ -2,7 +2,7 @@
 //! evaluator's decisions on them.
 
 use serde_json::{json, Value};
-use stand_in::{iam_eval, A};
+use stand_in::{iam_eval, share_role, A};
 
 use super::World;
 
@@ -28,14 +28,7 @@ impl World {
     pub(crate) async fn documents(&self, name: &str) -> RoleDocuments {
         let iam = aws_sdk_iam::Client::new(&self.admin);
         let role_name = format!("trailshare-{name}");
-        let role = iam
-            .get_role()
-            .role_name(&role_name)
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap();
+        let role = share_role(&self.admin, name).await;
         let read = iam
             .get_role_policy()
             .role_name(&role_name)

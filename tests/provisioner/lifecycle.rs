@@ -2,7 +2,7 @@
 //! replaced in place, listed, healed when damaged, deleted.
 
 use serde_json::{json, Value};
-use stand_in::{unique, B, C};
+use stand_in::{iam_tags, share_role, unique, B, C};
 
 use super::{http_event, world, world_with, ADMIN, ROLE_ACTIONS};
 
@@ -141,27 +141,14 @@ async fn damaged_legacy_and_unmanaged_roles_are_listed_healed_and_deletable() {
         "grantee_principals": [format!("arn:aws:iam::{B}:root")], "log_accounts": [B], "max_session_seconds": 3600,
         "delivery": {"mode": "none"}}, "created_by": ADMIN, "created_at": "2026-11-01T00:00:00Z"}))
     .unwrap();
-    let v1_tags: Vec<aws_sdk_iam::types::Tag> = record
+    let v1_record: Vec<(String, String)> = record
         .to_tags()
         .unwrap()
         .into_iter()
         .filter(|(k, _)| k != "trailshare:record-chunks")
-        .map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .unwrap()
-        })
         .collect();
-    let boundary_arn = iam
-        .get_role()
-        .role_name(format!("trailshare-{torn}"))
-        .send()
+    let boundary_arn = share_role(&w.admin, &torn)
         .await
-        .unwrap()
-        .role
-        .unwrap()
         .permissions_boundary
         .unwrap()
         .permissions_boundary_arn
@@ -171,7 +158,7 @@ async fn damaged_legacy_and_unmanaged_roles_are_listed_healed_and_deletable() {
         .path(&w.path)
         .permissions_boundary(&boundary_arn)
         .assume_role_policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{B}:root")}, "Action": "sts:AssumeRole"}]}).to_string())
-        .set_tags(Some(v1_tags))
+        .set_tags(Some(iam_tags(&v1_record)))
         .send()
         .await
         .unwrap();

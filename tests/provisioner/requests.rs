@@ -3,7 +3,7 @@
 
 use provisioner::Provisioner;
 use serde_json::{json, Value};
-use stand_in::{config, unique, A, B, C, Z};
+use stand_in::{config, share_role, unique, A, B, C, Z};
 use trailshare::aws::IamRoles;
 
 use super::{http_event, world, world_with, ADMIN, ROLE_ACTIONS};
@@ -316,14 +316,7 @@ async fn rest_v1_events_and_a_permissions_boundary() {
         .as_str()
         .unwrap()
         .starts_with("arn:aws:iam::111111111111:"));
-    let role = aws_sdk_iam::Client::new(&w.admin)
-        .get_role()
-        .role_name(format!("trailshare-{name}"))
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
+    let role = share_role(&w.admin, &name).await;
     let boundary = role
         .permissions_boundary
         .expect("the share role has a permissions boundary");

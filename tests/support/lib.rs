@@ -335,6 +335,31 @@ pub async fn put_log(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec
         .unwrap_or_default()
 }
 
+/// The share role `trailshare-<name>` as IAM holds it, read with `admin`.
+pub async fn share_role(admin: &SdkConfig, name: &str) -> aws_sdk_iam::types::Role {
+    aws_sdk_iam::Client::new(admin)
+        .get_role()
+        .role_name(format!("trailshare-{name}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get role trailshare-{name}: {e:?}"))
+        .role
+        .expect("GetRole answers with the role")
+}
+
+/// Tags (key, value) as IAM takes them.
+pub fn iam_tags(tags: &[(String, String)]) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("a tag has a key and a value")
+        })
+        .collect()
+}
+
 /// The HTTP status of a failed S3 call (e.g. 403), or 200 for success.
 pub fn s3_status<T, E>(
     result: &Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
