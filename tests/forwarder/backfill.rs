@@ -33,13 +33,7 @@ async fn backfill_delivers_the_files_already_there_for_that_share_only(prefix: O
                       "delivery": {"mode": "copy", "bucket": z_dest}}),
         )
         .await;
-    s3(&w.aws.admin(stand_in::Z).await)
-        .put_bucket_policy()
-        .bucket(&z_dest)
-        .policy(z["grantee_setup"]["destination_bucket_policy"].to_string())
-        .send()
-        .await
-        .unwrap();
+    w.put_destination_policy(stand_in::Z, &z_dest, &z).await;
     let b = w
         .share(json!({"grantee_account": B, "delivery": {"mode": "tag"}}))
         .await;

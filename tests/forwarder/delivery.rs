@@ -17,24 +17,7 @@ async fn s3_notification_tags_b_files_keeps_other_tags_and_leaves_c_alone() {
     let c_key = log_key(Some(PREFIX), C, "1205");
     put_log(&w.s3(), &w.bucket, &b_key, log_file(B, "PutObject")).await;
     put_log(&w.s3(), &w.bucket, &c_key, log_file(C, "PutObject")).await;
-    let team = aws_sdk_s3::types::Tag::builder()
-        .key("team")
-        .value("blue")
-        .build()
-        .unwrap();
-    w.s3()
-        .put_object_tagging()
-        .bucket(&w.bucket)
-        .key(&b_key)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(team)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    w.put_tags(&b_key, &[pair("team", "blue")]).await;
 
     let forwarder = w.forwarder(&[], &[]).await;
     let event = s3_event(&w.bucket, &[&b_key, &c_key]);
@@ -77,13 +60,8 @@ async fn eventbridge_copy_of_an_organization_layout_file_is_exact_and_happens_on
     let dest = w.aws.bucket(C, "c-logs").await;
     let share = w.share(json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": dest, "prefix": "central/"}})).await;
     // The destination owner adds the bucket policy grantee_setup gives them.
+    w.put_destination_policy(C, &dest, &share).await;
     let c_s3 = s3(&w.aws.admin(C).await);
-    c_s3.put_bucket_policy()
-        .bucket(&dest)
-        .policy(share["grantee_setup"]["destination_bucket_policy"].to_string())
-        .send()
-        .await
-        .unwrap();
 
     let key = format!("AWSLogs/{ORG}/{C}/CloudTrail/us-east-1/2024/05/01/{C}_CloudTrail_us-east-1_20240501T1210Z_Org12345.json.gz");
     let body = log_file(C, "AssumeRole");
@@ -238,13 +216,8 @@ async fn copies_carry_none_of_the_source_tags() {
     let share = w
         .share(json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": dest}}))
         .await;
+    w.put_destination_policy(C, &dest, &share).await;
     let c_s3 = s3(&w.aws.admin(C).await);
-    c_s3.put_bucket_policy()
-        .bucket(&dest)
-        .policy(share["grantee_setup"]["destination_bucket_policy"].to_string())
-        .send()
-        .await
-        .unwrap();
     let key = log_key(None, C, "1215");
     w.s3()
         .put_object()

@@ -6,7 +6,7 @@ use forwarder::Outcome;
 use serde_json::json;
 use stand_in::{log_file, log_key, put_log, s3, unique, B};
 
-use super::{pair, s3_event, sqs_event, world};
+use super::{one_message, pair, s3_event, world};
 
 #[tokio::test]
 async fn a_destination_that_denies_writes_fails_the_record_and_keeps_the_file() {
@@ -19,10 +19,7 @@ async fn a_destination_that_denies_writes_fails_the_record_and_keeps_the_file() 
     // The forwarder may not write to `dest`: the record must fail, not vanish.
     let forwarder = w.forwarder(&[], &[]).await;
     let response = forwarder
-        .handle_event(sqs_event(&[(
-            "m1",
-            s3_event(&w.bucket, &[&key]).to_string(),
-        )]))
+        .handle_event(one_message(&w.bucket, &key))
         .await
         .unwrap();
     assert_eq!(
@@ -62,7 +59,7 @@ async fn a_destination_bucket_that_does_not_exist_fails_every_record_until_it_do
     let key = log_key(None, B, "1500");
     put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
     let forwarder = w.forwarder(&[&missing], &[]).await;
-    let batch = || sqs_event(&[("m1", s3_event(&w.bucket, &[&key]).to_string())]);
+    let batch = || one_message(&w.bucket, &key);
     for receive in 1..=2 {
         let response = forwarder.handle_event(batch()).await.unwrap();
         assert_eq!(
@@ -119,10 +116,7 @@ async fn a_writer_role_that_cannot_be_assumed_fails_the_record_but_not_the_other
     put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
     let forwarder = w.forwarder(&[], &[&writer_arn]).await;
     let response = forwarder
-        .handle_event(sqs_event(&[(
-            "m1",
-            s3_event(&w.bucket, &[&key]).to_string(),
-        )]))
+        .handle_event(one_message(&w.bucket, &key))
         .await
         .unwrap();
     assert_eq!(
@@ -140,34 +134,11 @@ async fn ten_tags_none_ours_fail_the_record_and_keep_every_tag() {
         .await;
     let key = log_key(None, B, "1520");
     put_log(&w.s3(), &w.bucket, &key, log_file(B, "x")).await;
-    let ten: Vec<aws_sdk_s3::types::Tag> = (0..10)
-        .map(|i| {
-            aws_sdk_s3::types::Tag::builder()
-                .key(format!("k{i}"))
-                .value("v")
-                .build()
-                .unwrap()
-        })
-        .collect();
-    w.s3()
-        .put_object_tagging()
-        .bucket(&w.bucket)
-        .key(&key)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .set_tag_set(Some(ten))
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let ten: Vec<(String, String)> = (0..10).map(|i| pair(&format!("k{i}"), "v")).collect();
+    w.put_tags(&key, &ten).await;
     let forwarder = w.forwarder(&[], &[]).await;
     let response = forwarder
-        .handle_event(sqs_event(&[(
-            "m1",
-            s3_event(&w.bucket, &[&key]).to_string(),
-        )]))
+        .handle_event(one_message(&w.bucket, &key))
         .await
         .unwrap();
     assert_eq!(

@@ -68,6 +68,11 @@ fn sqs_event(messages: &[(&str, String)]) -> Value {
     event
 }
 
+/// An SQS batch of one message, `m1`: S3's notification of `key`.
+fn one_message(bucket: &str, key: &str) -> Value {
+    sqs_event(&[("m1", s3_event(bucket, &[key]).to_string())])
+}
+
 /// An SNS envelope (from the fixture) around `message`.
 fn sns_body(message: &Value) -> String {
     let event = fixture("sqs-sns-s3.json");

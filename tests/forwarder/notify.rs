@@ -139,13 +139,7 @@ async fn backfill_announces_log_digest_and_insight_files_and_a_second_pass_write
                       "notify": {"queue_arn": b_queue}}))
         .await;
     let setup = &share["grantee_setup"];
-    s3(&b_admin)
-        .put_bucket_policy()
-        .bucket(&b_bucket)
-        .policy(setup["destination_bucket_policy"].to_string())
-        .send()
-        .await
-        .unwrap();
+    w.put_destination_policy(B, &b_bucket, &share).await;
     b_sqs
         .set_queue_attributes()
         .queue_url(&b_url)

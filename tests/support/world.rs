@@ -121,17 +121,11 @@ impl World {
         }
         let share = self.share(body).await;
         let setup = &share["grantee_setup"];
-        if let Some(policy) = setup
+        if setup
             .get("destination_bucket_policy")
-            .filter(|p| !p.is_null())
+            .is_some_and(|p| !p.is_null())
         {
-            s3(&admin)
-                .put_bucket_policy()
-                .bucket(&dest)
-                .policy(policy.to_string())
-                .send()
-                .await
-                .expect("destination bucket policy");
+            self.put_destination_policy(grantee, &dest, &share).await;
         }
         if !writer {
             return (dest, None);
@@ -153,6 +147,20 @@ impl World {
         (dest, Some(writer_arn))
     }
 
+    /// `grantee`'s administrator puts on `bucket` the destination bucket
+    /// policy that `share`'s `grantee_setup` gives.
+    pub async fn put_destination_policy(&self, grantee: &str, bucket: &str, share: &Value) {
+        let policy = &share["grantee_setup"]["destination_bucket_policy"];
+        assert!(policy.is_object(), "no destination bucket policy: {share}");
+        s3(&self.aws.admin(grantee).await)
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .expect("destination bucket policy");
+    }
+
     /// An S3 client of A's administrator.
     pub fn s3(&self) -> aws_sdk_s3::Client {
         s3(&self.admin)
@@ -169,6 +177,27 @@ impl World {
             .await
             .unwrap();
         out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()
+    }
+
+    /// Sets the tags of the trail bucket's `key` to `tags`.
+    pub async fn put_tags(&self, key: &str, tags: &[(String, String)]) {
+        let tag_set = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("tags with keys and values");
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .expect("a tag set");
+        self.s3()
+            .put_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("tag {key}: {e:?}"));
     }
 
     /// The trail bucket's `key` as an event names it (no ETag, no size:
