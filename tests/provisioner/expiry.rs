@@ -2,7 +2,7 @@
 //! daily schedule, and applied by the stand-in to a live session.
 
 use serde_json::{json, Value};
-use stand_in::{log_key, unique, B, C};
+use stand_in::{unique, B, C};
 
 use super::documents::expect_decisions;
 use super::{world, world_with, ROLE_ACTIONS};
@@ -33,13 +33,7 @@ async fn expiry_holds_under_an_independent_evaluator() {
         (Some(expires.as_str()), Some("active"))
     );
     let docs = w.documents(&name).await;
-    let object = |account: &str| {
-        format!(
-            "arn:aws:s3:::{}/{}",
-            w.bucket,
-            log_key(None, account, "1200")
-        )
-    };
+    let object = |account: &str| w.object_arn(account);
     let at = |moment: &str| json!({"aws:CurrentTime": moment});
     let assume_at = |moment: &str| {
         let mut case = docs.assume(&format!("arn:aws:iam::{B}:user/analyst"), None);
@@ -115,13 +109,7 @@ async fn expiry_holds_under_an_independent_evaluator() {
         "{body}"
     );
     let mid = w.documents(&name).await;
-    let object = |account: &str| {
-        format!(
-            "arn:aws:s3:::{}/{}",
-            w.bucket,
-            log_key(None, account, "1200")
-        )
-    };
+    let object = |account: &str| w.object_arn(account);
     let between = from_now(2 * 86_400);
     let mut assume_between = mid.assume(&readers, Some("b-ext-01"));
     assume_between["request"]["context"]["aws:CurrentTime"] = json!(between);

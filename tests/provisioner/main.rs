@@ -180,6 +180,15 @@ impl World {
             .await
     }
 
+    /// The ARN of `account`'s log file that the world put in the bucket.
+    fn object_arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:s3:::{}/{}",
+            self.bucket,
+            log_key(None, account, "1200")
+        )
+    }
+
     async fn read(&self, session: &SdkConfig, account: &str) -> u16 {
         s3_status(
             &s3(session)

@@ -3,7 +3,7 @@
 //! only.
 
 use serde_json::{json, Value};
-use stand_in::{log_key, unique, A, B, C, Z};
+use stand_in::{unique, A, B, C, Z};
 use trailshare::config::Config;
 
 use super::documents::expect_decisions;
@@ -25,7 +25,7 @@ async fn trust_conditions_and_boundary_hold_under_an_independent_evaluator() {
     let b = w.documents(&b_name).await;
     let z = w.documents(&z_name).await;
     let bucket = format!("arn:aws:s3:::{}", w.bucket);
-    let object = |account: &str| format!("{bucket}/{}", log_key(None, account, "1200"));
+    let object = |account: &str| w.object_arn(account);
     let list = |prefix: Option<&str>| match prefix {
         Some(prefix) => json!({"s3:prefix": prefix}),
         None => json!({}),
@@ -237,13 +237,7 @@ async fn a_replace_revokes_older_sessions_under_an_independent_evaluator() {
     let moment = body["sessions_valid_after"].as_str().unwrap().to_string();
     assert_eq!(body["updated_by"], ADMIN);
     let docs = w.documents(&name).await;
-    let object = |account: &str| {
-        format!(
-            "arn:aws:s3:::{}/{}",
-            w.bucket,
-            log_key(None, account, "1200")
-        )
-    };
+    let object = |account: &str| w.object_arn(account);
     let issued = |at: &str| json!({"aws:TokenIssueTime": at});
     let before = "2020-01-01T00:00:00Z";
     let after = "2999-01-01T00:00:00Z";
