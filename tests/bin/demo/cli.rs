@@ -7,7 +7,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use serde_json::{json, Value};
 use stand_in::{unique, StandIn, A, C};
 
-use super::{step, Report};
+use super::{analyst, step, Report};
 
 /// The `trailshare` CLI on both sides: C's analyst pulls C's log files with
 /// one command; A's admin lists the shares through a local API Gateway
@@ -49,13 +49,7 @@ pub(crate) async fn cli_step(
         out.status.success()
     };
 
-    let analyst = aws
-        .user(
-            C,
-            &unique("analyst"),
-            &c_share["grantee_setup"]["identity_policy"],
-        )
-        .await;
+    let analyst = analyst(aws, C, c_share).await;
     let key = analyst
         .credentials_provider()
         .expect("credentials")

@@ -5,10 +5,38 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
 use serde_json::{json, Value};
-use stand_in::fixture;
+use stand_in::{fixture, unique, StandIn, A};
 
 use super::ADMIN;
+
+/// A user of A with `policy`, as whom both functions sign: its access key.
+pub(crate) async fn functions_key(aws: &StandIn, policy: &Value) -> Credentials {
+    aws.user(A, &unique("trailshare-functions"), policy)
+        .await
+        .credentials_provider()
+        .expect("the stand-in's config has credentials")
+        .provide_credentials()
+        .await
+        .expect("the functions user's access key")
+}
+
+/// What the functions get in every deployment besides its own settings:
+/// no share cache, the stack's administrator, the stand-in and the
+/// functions' key, quiet logs.
+pub(crate) fn runtime_env(aws: &StandIn, key: &Credentials) -> [(&'static str, String); 7] {
+    [
+        ("SHARE_CACHE_SECONDS", "0".into()),
+        ("ADMIN_PRINCIPALS", ADMIN.into()),
+        ("AWS_ENDPOINT_URL", aws.url.clone()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
 
 /// The Lambda runtime emulator with both functions, stopped on drop.
 pub(crate) struct Lambdas {

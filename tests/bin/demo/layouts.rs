@@ -1,11 +1,10 @@
 //! Each trail layout end to end, with its own functions.
 
-use aws_credential_types::provider::ProvideCredentials;
 use serde_json::{json, Value};
 use stand_in::{put_log, s3, trail_file, unique, StandIn, A, B, C};
 
-use super::lambdas::{queue_batch, Lambdas};
-use super::{object_tags, read_status, step, Report, ADMIN};
+use super::lambdas::{functions_key, queue_batch, runtime_env, Lambdas};
+use super::{analyst, object_tags, read_status, step, Report};
 
 /// The organization of the layouts below.
 const ORG: &str = "o-a1b2c3d4e5";
@@ -145,27 +144,15 @@ pub(crate) async fn layout_step(
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
         {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"], "Resource": format!("arn:aws:sqs:us-east-1:{A}:{queue_name}")}
     ]});
-    let functions = aws.user(A, &unique("trailshare-functions"), &policy).await;
-    let key = functions
-        .credentials_provider()
-        .expect("the stand-in's config has credentials")
-        .provide_credentials()
-        .await
-        .expect("the functions user's access key");
+    let key = functions_key(aws, &policy).await;
     let mut env = vars.clone();
     env.extend([
         ("SHARE_SECRET_ARN", secret),
         ("SHARE_ROLE_PATH", format!("/trailshare-{}/", layout.short)),
         ("PERMISSIONS_BOUNDARY_ARN", boundary),
         ("FORWARDER_QUEUE_URL", queue.clone()),
-        ("SHARE_CACHE_SECONDS", "0".into()),
-        ("ADMIN_PRINCIPALS", ADMIN.into()),
-        ("AWS_ENDPOINT_URL", aws.url.clone()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
-        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
-        ("RUST_LOG", "warn".into()),
     ]);
+    env.extend(runtime_env(aws, &key));
     let settings: Vec<String> = vars[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
     let lambdas = Lambdas::start(&format!("demo-lambdas-{}", layout.short), &env);
     println!(
@@ -195,13 +182,7 @@ pub(crate) async fn layout_step(
     let read = match b_share["role_arn"].as_str() {
         None => None,
         Some(role) => {
-            let analyst = aws
-                .user(
-                    B,
-                    &unique("analyst"),
-                    &b_share["grantee_setup"]["identity_policy"],
-                )
-                .await;
+            let analyst = analyst(aws, B, &b_share).await;
             match aws.assume(&analyst, role, None).await {
                 Ok(session) => Some((
                     read_status(&session, &trail, &old[0].1).await,

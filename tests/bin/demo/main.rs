@@ -15,7 +15,8 @@ mod tamper;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
-use stand_in::{s3, s3_status, StandIn};
+use serde_json::Value;
+use stand_in::{s3, s3_status, unique, StandIn};
 
 use lambdas::Lambdas;
 use layouts::LAYOUTS;
@@ -71,6 +72,17 @@ async fn object_tags(
 async fn copy_state(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(String, String)> {
     let head = s3.head_object().bucket(bucket).key(key).send().await.ok()?;
     Some((head.e_tag?, head.last_modified?.to_string()))
+}
+
+/// A user of `account` allowed to assume `share`'s role, as its
+/// `grantee_setup` says.
+async fn analyst(aws: &StandIn, account: &str, share: &Value) -> SdkConfig {
+    aws.user(
+        account,
+        &unique("analyst"),
+        &share["grantee_setup"]["identity_policy"],
+    )
+    .await
 }
 
 async fn read_status(session: &SdkConfig, bucket: &str, key: &str) -> u16 {

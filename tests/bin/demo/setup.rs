@@ -2,14 +2,14 @@
 //! share roles' boundary, the share secret, B's queue, the functions'
 //! identity) and both functions running as Lambda binaries.
 
-use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use serde_json::json;
 use stand_in::{
     digest_file, digest_key, log_key, put_log, s3, stand_in, trail_file, unique, StandIn, A, B, C,
 };
 
-use super::{step, Demo, Lambdas, ADMIN};
+use super::lambdas::{functions_key, runtime_env};
+use super::{step, Demo, Lambdas};
 
 /// What the deployment made, for the functions and for B.
 pub(crate) struct Deployment {
@@ -121,15 +121,7 @@ pub(crate) async fn deploy(demo: &Demo) -> Deployment {
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
     ]});
     // The functions sign as a user of A with that policy; its keys go to them.
-    let functions = aws
-        .user(A, &unique("trailshare-functions"), &functions_policy)
-        .await;
-    let key = functions
-        .credentials_provider()
-        .expect("the stand-in's config has credentials")
-        .provide_credentials()
-        .await
-        .expect("the functions user's access key");
+    let key = functions_key(aws, &functions_policy).await;
     Deployment {
         share_path,
         boundary,
@@ -153,22 +145,14 @@ pub(crate) fn run_functions(demo: &Demo, deployment: &Deployment) -> Lambdas {
     step(
         "Run both functions as Lambda binaries (cargo lambda watch: the Lambda runtime interface)",
     );
-    let lambdas = Lambdas::start(
-        "demo-lambdas",
-        &[
-            ("TRAIL_BUCKET", trail.clone()),
-            ("SHARE_SECRET_ARN", secret.clone()),
-            ("SHARE_ROLE_PATH", share_path.clone()),
-            ("PERMISSIONS_BOUNDARY_ARN", boundary.clone()),
-            ("SHARE_CACHE_SECONDS", "0".into()),
-            ("ADMIN_PRINCIPALS", ADMIN.into()),
-            ("AWS_ENDPOINT_URL", aws.url.clone()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
-            ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
-            ("RUST_LOG", "warn".into()),
-        ],
-    );
+    let mut env = vec![
+        ("TRAIL_BUCKET", trail.clone()),
+        ("SHARE_SECRET_ARN", secret.clone()),
+        ("SHARE_ROLE_PATH", share_path.clone()),
+        ("PERMISSIONS_BOUNDARY_ARN", boundary.clone()),
+    ];
+    env.extend(runtime_env(aws, key));
+    let lambdas = Lambdas::start("demo-lambdas", &env);
     println!(
         "    runtime API on 127.0.0.1:{} (first call compiles the functions)",
         lambdas.port

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stand_in::{fixture, unique, A, B, C, Z};
+use stand_in::{fixture, A, B, C, Z};
 
-use super::{read_status, step, Demo, Lambdas, Report};
+use super::{analyst, read_status, step, Demo, Lambdas, Report};
 
 pub(crate) async fn scenario_one(
     report: &mut Report,
@@ -84,13 +84,7 @@ pub(crate) async fn scenario_one(
             );
             continue;
         }
-        let analyst = aws
-            .user(
-                me,
-                &unique("analyst"),
-                &share["grantee_setup"]["identity_policy"],
-            )
-            .await;
+        let analyst = analyst(aws, me, share).await;
         let role = share["role_arn"].as_str().unwrap_or_default();
         match aws.assume(&analyst, role, None).await {
             Ok(session) => {
@@ -311,13 +305,7 @@ pub(crate) async fn revocation(
     let after = match b_share["role_arn"].as_str() {
         None => Ok(()),
         Some(role) => {
-            let analyst = aws
-                .user(
-                    B,
-                    &unique("analyst"),
-                    &b_share["grantee_setup"]["identity_policy"],
-                )
-                .await;
+            let analyst = analyst(aws, B, b_share).await;
             aws.assume(&analyst, role, None).await.map(|_| ())
         }
     };
