@@ -327,7 +327,7 @@ test("the trail topic's subscription filters on the body with the filter tested 
   const subscription = template.Resources.TrailTopicSubscription.Properties
   assert.equal(subscription.FilterPolicyScope, 'MessageBody')
   assert.equal(subscription.RawMessageDelivery, false)
-  // tests/forwarder.rs subscribes a real (moto) queue with this file and
+  // tests/forwarder/triggers.rs subscribes a real (moto) queue with this file and
   // publishes CloudTrail's and AWS Config's messages to it.
   const tested = JSON.parse(readFileSync(new URL('../fixtures/sns/trail-topic-filter.json', import.meta.url), 'utf8'))
   assert.deepEqual(subscription.FilterPolicy, tested)

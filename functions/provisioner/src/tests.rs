@@ -3,7 +3,7 @@
 //! principal, answer with an AWS error message).
 //!
 //! The replace test judges each intermediate state with a small evaluator
-//! of the documents the store holds; tests/provisioner.rs has the
+//! of the documents the store holds; tests/provisioner/ has the
 //! independent evaluator judge what real IAM (moto) holds.
 
 use std::collections::BTreeMap;

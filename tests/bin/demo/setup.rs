@@ -105,7 +105,7 @@ pub(crate) async fn deploy(demo: &Demo) -> Deployment {
     let b_queue = format!("arn:aws:sqs:us-east-1:{B}:{b_queue_name}");
     println!("    B's queue {b_queue}");
     // moto authorizes IAM calls against resource `*`, so the template's
-    // fence on the share path cannot be shown here (tests/policies.rs checks
+    // fence on the share path cannot be shown here (tests/iam-eval/template.test.mjs checks
     // it with the independent evaluator); the actions are the template's.
     let functions_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
