@@ -2,21 +2,19 @@
 //! to a file, what is skipped, and how often IAM is asked.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde_json::json;
 use trailshare::config::Config;
 use trailshare::events::CreatedObject;
-use trailshare::ports::RoleSummary;
 use trailshare::ports::{
     AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata,
-    RoleReader, SourceHead, StoredRole, WorkQueue, SOURCE_ETAG_METADATA,
+    SourceHead, WorkQueue, SOURCE_ETAG_METADATA,
 };
-use trailshare::record::{role_name, ShareRecord};
-use trailshare::route::describe;
+use trailshare::record::ShareRecord;
 use trailshare::seal::ShareKey;
 use trailshare::share::validate;
+use trailshare::testkit::MemRoles;
 
 use super::log::target_line;
 use super::{Forwarder, Outcome};
@@ -31,78 +29,22 @@ fn share_key() -> ShareKey {
     ShareKey::new(*b"forwarder unit tests' key: 32 B!").unwrap()
 }
 
-/// Share roles: each with its record in tags and its description as the
-/// provisioner writes them. Counts listings and single-role reads.
-#[derive(Default)]
-struct FakeRoles {
-    roles: Vec<(StoredRole, String)>,
-    listings: AtomicUsize,
-    reads: AtomicUsize,
-}
-
-impl FakeRoles {
-    fn with(bodies: &[serde_json::Value]) -> FakeRoles {
-        let roles = bodies
-            .iter()
-            .map(|body| {
-                let spec = validate(body, None, "trail-bucket").unwrap();
-                let record = ShareRecord {
-                    spec,
-                    created_by: "me".into(),
-                    created_at: "now".into(),
-                    updated_by: None,
-                    updated_at: None,
-                    sessions_valid_after: None,
-                };
-                let name = role_name(&record.spec.name);
-                let mut role = StoredRole {
-                    arn: format!("arn:aws:iam::111111111111:role/trailshare/{name}"),
-                    role_id: format!("AROA{:017}", name.len()),
-                    role_name: name,
-                    path: "/trailshare/".into(),
-                    tags: Vec::new(),
-                    permissions_boundary: None,
-                    trust_policy: None,
-                    last_used: None,
-                    description: None,
-                    max_session_seconds: None,
-                };
-                role.tags = record
-                    .to_sealed_tags(&share_key(), role.identity())
-                    .unwrap();
-                let description = describe(&record.spec, &share_key(), role.identity());
-                (role, description)
-            })
-            .collect();
-        FakeRoles {
-            roles,
-            ..FakeRoles::default()
-        }
+/// Share roles for `bodies`, each with its record in its tags and its
+/// route in its description, sealed as the provisioner writes them.
+fn share_roles(bodies: &[serde_json::Value]) -> MemRoles {
+    let roles = MemRoles::default();
+    for body in bodies {
+        let record = ShareRecord {
+            spec: validate(body, None, "trail-bucket").unwrap(),
+            created_by: "me".into(),
+            created_at: "now".into(),
+            updated_by: None,
+            updated_at: None,
+            sessions_valid_after: None,
+        };
+        roles.insert_share(&record, &share_key());
     }
-}
-
-impl RoleReader for FakeRoles {
-    async fn get(&self, _: &str, name: &str) -> Result<Option<StoredRole>, AwsError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        Ok(self
-            .roles
-            .iter()
-            .find(|(r, _)| r.role_name == name)
-            .map(|(r, _)| r.clone()))
-    }
-    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, AwsError> {
-        self.listings.fetch_add(1, Ordering::SeqCst);
-        Ok(self
-            .roles
-            .iter()
-            .map(|(r, description)| RoleSummary {
-                role_name: r.role_name.clone(),
-                arn: r.arn.clone(),
-                role_id: r.role_id.clone(),
-                description: Some(description.clone()),
-            })
-            .collect())
-    }
+    roles
 }
 
 /// (bucket, key)
@@ -392,7 +334,7 @@ async fn tagging_keeps_other_tags_and_a_repeat_costs_one_read() {
     let objects = FakeObjects::default();
     objects.put("trail-bucket", &key(B), b"log", &[("team", "blue")]);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
+        share_roles(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
         config("60"),
         share_key(),
@@ -425,7 +367,7 @@ async fn ten_tags_leave_no_room_and_fail_rather_than_drop_one() {
     let ten: Vec<(&str, &str)> = ten.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     objects.put("trail-bucket", &key(B), b"log", &ten);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
+        share_roles(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
         config("60"),
         share_key(),
@@ -454,7 +396,7 @@ async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_m
     let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&copy_shares()),
+        share_roles(&copy_shares()),
         objects,
         config("60"),
         share_key(),
@@ -542,7 +484,7 @@ async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_
                 .insert(SOURCE_ETAG_METADATA.into(), mark.into());
         }
         let forwarder = Forwarder::new(
-            FakeRoles::with(std::slice::from_ref(&share)),
+            share_roles(std::slice::from_ref(&share)),
             objects,
             config("60"),
             share_key(),
@@ -567,12 +509,7 @@ async fn under_kms_a_repeated_event_marks_the_copy_once_then_costs_one_head() {
     objects.kms.lock().unwrap().push("b-logs".into());
     objects.put("trail-bucket", &k, b"log-bytes", &[]);
     let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
-    let forwarder = Forwarder::new(
-        FakeRoles::with(&[share]),
-        objects,
-        config("60"),
-        share_key(),
-    );
+    let forwarder = Forwarder::new(share_roles(&[share]), objects, config("60"), share_key());
     let event = CreatedObject {
         etag: Some("etag-9".into()),
         ..created(&k)
@@ -605,7 +542,7 @@ async fn a_missing_or_foreign_destination_fails_the_file_and_never_skips_it() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     let missing = forwarder.process(&created(&key(B))).await;
     assert!(
         matches!(&missing, Outcome::Failed { error } if error.contains("NoSuchBucket")),
@@ -629,7 +566,7 @@ async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
         json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
                "delivery": {"mode": "copy", "bucket": "z-logs"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     forwarder.objects.fail(
         "z-logs",
         Some(AwsError::Throttled {
@@ -682,7 +619,7 @@ async fn only_a_missing_source_is_a_skip() {
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     let skip = |reason: &str| Outcome::Skipped {
         reason: reason.to_string(),
     };
@@ -745,7 +682,7 @@ async fn a_failed_object_fails_its_sqs_message_and_only_that_one() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "missing-bucket"}}),
     ];
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     let body = |k: &str| {
         json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": k}}}]})
@@ -773,7 +710,7 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
         json!({"grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C, "delivery": {"mode": "tag"}}),
     ];
-    let cached = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let cached = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     let event = json!({"Records": [
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(B)}}},
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(C)}}}
@@ -781,17 +718,17 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
     for _ in 0..3 {
         cached.handle_event(event.clone()).await.unwrap();
     }
-    assert_eq!(cached.shares.roles().listings.load(Ordering::SeqCst), 1);
+    assert_eq!(cached.shares.roles().listings(), 1);
 
     let uncached = Forwarder::new(
-        FakeRoles::with(&shares),
+        share_roles(&shares),
         FakeObjects::default(),
         config("0"),
         share_key(),
     );
     let _ = uncached.handle_event(event.clone()).await;
     let _ = uncached.handle_event(event).await;
-    assert_eq!(uncached.shares.roles().listings.load(Ordering::SeqCst), 4);
+    assert_eq!(uncached.shares.roles().listings(), 4);
 }
 
 #[test]
@@ -912,8 +849,8 @@ async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() 
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ];
     let queue = FakeQueue::default();
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key())
-        .with_queue(&queue);
+    let forwarder =
+        Forwarder::new(share_roles(&shares), objects, config("60"), share_key()).with_queue(&queue);
     let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
     let reply = forwarder
         .handle_event(queued(&[plan.to_string()]))
@@ -964,7 +901,7 @@ async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fail
                "from": "2024-05-01", "until": "2024-05-01"}})
         .to_string()
     };
-    let forwarder = Forwarder::new(FakeRoles::with(&shares), objects, config("60"), share_key());
+    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
     let gone = forwarder
         .handle_event(queued(&[account("deleted-share")]))
         .await
@@ -1011,9 +948,11 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
         json!({"name": "wide", "grantee_account": C, "log_accounts": many, "external_id": "e-1",
                        "delivery": {"mode": "tag"}}),
     );
-    let mut roles = FakeRoles::with(&bodies);
+    let roles = share_roles(&bodies);
     // And one role made by the first version: a plain description.
-    roles.roles[0].1 = format!("trailshare: read-only CloudTrail logs for account {B}");
+    roles.edit("s0", |r| {
+        r.description = format!("trailshare: read-only CloudTrail logs for account {B}")
+    });
     let forwarder = Forwarder::new(roles, FakeObjects::default(), config("60"), share_key());
     let table = forwarder.shares.get().await.unwrap();
     assert_eq!(table.routes.len(), 301);
@@ -1024,12 +963,8 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
         .any(|r| r.name == "wide" && r.log_accounts.len() == 80));
     assert!(table.routes.iter().any(|r| r.name == "s0"));
     let roles = forwarder.shares.roles();
-    assert_eq!(roles.listings.load(Ordering::SeqCst), 1);
-    assert_eq!(
-        roles.reads.load(Ordering::SeqCst),
-        2,
-        "only the two routes not in a description"
-    );
+    assert_eq!(roles.listings(), 1);
+    assert_eq!(roles.reads(), 2, "only the two routes not in a description");
 }
 
 /// Grantee queues and topics: what each heard, or the failure to give.
@@ -1073,7 +1008,7 @@ async fn a_notice_follows_the_delivery_and_names_where_the_grantee_reads() {
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
     objects.put("trail-bucket", &key(C), b"c-log", &[]);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&[
+        share_roles(&[
             json!({"name": "b", "grantee_account": B, "notify": {"queue_arn": queue(B)},
                    "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "central/"}}),
             json!({"name": "c", "grantee_account": C, "notify": {"topic_arn": format!("arn:aws:sns:us-east-1:{C}:t")}}),
@@ -1123,7 +1058,7 @@ async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&[
+        share_roles(&[
             json!({"name": "b", "grantee_account": B, "notify": {"queue_arn": queue(B)},
                    "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         ]),
@@ -1171,7 +1106,7 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
     let objects = FakeObjects::default();
     objects.put("trail-bucket", &key(B), b"log", &[]);
     let forwarder = Forwarder::new(
-        FakeRoles::with(&[
+        share_roles(&[
             json!({"name": "b", "grantee_account": B, "expires_at": "2020-01-01T00:00:00Z",
                    "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "tag"}}),
         ]),
@@ -1199,11 +1134,12 @@ async fn the_forwarder_does_nothing_for_an_expired_share() {
 async fn a_route_naming_a_queue_outside_the_grantee_account_sends_nothing() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let mut roles = FakeRoles::with(&[json!({"name": "b", "grantee_account": B,
+    let roles = share_roles(&[json!({"name": "b", "grantee_account": B,
         "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "copy", "bucket": "b-logs"}})]);
-    let (_, description) = &mut roles.roles[0];
-    assert!(description.contains(&queue(B)), "{description}");
-    *description = description.replace(&queue(B), &queue(Z));
+    roles.edit("b", |r| {
+        assert!(r.description.contains(&queue(B)), "{}", r.description);
+        r.description = r.description.replace(&queue(B), &queue(Z));
+    });
     let forwarder = Forwarder::new(roles, objects, config("60"), share_key())
         .with_notifier(FakeNotifier::default(), "us-east-1");
     let Outcome::Failed { error } = forwarder.process(&created(&key(B))).await else {
@@ -1227,21 +1163,25 @@ async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B), ("c-logs", C)]);
     objects.put("trail-bucket", &key(B), b"b-log", &[]);
     objects.put("trail-bucket", &key(C), b"c-log", &[]);
-    let mut roles = FakeRoles::with(&[
+    let roles = share_roles(&[
         json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"name": "c", "grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
         json!({"name": "t", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ]);
     // b's route now claims every account's files, for B's bucket.
-    let forged = roles.roles[0].1.replace(&format!("[\"{B}\"]"), "[\"*\"]");
-    assert_ne!(forged, roles.roles[0].1);
-    roles.roles[0].1 = forged;
+    roles.edit("b", |r| {
+        let forged = r.description.replace(&format!("[\"{B}\"]"), "[\"*\"]");
+        assert_ne!(forged, r.description);
+        r.description = forged;
+    });
     // t's route moves to its tags, and its record there is rewritten to
     // copy into C's bucket: a record sealed for another share.
-    let (c_role, _) = roles.roles[1].clone();
-    let (t_role, t_description) = &mut roles.roles[2];
-    *t_description = format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
-    t_role.tags = c_role.tags.clone();
+    let c_tags = roles.role("c").stored.tags;
+    roles.edit("t", |r| {
+        r.description =
+            format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
+        r.stored.tags = c_tags;
+    });
     let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
 
     for (file, claimed_by) in [(key(B), vec!["b", "t"]), (key(C), vec!["b"])] {
@@ -1280,16 +1220,19 @@ async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
 async fn a_record_moved_to_a_recreated_role_or_an_unsigned_route_is_not_believed() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"b-log", &[]);
-    let mut roles = FakeRoles::with(&[
+    let roles = share_roles(&[
         json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"name": "old", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ]);
-    let (b_role, b_description) = &mut roles.roles[0];
-    b_role.role_id = "AROA99999999999999999".into();
-    *b_description = format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
-    let (_, old_description) = &mut roles.roles[1];
-    let json = old_description.splitn(5, ' ').nth(4).unwrap().to_string();
-    *old_description = format!("trailshare route v1 {json}");
+    roles.edit("b", |r| {
+        r.stored.role_id = "AROA99999999999999999".into();
+        r.description =
+            format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
+    });
+    roles.edit("old", |r| {
+        let json = r.description.splitn(5, ' ').nth(4).unwrap().to_string();
+        r.description = format!("trailshare route v1 {json}");
+    });
     let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
     assert!(matches!(
         forwarder.process(&created(&key(B))).await,
@@ -1322,7 +1265,7 @@ async fn a_crafted_backfill_item_fails_its_message_and_queues_nothing() {
     ];
     let queue = FakeQueue::default();
     let forwarder = Forwarder::new(
-        FakeRoles::with(&shares),
+        share_roles(&shares),
         FakeObjects::default(),
         config("60"),
         share_key(),
@@ -1363,7 +1306,7 @@ async fn a_crafted_backfill_item_fails_its_message_and_queues_nothing() {
 async fn a_sealed_route_outside_the_stacks_lists_delivers_nothing() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"b-log", &[]);
-    let roles = FakeRoles::with(&[
+    let roles = share_roles(&[
         json!({"name": "b", "grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"name": "t", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ]);

@@ -2,63 +2,13 @@
 //! empty, and who counts as an administrator. The router answers before any
 //! IAM call in these tests, so the store refuses everything.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::json;
 use trailshare::config::Config;
-use trailshare::ports::{
-    AwsError, RoleDraft, RolePaths, RoleReader, RoleStore, RoleSummary, StoredRole,
-};
+use trailshare::ports::{AwsError, RolePaths};
 use trailshare::seal::ShareKey;
+use trailshare::testkit::MemRoles;
 
 use crate::{ApiRequest, Provisioner};
-
-/// Every call fails: the router's answer is all these tests look at.
-pub(crate) struct NoIam;
-
-fn refused() -> AwsError {
-    AwsError::Failed {
-        call: "iam:none",
-        message: "not reachable in this test".into(),
-    }
-}
-
-impl RoleReader for NoIam {
-    async fn get(&self, _: &str, _: &str) -> Result<Option<StoredRole>, AwsError> {
-        Err(refused())
-    }
-    async fn list_summaries(&self, _: &str) -> Result<Vec<RoleSummary>, AwsError> {
-        Err(refused())
-    }
-}
-
-impl RoleStore for NoIam {
-    async fn create(&self, _: &RoleDraft) -> Result<StoredRole, AwsError> {
-        Err(refused())
-    }
-    async fn get_policy(&self, _: &str, _: &str) -> Result<Option<String>, AwsError> {
-        Err(refused())
-    }
-    async fn put_policy(&self, _: &str, _: &str, _: &str) -> Result<(), AwsError> {
-        Err(refused())
-    }
-    async fn update_trust(&self, _: &str, _: &str) -> Result<(), AwsError> {
-        Err(refused())
-    }
-    async fn update_role(&self, _: &str, _: &str, _: i32) -> Result<(), AwsError> {
-        Err(refused())
-    }
-    async fn tag(&self, _: &str, _: &[(String, String)]) -> Result<(), AwsError> {
-        Err(refused())
-    }
-    async fn untag(&self, _: &str, _: &[String]) -> Result<(), AwsError> {
-        Err(refused())
-    }
-    async fn delete(&self, _: &str) -> Result<bool, AwsError> {
-        Err(refused())
-    }
-}
 
 const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
 
@@ -116,7 +66,7 @@ async fn copy_lists_set_but_empty_allow_no_copy() {
     ]);
     assert_eq!(empty.copy_destination_buckets, Some(Vec::new()));
     assert_eq!(empty.copy_writer_role_arns, Some(Vec::new()));
-    let provisioner = Provisioner::new(NoIam, empty, key());
+    let provisioner = Provisioner::new(MemRoles::unreachable(), empty, key());
     for (body, field) in [
         (&to_bucket, "delivery.bucket"),
         (&via_writer, "delivery.role_arn"),
@@ -134,61 +84,11 @@ async fn copy_lists_set_but_empty_allow_no_copy() {
     // Unset: not checked, so the request reaches IAM (here: refused, 502).
     let unset = config(&[]);
     assert_eq!(unset.copy_destination_buckets, None);
-    let unset = Provisioner::new(NoIam, unset, key());
+    let unset = Provisioner::new(MemRoles::unreachable(), unset, key());
     let response = unset
         .handle(&request(ADMIN, "PUT", "/shares/bu-b", &to_bucket))
         .await;
     assert_eq!(response.status, 502, "{:?}", response.body);
-}
-
-/// Roles' paths as IAM would answer `GetRole`, counting the lookups; a
-/// role named `throttled` fails as IAM throttling would.
-#[derive(Default)]
-pub(crate) struct Paths {
-    paths: BTreeMap<String, String>,
-    pub(crate) lookups: AtomicUsize,
-}
-
-impl Paths {
-    pub(crate) fn of(roles: &[(&str, &str)]) -> Paths {
-        Paths {
-            paths: roles
-                .iter()
-                .map(|(name, path)| (name.to_string(), path.to_string()))
-                .collect(),
-            lookups: AtomicUsize::new(0),
-        }
-    }
-
-    /// The administrators' roles of the provisioner unit tests.
-    pub(crate) fn admins() -> Paths {
-        Paths::of(&[
-            ("Admin", "/platform/"),
-            (
-                "AWSReservedSSO_Admin_5f1e2d",
-                "/aws-reserved/sso.amazonaws.com/",
-            ),
-        ])
-    }
-}
-
-impl RolePaths for Paths {
-    async fn role_path(&self, role_name: &str) -> Result<Option<String>, AwsError> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        if role_name == "throttled" {
-            return Err(AwsError::Throttled {
-                call: "iam:GetRole",
-                message: "Throttling: Rate exceeded".into(),
-            });
-        }
-        Ok(self.paths.get(role_name).cloned())
-    }
-}
-
-impl RolePaths for &Paths {
-    async fn role_path(&self, role_name: &str) -> Result<Option<String>, AwsError> {
-        (*self).role_path(role_name).await
-    }
 }
 
 const SSO_ENTRY: &str =
@@ -201,7 +101,7 @@ fn session(role: &str) -> String {
 /// A change by `caller`: an empty body, so an admitted caller gets the
 /// validator's 400 and a refused one 403/503, all before any IAM write.
 async fn change_as<P: RolePaths>(
-    provisioner: &Provisioner<NoIam, trailshare::ports::NoQueue, P>,
+    provisioner: &Provisioner<MemRoles, trailshare::ports::NoQueue, P>,
     caller: &str,
 ) -> (u16, String) {
     let response = provisioner
@@ -225,15 +125,19 @@ async fn change_as<P: RolePaths>(
 #[tokio::test]
 async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
     let entries = format!("{SSO_ENTRY},arn:aws:iam::111111111111:user/ops/a*");
-    let paths = Paths::of(&[
+    let paths = MemRoles::default().with_paths(&[
         (
             "AWSReservedSSO_Admin_0a1b",
             "/aws-reserved/sso.amazonaws.com/",
         ),
         ("AWSReservedSSO_Admin_evil", "/evil/"),
     ]);
-    let provisioner = Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", &entries)]), key())
-        .with_role_paths(&paths);
+    let provisioner = Provisioner::new(
+        MemRoles::unreachable(),
+        config(&[("ADMIN_PRINCIPALS", &entries)]),
+        key(),
+    )
+    .with_role_paths(&paths);
     let admin = session("AWSReservedSSO_Admin_0a1b");
     assert_eq!(
         change_as(&provisioner, &admin).await,
@@ -243,11 +147,7 @@ async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
         change_as(&provisioner, &admin).await,
         (400, "missing_field".into())
     );
-    assert_eq!(
-        paths.lookups.load(Ordering::SeqCst),
-        1,
-        "cached per process"
-    );
+    assert_eq!(paths.lookups(), 1, "cached per process");
     for (caller, why) in [
         (
             session("AWSReservedSSO_Admin_evil"),
@@ -275,7 +175,7 @@ async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
         (400, "missing_field".into())
     );
     // Reads need no administrator, hence no lookup.
-    let before = paths.lookups.load(Ordering::SeqCst);
+    let before = paths.lookups();
     let read = provisioner
         .handle(&request(
             &session("AWSReservedSSO_Admin_evil"),
@@ -285,7 +185,7 @@ async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
         ))
         .await;
     assert_eq!(read.status, 502, "the read reached IAM (refused here)");
-    assert_eq!(paths.lookups.load(Ordering::SeqCst), before);
+    assert_eq!(paths.lookups(), before);
 }
 
 /// When the caller's role path cannot be looked up, the change is refused
@@ -294,9 +194,20 @@ async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
 #[tokio::test]
 async fn a_failed_role_path_lookup_is_a_503_naming_the_call() {
     let entries = "arn:aws:iam::111111111111:role/ops/throttled";
-    let paths = Paths::default();
-    let provisioner = Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", entries)]), key())
-        .with_role_paths(&paths);
+    let paths = MemRoles::default();
+    paths.fail_lookup(
+        "throttled",
+        AwsError::Throttled {
+            call: "iam:GetRole",
+            message: "Throttling: Rate exceeded".into(),
+        },
+    );
+    let provisioner = Provisioner::new(
+        MemRoles::unreachable(),
+        config(&[("ADMIN_PRINCIPALS", entries)]),
+        key(),
+    )
+    .with_role_paths(&paths);
     let response = provisioner
         .handle(&request(
             &session("throttled"),
@@ -317,19 +228,23 @@ async fn a_failed_role_path_lookup_is_a_503_naming_the_call() {
     );
     // Not cached: the next request asks again.
     change_as(&provisioner, &session("throttled")).await;
-    assert_eq!(paths.lookups.load(Ordering::SeqCst), 2);
-    let unwired = Provisioner::new(NoIam, config(&[("ADMIN_PRINCIPALS", SSO_ENTRY)]), key());
+    assert_eq!(paths.lookups(), 2);
+    let unwired = Provisioner::new(
+        MemRoles::unreachable(),
+        config(&[("ADMIN_PRINCIPALS", SSO_ENTRY)]),
+        key(),
+    );
     assert_eq!(
         change_as(&unwired, &session("AWSReservedSSO_Admin_0a1b")).await,
         (503, "admin_check_failed".into())
     );
     // A role entry of another account than the stack's cannot be checked.
     let foreign = Provisioner::new(
-        NoIam,
+        MemRoles::unreachable(),
         config(&[("ADMIN_PRINCIPALS", "arn:aws:iam::999999999999:role/Admin")]),
         key(),
     )
-    .with_role_paths(Paths::of(&[("Admin", "/")]));
+    .with_role_paths(MemRoles::default().with_paths(&[("Admin", "/")]));
     assert_eq!(
         change_as(&foreign, "arn:aws:sts::999999999999:assumed-role/Admin/x").await,
         (403, "forbidden".into())

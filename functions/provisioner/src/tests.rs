@@ -6,15 +6,15 @@
 //! of the documents the store holds; tests/provisioner.rs has the
 //! independent evaluator judge what real IAM (moto) holds.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use trailshare::config::Config;
-use trailshare::ports::{AwsError, RoleDraft, RoleReader, RoleStore, RoleSummary, StoredRole};
+use trailshare::ports::{AwsError, RoleStore};
 use trailshare::record::ShareRecord;
 use trailshare::seal::ShareKey;
 use trailshare::share::ShareSpec;
+use trailshare::testkit::{MemRole, MemRoles};
 
 use crate::{ApiRequest, Provisioner};
 
@@ -22,206 +22,6 @@ const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
 const B: &str = "222222222222";
 const C: &str = "333333333333";
 const D: &str = "555555555555";
-
-#[derive(Debug, Clone)]
-struct MemRole {
-    stored: StoredRole,
-    trust: Value,
-    policies: BTreeMap<String, Value>,
-    max_session_seconds: i32,
-    description: String,
-}
-
-/// Roles in memory. Counts writes; `fail` makes the n-th write (1-based)
-/// fail with `error`, once.
-#[derive(Default)]
-struct MemRoles {
-    roles: Mutex<BTreeMap<String, MemRole>>,
-    writes: Mutex<Vec<&'static str>>,
-    fail: Mutex<Option<(usize, AwsError)>>,
-    /// Single-role reads (`GetRole`), for the cost of a page.
-    reads: std::sync::atomic::AtomicUsize,
-    /// Roles created so far: each gets a new RoleId.
-    created: std::sync::atomic::AtomicUsize,
-}
-
-impl MemRoles {
-    fn write(&self, call: &'static str) -> Result<(), AwsError> {
-        let mut writes = self.writes.lock().unwrap();
-        writes.push(call);
-        let mut fail = self.fail.lock().unwrap();
-        if let Some((n, error)) = fail.as_ref() {
-            if *n == writes.len() {
-                let error = match error.clone() {
-                    AwsError::Failed { message, .. } => AwsError::Failed { call, message },
-                    AwsError::Rejected { message, .. } => AwsError::Rejected { call, message },
-                    AwsError::Throttled { message, .. } => AwsError::Throttled { call, message },
-                    other => other,
-                };
-                *fail = None;
-                return Err(error);
-            }
-        }
-        Ok(())
-    }
-
-    fn fail_write(&self, n: usize, error: AwsError) {
-        self.writes.lock().unwrap().clear();
-        *self.fail.lock().unwrap() = Some((n, error));
-    }
-
-    fn role(&self, name: &str) -> MemRole {
-        self.roles.lock().unwrap()[&format!("trailshare-{name}")].clone()
-    }
-
-    fn edit(&self, name: &str, change: impl FnOnce(&mut MemRole)) {
-        change(
-            self.roles
-                .lock()
-                .unwrap()
-                .get_mut(&format!("trailshare-{name}"))
-                .unwrap(),
-        );
-    }
-
-    fn with_role<T>(
-        &self,
-        name: &str,
-        call: &'static str,
-        change: impl FnOnce(&mut MemRole) -> T,
-    ) -> Result<T, AwsError> {
-        self.write(call)?;
-        match self.roles.lock().unwrap().get_mut(name) {
-            Some(role) => Ok(change(role)),
-            None => Err(AwsError::NotFound { call }),
-        }
-    }
-}
-
-/// The provisioner's handle on the roles the test also inspects.
-struct Shared(Arc<MemRoles>);
-
-impl std::ops::Deref for Shared {
-    type Target = MemRoles;
-    fn deref(&self) -> &MemRoles {
-        &self.0
-    }
-}
-
-impl RoleReader for Shared {
-    async fn get(&self, path: &str, role_name: &str) -> Result<Option<StoredRole>, AwsError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .get(role_name)
-            .filter(|r| r.stored.path == path)
-            .map(|r| StoredRole {
-                trust_policy: Some(r.trust.to_string()),
-                description: Some(r.description.clone()),
-                max_session_seconds: Some(r.max_session_seconds),
-                ..r.stored.clone()
-            }))
-    }
-    async fn list_summaries(&self, path: &str) -> Result<Vec<RoleSummary>, AwsError> {
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .values()
-            .filter(|r| r.stored.path == path)
-            .map(|r| RoleSummary {
-                role_name: r.stored.role_name.clone(),
-                arn: r.stored.arn.clone(),
-                role_id: r.stored.role_id.clone(),
-                description: Some(r.description.clone()),
-            })
-            .collect())
-    }
-}
-
-impl RoleStore for Shared {
-    async fn create(&self, draft: &RoleDraft) -> Result<StoredRole, AwsError> {
-        self.write("iam:CreateRole")?;
-        let stored = StoredRole {
-            role_name: draft.role_name.clone(),
-            arn: format!(
-                "arn:aws:iam::111111111111:role{}{}",
-                draft.path, draft.role_name
-            ),
-            // A new id for every role created, as IAM gives.
-            role_id: format!(
-                "AROA{:017}",
-                self.created
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            ),
-            path: draft.path.clone(),
-            tags: draft.tags.clone(),
-            permissions_boundary: draft.permissions_boundary.clone(),
-            trust_policy: Some(draft.trust_policy.clone()),
-            last_used: None,
-            description: Some(draft.description.clone()),
-            max_session_seconds: Some(draft.max_session_seconds),
-        };
-        let mut roles = self.roles.lock().unwrap();
-        if roles.contains_key(&draft.role_name) {
-            return Err(AwsError::AlreadyExists {
-                call: "iam:CreateRole",
-            });
-        }
-        roles.insert(
-            draft.role_name.clone(),
-            MemRole {
-                stored: stored.clone(),
-                trust: serde_json::from_str(&draft.trust_policy).unwrap(),
-                policies: BTreeMap::from([(
-                    draft.read_policy_name.clone(),
-                    serde_json::from_str(&draft.read_policy).unwrap(),
-                )]),
-                max_session_seconds: draft.max_session_seconds,
-                description: draft.description.clone(),
-            },
-        );
-        Ok(stored)
-    }
-    async fn get_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        let roles = self.roles.lock().unwrap();
-        Ok(roles
-            .get(role)
-            .and_then(|r| r.policies.get(policy))
-            .map(Value::to_string))
-    }
-    async fn put_policy(&self, role: &str, policy: &str, document: &str) -> Result<(), AwsError> {
-        let document: Value = serde_json::from_str(document).unwrap();
-        self.with_role(role, "iam:PutRolePolicy", |r| {
-            r.policies.insert(policy.to_string(), document);
-        })
-    }
-    async fn update_trust(&self, role: &str, document: &str) -> Result<(), AwsError> {
-        let document: Value = serde_json::from_str(document).unwrap();
-        self.with_role(role, "iam:UpdateAssumeRolePolicy", |r| r.trust = document)
-    }
-    async fn update_role(&self, role: &str, description: &str, max: i32) -> Result<(), AwsError> {
-        self.with_role(role, "iam:UpdateRole", |r| {
-            r.max_session_seconds = max;
-            r.description = description.to_string();
-        })
-    }
-    async fn tag(&self, role: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
-        self.with_role(role, "iam:TagRole", |r| {
-            for (key, value) in tags {
-                r.stored.tags.retain(|(k, _)| k != key);
-                r.stored.tags.push((key.clone(), value.clone()));
-            }
-        })
-    }
-    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.with_role(role, "iam:UntagRole", |r| {
-            r.stored.tags.retain(|(k, _)| !keys.contains(k))
-        })
-    }
-    async fn delete(&self, role: &str) -> Result<bool, AwsError> {
-        self.write("iam:DeleteRole")?;
-        Ok(self.roles.lock().unwrap().remove(role).is_some())
-    }
-}
 
 /// The stack's share secret in these tests.
 fn key() -> ShareKey {
@@ -252,19 +52,28 @@ fn config(extra: &[(&str, &str)]) -> Config {
     .unwrap()
 }
 
+/// The administrators' roles of these tests: (name, path).
+const ADMIN_ROLES: &[(&str, &str)] = &[
+    ("Admin", "/platform/"),
+    (
+        "AWSReservedSSO_Admin_5f1e2d",
+        "/aws-reserved/sso.amazonaws.com/",
+    ),
+];
+
 struct Api {
     store: Arc<MemRoles>,
-    provisioner: Provisioner<Shared, trailshare::ports::NoQueue, crate::edge_tests::Paths>,
+    provisioner: Provisioner<Arc<MemRoles>, trailshare::ports::NoQueue, Arc<MemRoles>>,
     audit: Arc<Mutex<Vec<Value>>>,
 }
 
 fn api(config: Config) -> Api {
-    let store = Arc::new(MemRoles::default());
+    let store = Arc::new(MemRoles::default().with_paths(ADMIN_ROLES));
     let audit = Arc::new(Mutex::new(Vec::new()));
     let sink = audit.clone();
     Api {
-        provisioner: Provisioner::new(Shared(store.clone()), config, key())
-            .with_role_paths(crate::edge_tests::Paths::admins())
+        provisioner: Provisioner::new(store.clone(), config, key())
+            .with_role_paths(store.clone())
             .with_audit(Box::new(move |line| {
                 sink.lock().unwrap().push(line.clone())
             })),
@@ -522,10 +331,9 @@ async fn revoke_sessions_after_a_stopped_replace_repairs_first_and_never_widens(
         let writes = {
             let api = api(config(&[]));
             api.call("POST", "/shares", Some(old_body.clone())).await;
-            api.store.writes.lock().unwrap().clear();
+            api.store.clear_writes();
             api.call("PUT", "/shares/s", Some(new_body.clone())).await;
-            let writes = api.store.writes.lock().unwrap().len();
-            writes
+            api.store.writes().len()
         };
         for n in 1..=writes {
             let api = api_failing_write(&old_body, n, "ServiceFailure: injected").await;
@@ -592,7 +400,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                 api.call("POST", "/shares", Some(old_body.clone())).await.0,
                 201
             );
-            api.store.writes.lock().unwrap().clear();
+            api.store.clear_writes();
             let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
             assert_eq!(status, 200, "{what}: {body}");
             let role = api.store.role("s");
@@ -616,7 +424,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                 who_or_what.then_some(20)
             );
             assert_eq!(body["updated_by"], ADMIN);
-            let writes = api.store.writes.lock().unwrap().clone();
+            let writes = api.store.writes();
             let record = writes.iter().position(|w| *w == "iam:TagRole").unwrap();
             assert!(
                 writes[record..]
@@ -695,13 +503,13 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
                     "{what}: reverted after write {n}: {account}"
                 );
             }
-            api.store.writes.lock().unwrap().clear();
+            api.store.clear_writes();
             assert_eq!(
                 api.call("PUT", "/shares/s", Some(old_body.clone())).await.0,
                 200
             );
             assert!(
-                api.store.writes.lock().unwrap().is_empty(),
+                api.store.writes().is_empty(),
                 "{what}: once restored, nothing to write"
             );
             // …and it converges to the new share.
@@ -783,13 +591,12 @@ async fn a_third_share_after_a_stopped_replace_leaves_nothing_of_the_second() {
             api.call("POST", "/shares", Some(old_body.clone())).await.0,
             201
         );
-        api.store.writes.lock().unwrap().clear();
+        api.store.clear_writes();
         assert_eq!(
             api.call("PUT", "/shares/s", Some(new_body.clone())).await.0,
             200
         );
-        let n = api.store.writes.lock().unwrap().len();
-        n
+        api.store.writes().len()
     };
     assert!(writes >= 4, "a replace this wide takes several writes");
     for third_body in &thirds {
@@ -818,10 +625,10 @@ async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
         api.call("PUT", "/shares/b", Some(body.clone())).await.0,
         201
     );
-    api.store.writes.lock().unwrap().clear();
+    api.store.clear_writes();
     let (status, same) = api.call("PUT", "/shares/b", Some(body.clone())).await;
     assert_eq!(status, 200);
-    assert!(api.store.writes.lock().unwrap().is_empty());
+    assert!(api.store.writes().is_empty());
     assert!(same.get("sessions_valid_after").is_none());
     // A delivery change revokes nothing: who and what are unchanged. The
     // route in the description changes with it.
@@ -829,10 +636,7 @@ async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
         .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
         .await;
     assert!(tagged.get("sessions_valid_after").is_none());
-    assert_eq!(
-        *api.store.writes.lock().unwrap(),
-        ["iam:UpdateRole", "iam:TagRole"]
-    );
+    assert_eq!(api.store.writes(), ["iam:UpdateRole", "iam:TagRole"]);
     assert_eq!(
         api.store.role("b").description,
         describe(
@@ -927,7 +731,7 @@ async fn only_administrators_change_shares() {
             "{method} {path}"
         );
     }
-    assert!(api.store.writes.lock().unwrap().is_empty());
+    assert!(api.store.writes().is_empty());
     assert!(api.audit.lock().unwrap().is_empty());
     // Reads stay open.
     assert_eq!(api.call_as(power_user, "GET", "/shares", None).await.0, 200);
@@ -1101,7 +905,7 @@ async fn records_with_a_stale_tail_stay_readable() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        *api.store.writes.lock().unwrap(),
+        api.store.writes(),
         [
             "iam:UpdateAssumeRolePolicy",
             "iam:PutRolePolicy",
@@ -1136,7 +940,7 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
             .await;
         assert_eq!(status, 201);
     }
-    let reads = || api.store.reads.swap(0, std::sync::atomic::Ordering::SeqCst);
+    let reads = || api.store.take_reads();
     reads();
     let mut seen = Vec::new();
     let mut path = "/shares?limit=3".to_string();
@@ -1216,7 +1020,7 @@ async fn plant(api: &Api, body: Value, expires_at: &str) {
         sessions_valid_after: None,
     };
     let draft = api.provisioner.draft(&record).unwrap();
-    let role = Shared(api.store.clone()).create(&draft).await.unwrap();
+    let role = api.store.create(&draft).await.unwrap();
     api.provisioner.seal_new(&record, &role).await.unwrap();
 }
 
@@ -1311,7 +1115,7 @@ async fn the_schedule_sweeps_expired_shares_reading_only_those_it_must() {
     let (_, live) = api.call("GET", "/shares/live", None).await;
     assert_eq!(live["status"], "active");
 
-    api.store.reads.swap(0, std::sync::atomic::Ordering::SeqCst);
+    api.store.take_reads();
     api.audit.lock().unwrap().clear();
     let outcome = api
         .provisioner
@@ -1322,8 +1126,8 @@ async fn the_schedule_sweeps_expired_shares_reading_only_those_it_must() {
     assert_eq!(outcome["left"], 0);
     // One GetRole each for the two expired, the extended and the two whose
     // route is in the tags; none for live or forever.
-    assert_eq!(api.store.reads.load(std::sync::atomic::Ordering::SeqCst), 4);
-    let left: Vec<String> = api.store.roles.lock().unwrap().keys().cloned().collect();
+    assert_eq!(api.store.reads(), 4);
+    let left: Vec<String> = api.store.role_names();
     assert_eq!(
         left,
         [
@@ -1389,14 +1193,14 @@ async fn a_failed_delete_fails_the_sweep_after_trying_the_rest() {
         .unwrap_err();
     assert_eq!(error.call(), "iam:DeleteRole");
     // The other one went; the failed one goes when Lambda retries.
-    assert_eq!(api.store.roles.lock().unwrap().len(), 1);
+    assert_eq!(api.store.role_names().len(), 1);
     let outcome = api
         .provisioner
         .handle_invocation(scheduled_event())
         .await
         .unwrap();
     assert_eq!(outcome["swept"].as_array().unwrap().len(), 1);
-    assert!(api.store.roles.lock().unwrap().is_empty());
+    assert!(api.store.role_names().is_empty());
 }
 
 #[tokio::test]
