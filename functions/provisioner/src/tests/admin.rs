@@ -1,94 +1,96 @@
-//! The provisioner's edges (issue 20): the deployment's copy lists set but
-//! empty, and who counts as an administrator. The router answers before any
-//! IAM call in these tests, so the store refuses everything.
+//! Who may change shares (administrators, matched by name and path), and
+//! the audit line each change leaves.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use trailshare::config::Config;
 use trailshare::ports::{AwsError, RolePaths};
-use trailshare::seal::ShareKey;
 use trailshare::testkit::MemRoles;
 
-use crate::{ApiRequest, Provisioner};
+use super::support::{api, config, key, request, ADMIN, B, C};
+use crate::Provisioner;
 
-const ADMIN: &str = "arn:aws:iam::111111111111:user/platform-admin";
-
-pub(crate) fn key() -> ShareKey {
-    ShareKey::new(*b"edge tests' share key of 32 B!!!").unwrap()
-}
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    let mut all = vec![
-        ("TRAIL_BUCKET", "trail-bucket"),
-        ("ADMIN_PRINCIPALS", ADMIN),
-        (
-            "PERMISSIONS_BOUNDARY_ARN",
-            "arn:aws:iam::111111111111:policy/boundary",
-        ),
-    ];
-    all.extend_from_slice(vars);
-    Config::from_lookup(|name| {
-        all.iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("config")
-}
-
-fn request(caller: &str, method: &str, path: &str, body: &serde_json::Value) -> ApiRequest {
-    ApiRequest {
-        method: method.into(),
-        path: path.into(),
-        path_name: None,
-        content_type: Some("application/json".into()),
-        body: Some(body.to_string().into_bytes()),
-        caller: caller.into(),
-        stage: None,
-        query: Vec::new(),
-    }
-}
-
-/// The template passes `COPY_DESTINATION_BUCKETS` and `COPY_WRITER_ROLE_ARNS`
-/// as "" when the deployer lists none, and then grants the forwarder no
-/// write: a copy share would dead-letter every file, so it is refused (400
-/// naming the field) before any IAM call. Unset still means "not checked".
-/// Failed before the fix: "" read as unset, and the PUT went on to IAM.
 #[tokio::test]
-async fn copy_lists_set_but_empty_allow_no_copy() {
-    let to_bucket = json!({"grantee_account": "222222222222",
-                           "delivery": {"mode": "copy", "bucket": "b-logs"}});
-    let via_writer = json!({"grantee_account": "222222222222",
-                            "delivery": {"mode": "copy", "bucket": "b-logs",
-                                         "role_arn": "arn:aws:iam::222222222222:role/writer"}});
-    let empty = config(&[
-        ("COPY_DESTINATION_BUCKETS", ""),
-        ("COPY_WRITER_ROLE_ARNS", " , "),
-    ]);
-    assert_eq!(empty.copy_destination_buckets, Some(Vec::new()));
-    assert_eq!(empty.copy_writer_role_arns, Some(Vec::new()));
-    let provisioner = Provisioner::new(MemRoles::unreachable(), empty, key());
-    for (body, field) in [
-        (&to_bucket, "delivery.bucket"),
-        (&via_writer, "delivery.role_arn"),
+async fn only_administrators_change_shares() {
+    let api = api(config(&[(
+        "ADMIN_PRINCIPALS",
+        "arn:aws:iam::111111111111:role/platform/Admin,arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+    )]));
+    let power_user = "arn:aws:sts::111111111111:assumed-role/PowerUser/mallory";
+    let body = json!({"grantee_account": "444444444444", "name": "exfil", "log_accounts": ["*"], "external_id": "xx"}).to_string();
+    for (method, path, body) in [
+        ("POST", "/shares", Some(body.as_str())),
+        ("PUT", "/shares/exfil", Some(body.as_str())),
+        ("DELETE", "/shares/exfil", None),
+        ("POST", "/shares/exfil/revoke-sessions", None),
+        ("POST", "/shares/exfil/backfill", Some("{}")),
+        // Refused before the body is even read.
+        ("POST", "/shares", Some("{not json")),
     ] {
-        let response = provisioner
-            .handle(&request(ADMIN, "PUT", "/shares/bu-b", body))
-            .await;
-        let error = &response.body.expect("an error body")["error"];
+        let (status, response) = api.call_as(power_user, method, path, body).await;
         assert_eq!(
-            (response.status, error["field"].as_str()),
-            (400, Some(field)),
-            "{error}"
+            (status, response["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {path}"
         );
     }
-    // Unset: not checked, so the request reaches IAM (here: refused, 502).
-    let unset = config(&[]);
-    assert_eq!(unset.copy_destination_buckets, None);
-    let unset = Provisioner::new(MemRoles::unreachable(), unset, key());
-    let response = unset
-        .handle(&request(ADMIN, "PUT", "/shares/bu-b", &to_bucket))
+    assert!(api.store.writes().is_empty());
+    assert!(api.audit.lock().unwrap().is_empty());
+    // Reads stay open.
+    assert_eq!(api.call_as(power_user, "GET", "/shares", None).await.0, 200);
+    for admin in [
+        "arn:aws:sts::111111111111:assumed-role/Admin/alice",
+        "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_5f1e2d/alice@example.com",
+    ] {
+        let name = format!("b{}", admin.len());
+        let body = json!({"grantee_account": B, "name": name}).to_string();
+        let (status, share) = api.call_as(admin, "POST", "/shares", Some(&body)).await;
+        assert_eq!(status, 201, "{admin}: {share}");
+        assert_eq!(share["created_by"], admin);
+    }
+    // Unset: nobody may change anything.
+    let locked = self::api(
+        Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| "trail-bucket".to_string())).unwrap(),
+    );
+    let (status, _) = locked
+        .call("POST", "/shares", Some(json!({"grantee_account": B})))
         .await;
-    assert_eq!(response.status, 502, "{:?}", response.body);
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn every_change_writes_one_audit_line() {
+    let api = api(config(&[]));
+    api.call(
+        "POST",
+        "/shares",
+        Some(json!({"grantee_account": B, "name": "b"})),
+    )
+    .await;
+    api.call(
+        "PUT",
+        "/shares/b",
+        Some(json!({"grantee_account": B, "log_accounts": [B, C], "external_id": "e1"})),
+    )
+    .await;
+    api.call("POST", "/shares/b/revoke-sessions", None).await;
+    api.call("GET", "/shares/b", None).await;
+    api.call("DELETE", "/shares/b", None).await;
+    let lines = api.audit.lock().unwrap().clone();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "replace", "revoke-sessions", "delete"]);
+    for line in &lines {
+        assert_eq!(
+            (line["caller"].as_str(), line["share"].as_str()),
+            (Some(ADMIN), Some("b"))
+        );
+    }
+    assert_eq!(lines[0]["before"], Value::Null);
+    assert_eq!(lines[1]["before"]["spec"]["log_accounts"], json!([B]));
+    assert_eq!(lines[1]["after"]["spec"]["log_accounts"], json!([B, C]));
+    assert_eq!(lines[3]["after"], Value::Null);
 }
 
 const SSO_ENTRY: &str =
@@ -105,7 +107,7 @@ async fn change_as<P: RolePaths>(
     caller: &str,
 ) -> (u16, String) {
     let response = provisioner
-        .handle(&request(caller, "POST", "/shares", &json!({})))
+        .handle(&request(caller, "POST", "/shares", Some("{}")))
         .await;
     let body = response.body.unwrap_or_default();
     (
@@ -181,7 +183,7 @@ async fn admin_wildcards_match_within_the_name_at_the_entrys_path_only() {
             &session("AWSReservedSSO_Admin_evil"),
             "GET",
             "/shares",
-            &json!({}),
+            Some("{}"),
         ))
         .await;
     assert_eq!(read.status, 502, "the read reached IAM (refused here)");
@@ -213,7 +215,7 @@ async fn a_failed_role_path_lookup_is_a_503_naming_the_call() {
             &session("throttled"),
             "POST",
             "/shares",
-            &json!({}),
+            Some("{}"),
         ))
         .await;
     let body = response.body.expect("an error body");
