@@ -2,10 +2,10 @@
 //! swept by the schedule.
 
 use serde_json::{json, Value};
-use trailshare::ports::{AwsError, RoleStore};
+use trailshare::ports::RoleStore;
 use trailshare::record::ShareRecord;
 
-use super::support::{api, config, describe, from_now, spec, Api, ADMIN, B, C};
+use super::support::{api, config, describe, from_now, spec, throttled, Api, ADMIN, B, C};
 
 /// A share as the provisioner would have written it, expiring at
 /// `expires_at` even if that is past (the API refuses a past expiry).
@@ -97,10 +97,7 @@ async fn the_schedule_sweeps_expired_shares_reading_only_those_it_must() {
             json!({"grantee_account": B, "expires_at": from_now(86_400)}),
         ),
     ] {
-        let (status, body) = api
-            .call("PUT", &format!("/shares/{name}"), Some(body))
-            .await;
-        assert_eq!(status, 201, "{name}: {body}");
+        api.put_new(name, body).await;
     }
     assert!(!api.store.role("wide").description.contains("route v2"));
     // A PUT extended this one between the listing and the delete: its
@@ -180,13 +177,8 @@ async fn a_failed_delete_fails_the_sweep_after_trying_the_rest() {
         &from_now(-60),
     )
     .await;
-    api.store.fail_write(
-        1,
-        AwsError::Throttled {
-            call: "",
-            message: "Throttling: Rate exceeded".into(),
-        },
-    );
+    api.store
+        .fail_write(1, throttled("Throttling: Rate exceeded"));
     let error = api
         .provisioner
         .handle_invocation(scheduled_event())

@@ -10,14 +10,8 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
     let api = api(config(&[]));
     // Created out of order: the listing sorts by name.
     for i in [4, 0, 6, 2, 5, 1, 3] {
-        let (status, _) = api
-            .call(
-                "PUT",
-                &format!("/shares/p{i}"),
-                Some(json!({"grantee_account": B})),
-            )
+        api.put_new(&format!("p{i}"), json!({"grantee_account": B}))
             .await;
-        assert_eq!(status, 201);
     }
     let reads = || api.store.take_reads();
     reads();
@@ -66,14 +60,8 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
     }
     // 120 shares: the default page is 50, `limit` reaches 100.
     for i in 0..113 {
-        let (status, _) = api
-            .call(
-                "PUT",
-                &format!("/shares/q{i:03}"),
-                Some(json!({"grantee_account": B})),
-            )
+        api.put_new(&format!("q{i:03}"), json!({"grantee_account": B}))
             .await;
-        assert_eq!(status, 201);
     }
     for (query, size) in [("", 50), ("?limit=100", 100)] {
         reads();
@@ -89,16 +77,7 @@ async fn shares_come_in_sorted_pages_that_read_only_their_own_roles() {
 async fn damaged_and_unmanaged_roles_are_listed_deletable_and_healed_by_a_put() {
     let api = api(config(&[]));
     for name in ["ok", "torn", "loose"] {
-        assert_eq!(
-            api.call(
-                "PUT",
-                &format!("/shares/{name}"),
-                Some(json!({"grantee_account": B}))
-            )
-            .await
-            .0,
-            201
-        );
+        api.put_new(name, json!({"grantee_account": B})).await;
     }
     api.store.edit("torn", |r| {
         r.stored.tags.retain(|(k, _)| !k.ends_with(":00"))

@@ -3,13 +3,12 @@
 //! repairs it.
 
 use serde_json::{json, Value};
-use trailshare::ports::AwsError;
 use trailshare::share::ShareSpec;
 use trailshare::testkit::MemRole;
 
 use super::support::{
-    api, config, describe, from_now, may_assume, principal, session_reads, spec, Api, ADMIN, B, C,
-    D,
+    api, config, describe, failed, from_now, may_assume, principal, session_reads, spec, Api,
+    ADMIN, B, C, D,
 };
 
 /// At this moment, nobody reads more than the old or the new share allows.
@@ -131,21 +130,31 @@ fn named_specs(mut old_body: Value, new_body: &Value) -> (Value, ShareSpec, Shar
     (old_body, old, spec(&named))
 }
 
-/// An API holding share `old_body` whose n-th IAM write from now fails.
-async fn api_failing_write(old_body: &Value, n: usize, message: &str) -> Api {
+/// An API holding share `old_body`.
+async fn api_holding(old_body: &Value) -> Api {
     let api = api(config(&[]));
     assert_eq!(
         api.call("POST", "/shares", Some(old_body.clone())).await.0,
         201
     );
-    api.store.fail_write(
-        n,
-        AwsError::Failed {
-            call: "",
-            message: message.into(),
-        },
-    );
     api
+}
+
+/// An API holding share `old_body` whose n-th IAM write from now fails.
+async fn api_failing_write(old_body: &Value, n: usize, message: &str) -> Api {
+    let api = api_holding(old_body).await;
+    api.store.fail_write(n, failed(message));
+    api
+}
+
+/// Share `old_body` replaced by `new_body` (PUT `/shares/s`) with nothing
+/// failing: the API, whose store noted only the replace's writes, and the
+/// PUT's status and body.
+async fn replaced(old_body: &Value, new_body: &Value) -> (Api, u16, Value) {
+    let api = api_holding(old_body).await;
+    api.store.clear_writes();
+    let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+    (api, status, body)
 }
 
 /// IAM holds exactly `spec`: trust, route, session length and reach.
@@ -177,13 +186,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
         let (old_body, old, new) = named_specs(old_body, &new_body);
         // How many writes a replace makes when nothing fails.
         let full = {
-            let api = api(config(&[]));
-            assert_eq!(
-                api.call("POST", "/shares", Some(old_body.clone())).await.0,
-                201
-            );
-            api.store.clear_writes();
-            let (status, body) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
+            let (api, status, body) = replaced(&old_body, &new_body).await;
             assert_eq!(status, 200, "{what}: {body}");
             let role = api.store.role("s");
             assert_within(&role, &old, &new, &format!("{what}: done"));
@@ -320,13 +323,7 @@ async fn a_replace_stopped_at_any_call_never_lets_anyone_read_more_than_old_or_n
 async fn revoke_sessions_after_a_stopped_replace_repairs_first_and_never_widens() {
     for (what, old_body, new_body) in replace_scenarios() {
         let (old_body, old, new) = named_specs(old_body, &new_body);
-        let writes = {
-            let api = api(config(&[]));
-            api.call("POST", "/shares", Some(old_body.clone())).await;
-            api.store.clear_writes();
-            api.call("PUT", "/shares/s", Some(new_body.clone())).await;
-            api.store.writes().len()
-        };
+        let writes = replaced(&old_body, &new_body).await.0.store.writes().len();
         for n in 1..=writes {
             let api = api_failing_write(&old_body, n, "ServiceFailure: injected").await;
             let (status, _) = api.call("PUT", "/shares/s", Some(new_body.clone())).await;
@@ -398,16 +395,8 @@ async fn a_third_share_after_a_stopped_replace_leaves_nothing_of_the_second() {
                "log_accounts": [B], "external_id": "e1", "delivery": {"mode": "tag"}}),
     ];
     let writes = {
-        let api = api(config(&[]));
-        assert_eq!(
-            api.call("POST", "/shares", Some(old_body.clone())).await.0,
-            201
-        );
-        api.store.clear_writes();
-        assert_eq!(
-            api.call("PUT", "/shares/s", Some(new_body.clone())).await.0,
-            200
-        );
+        let (api, status, _) = replaced(&old_body, &new_body).await;
+        assert_eq!(status, 200);
         api.store.writes().len()
     };
     assert!(writes >= 4, "a replace this wide takes several writes");

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use trailshare::config::Config;
+use trailshare::ports::AwsError;
 use trailshare::seal::ShareKey;
 use trailshare::share::ShareSpec;
 use trailshare::testkit::{MemRole, MemRoles};
@@ -89,6 +90,30 @@ impl Api {
     pub(super) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let body = body.map(|b| b.to_string());
         self.call_as(ADMIN, method, path, body.as_deref()).await
+    }
+
+    /// PUT `/shares/{name}` of a share that is new: a 201.
+    pub(super) async fn put_new(&self, name: &str, body: Value) {
+        let (status, response) = self
+            .call("PUT", &format!("/shares/{name}"), Some(body))
+            .await;
+        assert_eq!(status, 201, "{name}: {response}");
+    }
+}
+
+/// An IAM failure for `MemRoles::fail_write` (which names the call).
+pub(super) fn failed(message: &str) -> AwsError {
+    AwsError::Failed {
+        call: "",
+        message: message.into(),
+    }
+}
+
+/// IAM throttling for `MemRoles::fail_write` (which names the call).
+pub(super) fn throttled(message: &str) -> AwsError {
+    AwsError::Throttled {
+        call: "",
+        message: message.into(),
     }
 }
 

@@ -7,7 +7,8 @@ use trailshare::record::ShareRecord;
 use trailshare::testkit::MemRoles;
 
 use super::support::{
-    api, config, describe, from_now, key, principal, request, session_reads, spec, ADMIN, B,
+    api, config, describe, failed, from_now, key, principal, request, session_reads, spec,
+    throttled, ADMIN, B,
 };
 use crate::Provisioner;
 
@@ -15,10 +16,7 @@ use crate::Provisioner;
 async fn identical_puts_write_nothing_and_revoke_sessions_denies_older_ones() {
     let api = api(config(&[]));
     let body = json!({"grantee_account": B, "delivery": {"mode": "tag"}});
-    assert_eq!(
-        api.call("PUT", "/shares/b", Some(body.clone())).await.0,
-        201
-    );
+    api.put_new("b", body.clone()).await;
     api.store.clear_writes();
     let (status, same) = api.call("PUT", "/shares/b", Some(body.clone())).await;
     assert_eq!(status, 200);
@@ -70,7 +68,7 @@ async fn changing_the_expiry_moves_trust_policy_and_route_and_revokes_older_sess
     let api = api(config(&[]));
     let (soon, later) = (from_now(3_600), from_now(86_400));
     let body = |at: &str| json!({"grantee_account": B, "expires_at": at});
-    assert_eq!(api.call("PUT", "/shares/b", Some(body(&soon))).await.0, 201);
+    api.put_new("b", body(&soon)).await;
     let role = api.store.role("b");
     assert_eq!(
         role.trust["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"],
@@ -200,13 +198,8 @@ async fn iam_refusing_a_principal_is_a_400_naming_it() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "grantee_principals[1]");
     // Throttling is a 503 naming the call and the code only.
-    api.store.fail_write(
-        1,
-        AwsError::Throttled {
-            call: "",
-            message: "Throttling: Rate exceeded for 111111111111".into(),
-        },
-    );
+    api.store
+        .fail_write(1, throttled("Throttling: Rate exceeded for 111111111111"));
     let (status, body) = api
         .call("POST", "/shares", Some(json!({"grantee_account": B})))
         .await;
@@ -229,13 +222,7 @@ async fn records_with_a_stale_tail_stay_readable() {
     )
     .await;
     // The replace's UntagRole (its last write) fails: the tail stays.
-    api.store.fail_write(
-        4,
-        AwsError::Failed {
-            call: "",
-            message: "ServiceFailure".into(),
-        },
-    );
+    api.store.fail_write(4, failed("ServiceFailure"));
     let (status, body) = api
         .call("PUT", "/shares/b", Some(json!({"grantee_account": B})))
         .await;
