@@ -6,8 +6,7 @@ use std::sync::Mutex;
 use serde_json::json;
 use trailshare::ports::{AwsError, WorkQueue};
 
-use super::support::{config, share_key, share_roles, FakeObjects, B, C, Z};
-use crate::Forwarder;
+use super::support::{forwarder, share_roles, FakeObjects, B, C, Z};
 
 /// The forwarder's queue, in memory: what was sent, in order.
 #[derive(Default)]
@@ -58,8 +57,7 @@ async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() 
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
     ];
     let queue = FakeQueue::default();
-    let forwarder =
-        Forwarder::new(share_roles(&shares), objects, config("60"), share_key()).with_queue(&queue);
+    let forwarder = forwarder(share_roles(&shares), objects).with_queue(&queue);
     let plan = json!({"trailshare_backfill": {"step": "accounts", "share": "z", "from": "2024-05-01", "until": "2024-05-02"}});
     let reply = forwarder
         .handle_event(queued(&[plan.to_string()]))
@@ -110,7 +108,7 @@ async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fail
                "from": "2024-05-01", "until": "2024-05-01"}})
         .to_string()
     };
-    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&shares), objects);
     let gone = forwarder
         .handle_event(queued(&[account("deleted-share")]))
         .await
@@ -153,13 +151,7 @@ async fn a_crafted_backfill_item_fails_its_message_and_queues_nothing() {
                          "delivery": {"mode": "tag"}}),
     ];
     let queue = FakeQueue::default();
-    let forwarder = Forwarder::new(
-        share_roles(&shares),
-        FakeObjects::default(),
-        config("60"),
-        share_key(),
-    )
-    .with_queue(&queue);
+    let forwarder = forwarder(share_roles(&shares), FakeObjects::default()).with_queue(&queue);
     let item = |work: serde_json::Value| json!({ "trailshare_backfill": work }).to_string();
     let account = |from: &str, until: &str| {
         item(json!({"step": "account", "share": "z", "account": B, "from": from, "until": until}))

@@ -5,20 +5,16 @@ use serde_json::json;
 use trailshare::events::CreatedObject;
 use trailshare::ports::{AwsError, SOURCE_ETAG_METADATA};
 
-use super::support::{
-    config, created, key, processed, share_key, share_roles, FakeObjects, B, C, Z,
-};
-use crate::{Forwarder, Outcome};
+use super::support::{created, forwarder, key, processed, share_roles, FakeObjects, B, C, Z};
+use crate::Outcome;
 
 #[tokio::test]
 async fn tagging_keeps_other_tags_and_a_repeat_costs_one_read() {
     let objects = FakeObjects::default();
     objects.put("trail-bucket", &key(B), b"log", &[("team", "blue")]);
-    let forwarder = Forwarder::new(
+    let forwarder = forwarder(
         share_roles(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"),
-        share_key(),
     );
     assert_eq!(
         forwarder.process(&created(&key(B))).await,
@@ -47,11 +43,9 @@ async fn ten_tags_leave_no_room_and_fail_rather_than_drop_one() {
         .collect();
     let ten: Vec<(&str, &str)> = ten.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     objects.put("trail-bucket", &key(B), b"log", &ten);
-    let forwarder = Forwarder::new(
+    let forwarder = forwarder(
         share_roles(&[json!({"grantee_account": B, "delivery": {"mode": "tag"}})]),
         objects,
-        config("60"),
-        share_key(),
     );
     assert!(
         matches!(forwarder.process(&created(&key(B))).await, Outcome::Failed { error } if error.contains("10 tags"))
@@ -76,12 +70,7 @@ const WRITER_CALL: &str =
 async fn copies_go_once_to_each_distinct_destination_with_its_owner_writer_and_mark() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B), ("z-logs", Z)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let forwarder = Forwarder::new(
-        share_roles(&copy_shares()),
-        objects,
-        config("60"),
-        share_key(),
-    );
+    let forwarder = forwarder(share_roles(&copy_shares()), objects);
     let k = key(B);
     let with_etag = CreatedObject {
         etag: Some("etag-9".into()),
@@ -164,12 +153,7 @@ async fn a_stale_copy_is_redone_with_the_mark_and_an_unmarked_one_counts_by_its_
                 .user
                 .insert(SOURCE_ETAG_METADATA.into(), mark.into());
         }
-        let forwarder = Forwarder::new(
-            share_roles(std::slice::from_ref(&share)),
-            objects,
-            config("60"),
-            share_key(),
-        );
+        let forwarder = forwarder(share_roles(std::slice::from_ref(&share)), objects);
         assert_eq!(forwarder.process(&created(&k)).await, copied);
         let copy = forwarder.objects.object("b-logs", &k).unwrap();
         assert_eq!(copy.body, b"log-bytes");
@@ -190,7 +174,7 @@ async fn under_kms_a_repeated_event_marks_the_copy_once_then_costs_one_head() {
     objects.kms.lock().unwrap().push("b-logs".into());
     objects.put("trail-bucket", &k, b"log-bytes", &[]);
     let share = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}});
-    let forwarder = Forwarder::new(share_roles(&[share]), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&[share]), objects);
     let event = CreatedObject {
         etag: Some("etag-9".into()),
         ..created(&k)
@@ -223,7 +207,7 @@ async fn a_missing_or_foreign_destination_fails_the_file_and_never_skips_it() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "c-logs"}}),
     ];
-    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&shares), objects);
     let missing = forwarder.process(&created(&key(B))).await;
     assert!(
         matches!(&missing, Outcome::Failed { error } if error.contains("NoSuchBucket")),
@@ -247,7 +231,7 @@ async fn targets_are_independent_and_a_retry_redoes_only_what_is_not_done() {
         json!({"name": "z", "grantee_account": Z, "log_accounts": ["*"], "external_id": "ext-1",
                "delivery": {"mode": "copy", "bucket": "z-logs"}}),
     ];
-    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&shares), objects);
     forwarder.objects.fail(
         "z-logs",
         Some(AwsError::Throttled {

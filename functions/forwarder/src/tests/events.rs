@@ -6,9 +6,9 @@ use trailshare::events::CreatedObject;
 use trailshare::ports::{AwsError, Destination};
 use trailshare::targets::Target;
 
-use super::support::{config, created, key, share_key, share_roles, FakeObjects, B, C};
+use super::support::{created, forwarder, key, share_roles, FakeObjects, B, C};
 use crate::log::target_line;
-use crate::{Forwarder, Outcome};
+use crate::Outcome;
 
 #[tokio::test]
 async fn only_a_missing_source_is_a_skip() {
@@ -19,7 +19,7 @@ async fn only_a_missing_source_is_a_skip() {
         json!({"name": "b-tag", "grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C}),
     ];
-    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&shares), objects);
     let skip = |reason: &str| Outcome::Skipped {
         reason: reason.to_string(),
     };
@@ -82,7 +82,7 @@ async fn a_failed_object_fails_its_sqs_message_and_only_that_one() {
         json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         json!({"grantee_account": C, "delivery": {"mode": "copy", "bucket": "missing-bucket"}}),
     ];
-    let forwarder = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let forwarder = forwarder(share_roles(&shares), objects);
     let body = |k: &str| {
         json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": k}}}]})

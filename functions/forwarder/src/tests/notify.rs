@@ -6,25 +6,21 @@ use trailshare::events::CreatedObject;
 use trailshare::ports::AwsError;
 
 use super::support::{
-    config, created, key, queue, share_key, share_roles, FakeNotifier, FakeObjects, B, C,
+    created, forwarder, key, queue, share_roles, FakeNotifier, FakeObjects, B, C,
 };
-use crate::{Forwarder, Outcome};
+use crate::Outcome;
 
 #[tokio::test]
 async fn a_notice_follows_the_delivery_and_names_where_the_grantee_reads() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
     objects.put("trail-bucket", &key(C), b"c-log", &[]);
-    let forwarder = Forwarder::new(
-        share_roles(&[
-            json!({"name": "b", "grantee_account": B, "notify": {"queue_arn": queue(B)},
-                   "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "central/"}}),
-            json!({"name": "c", "grantee_account": C, "notify": {"topic_arn": format!("arn:aws:sns:us-east-1:{C}:t")}}),
-        ]),
-        objects,
-        config("60"), share_key()
-    )
-    .with_notifier(FakeNotifier::default(), "eu-west-1");
+    let roles = share_roles(&[
+        json!({"name": "b", "grantee_account": B, "notify": {"queue_arn": queue(B)},
+               "delivery": {"mode": "copy", "bucket": "b-logs", "prefix": "central/"}}),
+        json!({"name": "c", "grantee_account": C, "notify": {"topic_arn": format!("arn:aws:sns:us-east-1:{C}:t")}}),
+    ]);
+    let forwarder = forwarder(roles, objects).with_notifier(FakeNotifier::default(), "eu-west-1");
     // Copy delivery: the notice names the copy; size and ETag came with the event.
     let from_event = CreatedObject {
         etag: Some("etag-9".into()),
@@ -65,14 +61,12 @@ async fn a_notice_follows_the_delivery_and_names_where_the_grantee_reads() {
 async fn no_notice_before_the_delivery_and_a_failed_notice_fails_the_file() {
     let objects = FakeObjects::with_buckets(&[("b-logs", B)]);
     objects.put("trail-bucket", &key(B), b"log-bytes", &[]);
-    let forwarder = Forwarder::new(
+    let forwarder = forwarder(
         share_roles(&[
             json!({"name": "b", "grantee_account": B, "notify": {"queue_arn": queue(B)},
                    "delivery": {"mode": "copy", "bucket": "b-logs"}}),
         ]),
         objects,
-        config("60"),
-        share_key(),
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     let missing = AwsError::Rejected {

@@ -4,8 +4,10 @@
 use serde_json::json;
 
 use super::support::{
-    config, created, key, queue, share_key, share_roles, FakeNotifier, FakeObjects, B, C, Z,
+    config, created, forwarder, key, queue, share_key, share_roles, FakeNotifier, FakeObjects, B,
+    C, Z,
 };
+use crate::shares::ShareTable;
 use crate::{Forwarder, Outcome};
 
 #[tokio::test]
@@ -18,7 +20,7 @@ async fn one_listing_serves_many_objects_until_the_cache_expires() {
         json!({"grantee_account": B, "delivery": {"mode": "tag"}}),
         json!({"grantee_account": C, "delivery": {"mode": "tag"}}),
     ];
-    let cached = Forwarder::new(share_roles(&shares), objects, config("60"), share_key());
+    let cached = forwarder(share_roles(&shares), objects);
     let event = json!({"Records": [
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(B)}}},
         {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": key(C)}}}
@@ -59,7 +61,7 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
     roles.edit("s0", |r| {
         r.description = format!("trailshare: read-only CloudTrail logs for account {B}")
     });
-    let forwarder = Forwarder::new(roles, FakeObjects::default(), config("60"), share_key());
+    let forwarder = forwarder(roles, FakeObjects::default());
     let table = forwarder.shares.get().await.unwrap();
     assert_eq!(table.routes.len(), 301);
     assert!(table.damaged.is_empty());
@@ -77,14 +79,12 @@ async fn the_share_table_costs_one_listing_and_a_read_only_for_routes_that_do_no
 async fn the_forwarder_does_nothing_for_an_expired_share() {
     let objects = FakeObjects::default();
     objects.put("trail-bucket", &key(B), b"log", &[]);
-    let forwarder = Forwarder::new(
+    let forwarder = forwarder(
         share_roles(&[
             json!({"name": "b", "grantee_account": B, "expires_at": "2020-01-01T00:00:00Z",
                    "notify": {"queue_arn": queue(B)}, "delivery": {"mode": "tag"}}),
         ]),
         objects,
-        config("60"),
-        share_key(),
     )
     .with_notifier(FakeNotifier::default(), "us-east-1");
     assert!(matches!(
@@ -112,8 +112,7 @@ async fn a_route_naming_a_queue_outside_the_grantee_account_sends_nothing() {
         assert!(r.description.contains(&queue(B)), "{}", r.description);
         r.description = r.description.replace(&queue(B), &queue(Z));
     });
-    let forwarder = Forwarder::new(roles, objects, config("60"), share_key())
-        .with_notifier(FakeNotifier::default(), "us-east-1");
+    let forwarder = forwarder(roles, objects).with_notifier(FakeNotifier::default(), "us-east-1");
     let Outcome::Failed { error } = forwarder.process(&created(&key(B))).await else {
         panic!("the file must not be acknowledged");
     };
@@ -154,7 +153,7 @@ async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
             format!("trailshare route in tags: read-only CloudTrail logs for account {B}");
         r.stored.tags = c_tags;
     });
-    let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
+    let forwarder = forwarder(roles, objects);
 
     for (file, claimed_by) in [(key(B), vec!["b", "t"]), (key(C), vec!["b"])] {
         let Outcome::Failed { error } = forwarder.process(&created(&file)).await else {
@@ -168,11 +167,7 @@ async fn a_forged_route_or_record_delivers_nothing_and_fails_what_it_claims() {
         }
     }
     let table = forwarder.shares.get().await.unwrap();
-    let reasons: Vec<(&str, &str)> = table
-        .damaged
-        .iter()
-        .map(|d| (d.name.as_str(), d.reason))
-        .collect();
+    let reasons = reasons(&table);
     // t's tags hold c's record: the role's name does not match it.
     assert_eq!(reasons, [("b", "unauthenticated"), ("t", "unreadable")]);
     // Nothing went to B's bucket; C's own share delivered C's file.
@@ -205,17 +200,13 @@ async fn a_record_moved_to_a_recreated_role_or_an_unsigned_route_is_not_believed
         let json = r.description.splitn(5, ' ').nth(4).unwrap().to_string();
         r.description = format!("trailshare route v1 {json}");
     });
-    let forwarder = Forwarder::new(roles, objects, config("60"), share_key());
+    let forwarder = forwarder(roles, objects);
     assert!(matches!(
         forwarder.process(&created(&key(B))).await,
         Outcome::Failed { .. }
     ));
     let table = forwarder.shares.get().await.unwrap();
-    let reasons: Vec<(&str, &str)> = table
-        .damaged
-        .iter()
-        .map(|d| (d.name.as_str(), d.reason))
-        .collect();
+    let reasons = reasons(&table);
     assert_eq!(reasons, [("b", "unauthenticated"), ("old", "unsigned")]);
     assert!(table.routes.is_empty());
     assert!(forwarder.objects.object("b-logs", &key(B)).is_none());
@@ -252,4 +243,13 @@ async fn a_sealed_route_outside_the_stacks_lists_delivers_nothing() {
         forwarder.objects.tags_of("trail-bucket", &key(B)),
         [("trailshare:account".to_string(), B.to_string())]
     );
+}
+
+/// The shares `table` does not act on: (name, reason).
+fn reasons(table: &ShareTable) -> Vec<(&str, &str)> {
+    table
+        .damaged
+        .iter()
+        .map(|d| (d.name.as_str(), d.reason))
+        .collect()
 }

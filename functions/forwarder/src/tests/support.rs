@@ -16,7 +16,7 @@ use trailshare::seal::ShareKey;
 use trailshare::share::validate;
 use trailshare::testkit::MemRoles;
 
-use crate::Outcome;
+use crate::{Forwarder, Outcome};
 
 pub(super) const B: &str = "222222222222";
 pub(super) const C: &str = "333333333333";
@@ -43,6 +43,12 @@ pub(super) fn share_roles(bodies: &[serde_json::Value]) -> MemRoles {
         roles.insert_share(&record, &share_key());
     }
     roles
+}
+
+/// A forwarder over `roles` and `objects` that caches the share table for
+/// a minute.
+pub(super) fn forwarder(roles: MemRoles, objects: FakeObjects) -> Forwarder<MemRoles, FakeObjects> {
+    Forwarder::new(roles, objects, config("60"), share_key())
 }
 
 pub(super) fn config(cache_seconds: &str) -> Config {
