@@ -20,6 +20,9 @@ pub mod route;
 pub mod seal;
 pub mod share;
 pub mod targets;
+/// In-memory ports for the functions' unit tests (feature `testkit`).
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -32,7 +32,7 @@ pub struct ApiRequest {
 /// `template.yaml` must route exactly these (plus an `ANY` fallback per
 /// path, so other methods get a 405): API Gateway answers 404 for any route
 /// it lacks before the function runs. Checked against the router and the
-/// template by `route_table_tests`.
+/// template by `tests::routes`.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/shares"),
     ("POST", "/shares"),
@@ -42,10 +42,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/shares/{name}/revoke-sessions"),
     ("POST", "/shares/{name}/backfill"),
 ];
-
-#[cfg(test)]
-#[path = "route_table_tests.rs"]
-mod route_table_tests;
 
 /// What a request is about; routes match exactly, so a share may be named
 /// `shares` or `revoke-sessions`.

@@ -7,8 +7,6 @@
 //! (expired shares), `error` (the API's errors) and `http` (events).
 
 mod create;
-#[cfg(test)]
-mod edge_tests;
 mod error;
 mod http;
 mod list;
