@@ -8,6 +8,7 @@
 
 mod create;
 mod error;
+mod found;
 mod http;
 mod list;
 mod replace;
@@ -19,18 +20,17 @@ use serde_json::{json, Value};
 use trailshare::admin::AdminMatch;
 use trailshare::admission::{admit, Refusal};
 use trailshare::config::Config;
-use trailshare::grantee::grantee_setup;
 use trailshare::policy::{role_policy, READ_POLICY_NAME};
 use trailshare::ports::{
     AwsError, NoQueue, NoRolePaths, RolePaths, RoleStore, StoredRole, WorkQueue,
 };
-use trailshare::record::{read_tags, role_name, share_name, ShareRecord};
-use trailshare::route::read_description;
-use trailshare::seal::{Distrust, ShareKey};
+use trailshare::record::{role_name, ShareRecord};
+use trailshare::seal::ShareKey;
 use trailshare::share::{validate_existing_name, validate_name, ShareSpec};
 
 pub use crate::error::ApiError;
 use crate::error::{aws_code, method_not_allowed, Result};
+use crate::found::{readable, Found};
 pub use crate::http::{ApiRequest, ApiResponse, Route, ROUTES};
 use crate::replace::revocation_moment;
 pub use crate::replace::PROPAGATION_MARGIN;
@@ -57,27 +57,6 @@ pub struct Provisioner<S, Q = NoQueue, P = NoRolePaths> {
     role_paths: P,
     /// Role name → path, as looked up: one `GetRole` per role and process.
     known_paths: std::sync::Mutex<std::collections::HashMap<String, String>>,
-}
-
-/// A role on the share path, as far as it can be read and believed.
-enum Found {
-    Share(Box<ShareRecord>, StoredRole),
-    Damaged {
-        role: StoredRole,
-        not_managed: bool,
-        /// `unreadable`, `unsigned`, `unauthenticated` or `not_managed`.
-        reason: &'static str,
-        error: String,
-    },
-}
-
-fn damaged(role: StoredRole, reason: &'static str, error: impl Into<String>) -> Found {
-    Found::Damaged {
-        role,
-        not_managed: false,
-        reason,
-        error: error.into(),
-    }
 }
 
 impl<S: RoleStore> Provisioner<S, NoQueue> {
@@ -307,66 +286,6 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         })
     }
 
-    /// Reads a role as a share, or says why it cannot be one: its record
-    /// must carry this stack's seal for this very role, and still be a
-    /// share this stack admits (validator and allow-lists).
-    fn classify(&self, role: StoredRole) -> Found {
-        if let Some(boundary) = &self.config.permissions_boundary_arn {
-            if role.permissions_boundary.as_ref() != Some(boundary) {
-                return Found::Damaged {
-                    role,
-                    not_managed: true,
-                    reason: "not_managed",
-                    error: "not_managed: its permissions boundary was removed or changed outside trailshare; the provisioner's fence forbids touching it, so an IAM administrator must remove the role".into(),
-                };
-            }
-        }
-        let read = match read_tags(&role.role_name, role.tag_pairs()) {
-            Ok(read) => read,
-            Err(error) => return damaged(role, "unreadable", error.to_string()),
-        };
-        if let Err(distrust) = read.check(&self.key, role.identity()) {
-            let error = match distrust {
-                Distrust::Unsigned => "the record carries no seal (written by an earlier version, or by hand): a PUT of the share re-signs it",
-                Distrust::Unauthenticated => "the record's seal does not verify: it was not written for this role by this stack's provisioner; a PUT of the share heals it",
-            };
-            return damaged(role, distrust.reason(), error);
-        }
-        // The route the forwarder acts on must be sealed too (a sealed but
-        // older route is drift, which GET of one share checks).
-        let route =
-            read_description(role.description.as_deref()).believe(&self.key, role.identity());
-        if let Some(Err((distrust, _))) = route {
-            let error = "the route in the role's description was not written for this role by this stack's provisioner: the forwarder delivers nothing for it; a PUT of the share heals it";
-            return damaged(role, distrust.reason(), error);
-        }
-        if let Err(invalid) = trailshare::admission::readmit(&read.record.spec, &self.config) {
-            return damaged(
-                role,
-                "unreadable",
-                format!("the record is not a share this stack admits ({invalid}): a PUT of the share heals it"),
-            );
-        }
-        Found::Share(Box::new(read.record), role)
-    }
-
-    /// The role of share `name`, if one is on the share path.
-    async fn find(&self, name: &str) -> Result<Option<Found>> {
-        Ok(self
-            .store
-            .get(&self.config.share_role_path, &role_name(name))
-            .await?
-            .map(|role| self.classify(role)))
-    }
-
-    /// An existing, readable, managed share, or the 404/409 that says why not.
-    async fn existing(&self, name: &str) -> Result<(ShareRecord, StoredRole)> {
-        match self.find(name).await? {
-            None => Err(ApiError::not_found(name)),
-            Some(found) => readable(found),
-        }
-    }
-
     /// `POST /shares/{name}/backfill`: queues the first step of the share's
     /// deliveries for the files already in the window — one message per
     /// log account (or one that discovers them, for `["*"]`); the forwarder
@@ -502,102 +421,6 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             &json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
             "action": action, "share": share, "before": before, "after": after}),
         );
-    }
-
-    fn render_found(&self, found: &Found) -> Value {
-        match found {
-            Found::Share(record, role) => {
-                let mut share = self.render(record, &role.arn);
-                // IAM's RoleLastUsed (hours behind): who reviews access asks.
-                share["last_used"] = match &role.last_used {
-                    Some(used) => json!({"at": used.at, "region": used.region}),
-                    None => Value::Null,
-                };
-                share
-            }
-            Found::Damaged {
-                role,
-                reason,
-                error,
-                ..
-            } => json!({
-                "name": share_name(&role.role_name).unwrap_or(&role.role_name),
-                "role_arn": role.arn,
-                "status": "damaged",
-                "reason": reason,
-                "error": error,
-            }),
-        }
-    }
-
-    /// One share as `GET /shares/{name}` shows it: a record IAM does not
-    /// hold (a stopped replace, a record rolled back to an older sealed
-    /// one) is `damaged`, reason `drift`, never shown as if it held.
-    async fn render_checked(&self, found: Found) -> Result<Value> {
-        let mut share = self.render_found(&found);
-        if let Found::Share(record, role) = &found {
-            let held = self.holds(record, role).await?;
-            if !held.all() {
-                let parts: Vec<&str> = [
-                    (held.trust, "trust policy"),
-                    (held.policy, "inline policy"),
-                    (held.route, "route (description, session length)"),
-                ]
-                .into_iter()
-                .filter(|(holds, _)| !holds)
-                .map(|(_, part)| part)
-                .collect();
-                share["status"] = json!("damaged");
-                share["reason"] = json!("drift");
-                share["error"] = json!(format!(
-                    "IAM's {} differs from the share's record: a PUT of the share repairs it",
-                    parts.join(", ")
-                ));
-            }
-        }
-        Ok(share)
-    }
-
-    /// The share as the API returns it.
-    fn render(&self, record: &ShareRecord, role_arn: &str) -> Value {
-        let mut share = serde_json::to_value(&record.spec).expect("a share spec serialises");
-        share["role_arn"] = json!(role_arn);
-        // IAM denies an expired role already; the daily sweep deletes it.
-        let expired = record.spec.expired_at(time::OffsetDateTime::now_utc());
-        share["status"] = json!(if expired { "expired" } else { "active" });
-        share["created_by"] = json!(record.created_by);
-        share["created_at"] = json!(record.created_at);
-        for (key, value) in [
-            ("updated_by", &record.updated_by),
-            ("updated_at", &record.updated_at),
-            ("sessions_valid_after", &record.sessions_valid_after),
-        ] {
-            if let Some(value) = value {
-                share[key] = json!(value);
-            }
-        }
-        share["grantee_setup"] = grantee_setup(&record.spec, &self.config, role_arn);
-        share
-    }
-}
-
-/// A found role as a share to change, or the 409 that says why it cannot be.
-fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
-    match found {
-        Found::Share(record, role) => Ok((*record, role)),
-        Found::Damaged {
-            not_managed: true,
-            error,
-            ..
-        } => Err(ApiError::new(409, "not_managed", error).on("name")),
-        Found::Damaged { reason, error, .. } => Err(ApiError::new(
-            409,
-            "damaged",
-            format!(
-                "the share is damaged ({reason}: {error}); PUT the share to heal it, or DELETE it"
-            ),
-        )
-        .on("name")),
     }
 }
 
