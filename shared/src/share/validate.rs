@@ -310,92 +310,94 @@ fn delivery(value: &Value, trail_bucket: &str, grantee: &str) -> Result<Delivery
         .as_object()
         .ok_or_else(|| Invalid::value("delivery", "must be an object with a mode"))?;
     let request: DeliveryRequest = fields(object, "delivery.")?;
-    let field_str = |name: &str| -> Result<Option<&str>, Invalid> {
-        let value = match name {
-            "mode" => &request.mode,
-            "bucket" => &request.bucket,
-            "prefix" => &request.prefix,
-            _ => &request.role_arn,
-        };
-        match value {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str())),
-            Some(_) => Err(Invalid::value(
-                format!("delivery.{name}"),
-                "must be a string",
-            )),
-        }
-    };
-    let mode = field_str("mode")?.unwrap_or("none");
-    let only_for_copy = |name: &str| -> Result<(), Invalid> {
-        match field_str(name)? {
-            Some(_) => Err(Invalid::value(
-                format!("delivery.{name}"),
-                "is only for mode \"copy\"",
-            )),
-            None => Ok(()),
-        }
-    };
-    match mode {
-        "none" | "tag" => {
-            for name in ["bucket", "prefix", "role_arn"] {
-                only_for_copy(name)?;
-            }
-            Ok(if mode == "tag" {
-                Delivery::Tag
-            } else {
-                Delivery::None
-            })
-        }
-        "copy" => {
-            let bucket = field_str("bucket")?.ok_or_else(|| {
-                Invalid::missing("delivery.bucket", "is required for mode \"copy\"")
-            })?;
-            if !is_bucket_name(bucket) {
-                return Err(Invalid::value(
-                    "delivery.bucket",
-                    "is not a valid S3 bucket name",
-                ));
-            }
-            if bucket == trail_bucket {
-                return Err(Invalid::value(
-                    "delivery.bucket",
-                    "must not be the trail bucket: every copy would trigger another copy",
-                ));
-            }
-            let prefix = field_str("prefix")?.unwrap_or_default();
-            if !is_delivery_prefix(prefix) {
-                return Err(Invalid::value(
-                    "delivery.prefix",
-                    "must be at most 256 characters ending in '/', not start with '/', and have no '//', '*', '?', '$' or control characters",
-                ));
-            }
-            let role_arn = field_str("role_arn")?;
-            match role_arn.map(role_account) {
-                None => {}
-                Some(None) => {
+    let copy_fields = [
+        ("bucket", &request.bucket),
+        ("prefix", &request.prefix),
+        ("role_arn", &request.role_arn),
+    ];
+    match text("mode", &request.mode)?.unwrap_or("none") {
+        mode @ ("none" | "tag") => {
+            for (name, value) in copy_fields {
+                if text(name, value)?.is_some() {
                     return Err(Invalid::value(
-                        "delivery.role_arn",
-                        "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                        format!("delivery.{name}"),
+                        "is only for mode \"copy\"",
                     ));
                 }
-                Some(Some(account)) if account != grantee => {
-                    return Err(Invalid::value(
-                        "delivery.role_arn",
-                        format!("must be a role in the grantee account {grantee}: copies go to the grantee only"),
-                    ));
-                }
-                Some(Some(_)) => {}
             }
-            Ok(Delivery::Copy {
-                bucket: bucket.to_string(),
-                prefix: prefix.to_string(),
-                role_arn: role_arn.map(str::to_string),
+            Ok(match mode {
+                "tag" => Delivery::Tag,
+                _ => Delivery::None,
             })
         }
+        "copy" => copy_delivery(&request, trail_bucket, grantee),
         _ => Err(Invalid::value(
             "delivery.mode",
             "must be \"none\", \"tag\" or \"copy\"",
         )),
     }
+}
+
+/// A `delivery` field's text (`None` when left out).
+fn text<'a>(name: &str, value: &'a Option<Value>) -> Result<Option<&'a str>, Invalid> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(Invalid::value(
+            format!("delivery.{name}"),
+            "must be a string",
+        )),
+    }
+}
+
+/// `mode: "copy"`: a bucket other than the trail's, a well-formed prefix,
+/// and a writer role (if any) in the grantee's account.
+fn copy_delivery(
+    request: &DeliveryRequest,
+    trail_bucket: &str,
+    grantee: &str,
+) -> Result<Delivery, Invalid> {
+    let bucket = text("bucket", &request.bucket)?
+        .ok_or_else(|| Invalid::missing("delivery.bucket", "is required for mode \"copy\""))?;
+    if !is_bucket_name(bucket) {
+        return Err(Invalid::value(
+            "delivery.bucket",
+            "is not a valid S3 bucket name",
+        ));
+    }
+    if bucket == trail_bucket {
+        return Err(Invalid::value(
+            "delivery.bucket",
+            "must not be the trail bucket: every copy would trigger another copy",
+        ));
+    }
+    let prefix = text("prefix", &request.prefix)?.unwrap_or_default();
+    if !is_delivery_prefix(prefix) {
+        return Err(Invalid::value(
+            "delivery.prefix",
+            "must be at most 256 characters ending in '/', not start with '/', and have no '//', '*', '?', '$' or control characters",
+        ));
+    }
+    let role_arn = text("role_arn", &request.role_arn)?;
+    match role_arn.map(role_account) {
+        None => {}
+        Some(None) => {
+            return Err(Invalid::value(
+                "delivery.role_arn",
+                "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+            ));
+        }
+        Some(Some(account)) if account != grantee => {
+            return Err(Invalid::value(
+                "delivery.role_arn",
+                format!("must be a role in the grantee account {grantee}: copies go to the grantee only"),
+            ));
+        }
+        Some(Some(_)) => {}
+    }
+    Ok(Delivery::Copy {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        role_arn: role_arn.map(str::to_string),
+    })
 }
