@@ -4,6 +4,7 @@
 mod api;
 mod global;
 mod pull;
+mod setup;
 mod shares;
 mod verify;
 
@@ -37,6 +38,9 @@ enum Command {
     Pull(pull::Args),
     /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
     Verify(verify::Args),
+    /// Admin: set-up done once for all shares (the trail key's policy)
+    #[command(subcommand)]
+    Setup(setup::Command),
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Shares(command) => shares::run(command, &cli.global).await,
         Command::Pull(args) => pull::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
+        Command::Setup(command) => setup::run(command, &cli.global),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -2,8 +2,8 @@
 //! bad deployment fails loudly, naming the variable, before any request.
 
 use crate::ids::{
-    arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_organization_id,
-    notify_target_account, role_account,
+    arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_kms_key_arn,
+    is_organization_id, is_trail_arn, notify_target_account, role_account,
 };
 
 /// Everything both functions read from their environment.
@@ -386,23 +386,6 @@ fn is_region(region: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
-}
-
-fn is_trail_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "cloudtrail", region, account, resource]
-        if !region.is_empty()
-            && crate::ids::is_account_id(account)
-            && resource.strip_prefix("trail/").is_some_and(|name| !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))))
-}
-
-fn is_kms_key_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "kms", region, account, resource]
-        if !region.is_empty()
-            && crate::ids::is_account_id(account)
-            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('*')))
 }
 
 #[cfg(test)]

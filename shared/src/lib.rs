@@ -11,6 +11,7 @@ pub mod grantee;
 pub mod ids;
 pub mod integrity;
 pub mod key;
+pub mod key_policy;
 pub mod layout;
 pub mod notice;
 pub mod policy;

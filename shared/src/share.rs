@@ -135,7 +135,7 @@ impl Invalid {
     pub(crate) fn value(field: impl Into<String>, message: impl Into<String>) -> Invalid {
         Invalid::new(field, "invalid_field", message)
     }
-    fn missing(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    pub(crate) fn missing(field: impl Into<String>, message: impl Into<String>) -> Invalid {
         Invalid::new(field, "missing_field", message)
     }
 }

@@ -18,7 +18,7 @@ fn iam_document(text: &str) -> Value {
 
 /// A share role's documents, read back from IAM, not from our own code.
 pub(crate) struct RoleDocuments {
-    arn: String,
+    pub(crate) arn: String,
     trust: Value,
     read: Value,
     boundary: Option<Value>,

@@ -4,6 +4,7 @@
 mod access;
 mod documents;
 mod expiry;
+mod key_policy;
 mod lifecycle;
 mod policies;
 mod requests;
