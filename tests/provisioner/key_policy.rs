@@ -60,7 +60,7 @@ async fn one_key_policy_statement_lets_share_roles_decrypt_and_nobody_else() {
             "kms:Decrypt",
             &key,
             context(&docs.arn, trail),
-            &[any_decrypt.clone()],
+            std::slice::from_ref(&any_decrypt),
             true,
         );
         on_key(case, key_policy)
