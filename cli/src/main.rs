@@ -2,10 +2,12 @@
 //! pull the CloudTrail log files a share lets them read, and verify them.
 
 mod api;
+mod credentials;
 mod global;
 mod pull;
 mod setup;
 mod shares;
+mod sts;
 mod verify;
 
 use std::process::ExitCode;
@@ -36,6 +38,7 @@ enum Command {
     #[command(subcommand)]
     Shares(shares::Command),
     Pull(pull::Args),
+    Credentials(credentials::Args),
     /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
     Verify(verify::Args),
     /// Admin: set-up done once for all shares (the trail key's policy)
@@ -49,6 +52,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Shares(command) => shares::run(command, &cli.global).await,
         Command::Pull(args) => pull::run(args, &cli.global).await,
+        Command::Credentials(args) => credentials::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
         Command::Setup(command) => setup::run(command, &cli.global),
     };

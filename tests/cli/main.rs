@@ -4,6 +4,7 @@
 //! STS with IAM enforcement on, its S3 requests read back from moto's log.
 
 mod admin;
+mod credentials;
 mod pull;
 mod resume;
 mod signing;

@@ -245,7 +245,8 @@ fn set_enforcement(url: &str, on: bool) {
     assert!(status.success(), "could not set moto enforcement");
 }
 
-async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
+/// An SDK configuration against the stand-in with these credentials.
+pub async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new(REGION))
