@@ -23,6 +23,23 @@ pub enum Command {
     /// KeyPolicyStatement is the same statement for its TrailArn.
     #[command(after_help = KEY_POLICY_EXAMPLES)]
     KeyPolicy(KeyPolicyArgs),
+    /// Print the member accounts' CloudFormation template of an
+    /// organization share (for a service-managed StackSet)
+    ///
+    /// It creates the reader role (--principal-name) in each member account,
+    /// allowed to assume the share role with its session tag; see
+    /// docs/organization.md for the create-stack-set commands.
+    MemberTemplate(MemberTemplateArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MemberTemplateArgs {
+    /// The organization share's role
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: String,
+    /// The reader role's name in each account (the share's principal_name)
+    #[arg(long, value_name = "NAME", default_value = trailshare::member_template::DEFAULT_READER)]
+    pub principal_name: String,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -49,7 +66,29 @@ Example:
       --trail-arn arn:aws:cloudtrail:us-east-1:999999999999:trail/aws-controltower-BaselineCloudTrail";
 
 pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
-    let Command::KeyPolicy(args) = command;
+    match command {
+        Command::KeyPolicy(args) => key_policy(args, global),
+        Command::MemberTemplate(args) => {
+            match trailshare::member_template::member_template(&args.role_arn, &args.principal_name)
+            {
+                Ok(template) => {
+                    println!("{}", serde_json::to_string_pretty(&template)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(invalid) => {
+                    eprintln!(
+                        "error: --{}: {}",
+                        invalid.field.replace('_', "-"),
+                        invalid.message
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn key_policy(args: KeyPolicyArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let grant = KeyGrant {
         account: &args.account,
         share_role_path: &args.share_role_path,
@@ -110,7 +149,9 @@ mod tests {
             "arn:aws:cloudtrail:us-east-1:999999999999:trail/t",
         ]))
         .unwrap();
-        let Command::KeyPolicy(args) = parsed.command;
+        let Command::KeyPolicy(args) = parsed.command else {
+            panic!("key-policy parses as KeyPolicy");
+        };
         assert_eq!(args.share_role_path, "/trailshare/");
         assert_eq!(args.trail_arn.len(), 1);
     }

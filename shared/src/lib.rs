@@ -13,6 +13,7 @@ pub mod integrity;
 pub mod key;
 pub mod key_policy;
 pub mod layout;
+pub mod member_template;
 pub mod notice;
 pub mod policy;
 pub mod ports;
