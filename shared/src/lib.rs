@@ -1,11 +1,13 @@
 //! trailshare's shared crate. The domain modules (`key`, `ids`, `share`,
 //! `record`, `policy`, `events`, `config`, `layout`, `integrity`) make no AWS calls and are tested on
-//! their own; `aws` (feature `aws`) holds the thin SDK adapters.
+//! their own; `aws` (feature `aws`) holds the thin SDK adapters. `emf`
+//! builds Embedded Metric Format lines (pure JSON).
 
 pub mod admin;
 pub mod admission;
 pub mod backfill;
 pub mod config;
+pub mod emf;
 pub mod events;
 pub mod grantee;
 pub mod ids;
