@@ -1,7 +1,8 @@
 //! trailshare's shared crate. The domain modules (`key`, `ids`, `share`,
 //! `record`, `policy`, `events`, `config`, `layout`, `integrity`) make no AWS calls and are tested on
-//! their own; `aws` (feature `aws`) holds the thin SDK adapters. `emf`
-//! builds Embedded Metric Format lines (pure JSON).
+//! their own; `aws` (feature `aws`) holds the thin SDK adapters, and
+//! `telemetry` (feature `telemetry`) how both functions log. `emf` builds
+//! Embedded Metric Format lines (pure JSON).
 
 pub mod admin;
 pub mod admission;
@@ -24,6 +25,8 @@ pub mod route;
 pub mod seal;
 pub mod share;
 pub mod targets;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 /// In-memory ports for the functions' unit tests (feature `testkit`).
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
