@@ -21,9 +21,10 @@ use trailshare::ports::{
 use trailshare::seal::ShareKey;
 
 use crate::delivery::SourceCache;
-use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
+use crate::log::{count_failed, log, log_failure, log_outcome, log_target, skipped, summary};
 pub use crate::shares::{DamagedShare, ShareCache};
 use trailshare::targets::{targets_for, Notice};
+use trailshare::telemetry;
 
 /// The tag every delivered log file carries, valued with its owning account.
 pub const ACCOUNT_TAG: &str = "trailshare:account";
@@ -124,7 +125,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {
         if let Err(error) = self.shares.get().await {
-            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+            telemetry::warn(
+                &json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}),
+            );
         }
     }
 
@@ -132,7 +135,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// with the share secret (a failure is logged; the first event reads again).
     pub async fn prime(&self, listing: Vec<RoleSummary>) {
         if let Err(error) = self.shares.prime(listing).await {
-            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+            telemetry::warn(
+                &json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}),
+            );
         }
     }
 
@@ -164,9 +169,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                                 (index, Item { object, only })
                             })),
                             Err(error) => {
-                                log(
+                                log_failure(
                                     &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
                                             "retryable": error.retryable(), "error": error.to_string()}),
+                                    error.retryable(),
                                 );
                                 failed_ids.insert(index);
                             }
@@ -177,7 +183,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                                 .map(|object| (index, Item { object, only: None })),
                         ),
                         Err(error) => {
-                            log(
+                            telemetry::error(
                                 &json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}),
                             );
                             failed_ids.insert(index);
@@ -370,7 +376,7 @@ fn damaged_claims(
                 "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
                 d.name, d.reason
             );
-            log(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
+            telemetry::error(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
                         "target": format!("share {}", d.name), "outcome": "failed",
                         "retryable": false, "error": error}));
             error

@@ -1,25 +1,28 @@
 //! The forwarder Lambda: configuration and clients built once, then the
 //! runtime loop hands each S3, EventBridge, SNS or SQS event to the forwarder.
+//! Every line it writes goes through `trailshare::telemetry` (JSON).
 
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::{json, Value};
 use trailshare::aws::{
     load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
 };
 use trailshare::config::Config;
 use trailshare::ports::RoleReader;
+use trailshare::telemetry;
+
+/// Refuses to start, saying why in the log.
+fn refuse<T>(error: impl std::fmt::Display) -> T {
+    telemetry::error(&json!({"event": "start", "outcome": "failed", "error": error.to_string()}));
+    std::process::exit(1);
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = Config::from_env().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
-    let secret_arn = config.share_secret_arn().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    telemetry::init();
+    let config = Config::from_env().unwrap_or_else(refuse);
+    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse);
     let sdk = load_sdk_config().await;
     // The share secret and the first share listing, concurrently: a cold
     // start costs the slower of the two, not their sum.
@@ -29,10 +32,7 @@ async fn main() -> Result<(), Error> {
         trailshare::seal::load(&secret),
         roles.list_summaries(&config.share_role_path)
     );
-    let key = key.unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    let key = key.unwrap_or_else(refuse);
     // Announcements name the trail bucket's region, as cli_profile does.
     let region = config.trail_bucket_region.clone().unwrap_or_else(|| {
         sdk.region()

@@ -185,9 +185,8 @@ struct Unbelieved {
 
 /// One line per damaged share and listing, for the operator's alarm.
 fn log_damaged(share: &DamagedShare) {
-    println!(
-        "{}",
-        json!({"event": "share_damaged", "share": share.name, "reason": share.reason,
-               "claims": share.claims})
+    trailshare::telemetry::error(
+        &json!({"event": "share_damaged", "share": share.name, "reason": share.reason,
+               "claims": share.claims}),
     );
 }

@@ -65,7 +65,7 @@ impl<S: RoleStore> Provisioner<S, NoQueue> {
             store,
             config,
             key,
-            audit: Box::new(|line| println!("{line}")),
+            audit: Box::new(trailshare::telemetry::info),
             queue: NoQueue,
             role_paths: NoRolePaths,
             known_paths: Default::default(),
@@ -237,9 +237,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             Some(path) => Some(path),
             None => {
                 let found = self.role_paths.role_path(&role_name).await.map_err(|error| {
-                    eprintln!(
-                        "{}",
-                        json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()})
+                    trailshare::telemetry::error(
+                        &json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()}),
                     );
                     ApiError::new(
                         503,
@@ -393,9 +392,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         let stale = ShareRecord::stale_tag_keys(role.tags.iter().map(|(k, _)| k.as_str()), &tags);
         if !stale.is_empty() {
             if let Err(error) = self.store.untag(&role.role_name, &stale).await {
-                eprintln!(
-                    "{}",
-                    json!({"event": "stale_tags_left", "role": role.role_name, "keys": stale, "error": error.to_string()})
+                trailshare::telemetry::warn(
+                    &json!({"event": "stale_tags_left", "role": role.role_name, "keys": stale, "error": error.to_string()}),
                 );
             }
         }
@@ -438,9 +436,8 @@ fn now_rfc3339() -> String {
 
 /// One structured log line per request.
 fn log_request(request: &ApiRequest, response: &ApiResponse) {
-    println!(
-        "{}",
-        json!({"event": "request", "method": request.method, "path": request.path,
-               "status": response.status, "caller": request.caller})
+    trailshare::telemetry::info(
+        &json!({"event": "request", "method": request.method, "path": request.path,
+               "status": response.status, "caller": request.caller}),
     );
 }
