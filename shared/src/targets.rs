@@ -44,37 +44,19 @@ pub fn targets_for<'a>(
     let mut targets = Vec::new();
     let mut notices: Vec<Notice> = Vec::new();
     for share in shares.filter(|s| s.covers(account)) {
-        let target = match &share.delivery {
-            Delivery::None => None,
-            Delivery::Tag => Some(Target::Tag),
-            Delivery::Copy {
-                bucket,
-                prefix,
-                role_arn,
-            } => Some(Target::Copy(Destination {
-                bucket: bucket.clone(),
-                key: format!("{prefix}{key}"),
-                owner: share.grantee_account.clone(),
-                writer: role_arn.as_ref().map(|arn| Writer {
-                    role_arn: arn.clone(),
-                    external_id: share.external_id.clone(),
-                }),
-            })),
-        };
-        let after = target.map(|target| match targets.iter().position(|t| *t == target) {
-            Some(index) => index,
-            None => {
-                targets.push(target);
-                targets.len() - 1
-            }
-        });
-        if let Some(notify) = &share.notify {
-            // Where the grantee reads: a tag leaves the file in place.
-            let place = after.filter(|i| matches!(targets[*i], Target::Copy(_)));
-            let heard = notices.iter().any(|n| {
-                n.notify == *notify
-                    && n.after.filter(|i| matches!(targets[*i], Target::Copy(_))) == place
+        let after =
+            target_of(share, key).map(|target| match targets.iter().position(|t| *t == target) {
+                Some(index) => index,
+                None => {
+                    targets.push(target);
+                    targets.len() - 1
+                }
             });
+        if let Some(notify) = &share.notify {
+            let here = place(after, &targets);
+            let heard = notices
+                .iter()
+                .any(|n| n.notify == *notify && place(n.after, &targets) == here);
             if !heard {
                 notices.push(Notice {
                     share: share.name.clone(),
@@ -87,3 +69,72 @@ pub fn targets_for<'a>(
     }
     (targets, notices)
 }
+
+/// What one share asked of one log file: its delivery's target and the
+/// announcement its queue or topic hears (indices into what
+/// [`targets_for`] returned for the same shares), so that a result shared
+/// by several shares (one tag, one announcement) counts for each of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub share: String,
+    pub target: Option<usize>,
+    pub notice: Option<usize>,
+}
+
+/// [`Asked`] for each share that covers `account`, in order.
+pub fn asked<'a>(
+    shares: impl Iterator<Item = &'a Route>,
+    account: &str,
+    key: &str,
+    targets: &[Target],
+    notices: &[Notice],
+) -> Vec<Asked> {
+    shares
+        .filter(|s| s.covers(account))
+        .map(|share| {
+            let target =
+                target_of(share, key).and_then(|target| targets.iter().position(|t| *t == target));
+            let notice = share.notify.as_ref().and_then(|notify| {
+                let here = place(target, targets);
+                notices
+                    .iter()
+                    .position(|n| n.notify == *notify && place(n.after, targets) == here)
+            });
+            Asked {
+                share: share.name.clone(),
+                target,
+                notice,
+            }
+        })
+        .collect()
+}
+
+/// The target one share's delivery asks for one log file.
+fn target_of(share: &Route, key: &str) -> Option<Target> {
+    match &share.delivery {
+        Delivery::None => None,
+        Delivery::Tag => Some(Target::Tag),
+        Delivery::Copy {
+            bucket,
+            prefix,
+            role_arn,
+        } => Some(Target::Copy(Destination {
+            bucket: bucket.clone(),
+            key: format!("{prefix}{key}"),
+            owner: share.grantee_account.clone(),
+            writer: role_arn.as_ref().map(|arn| Writer {
+                role_arn: arn.clone(),
+                external_id: share.external_id.clone(),
+            }),
+        })),
+    }
+}
+
+/// Where the grantee reads the file an announcement names: its copy (the
+/// target's index), or the trail bucket (`None`: a tag leaves it in place).
+fn place(after: Option<usize>, targets: &[Target]) -> Option<usize> {
+    after.filter(|i| matches!(targets[*i], Target::Copy(_)))
+}
+
+#[cfg(test)]
+mod tests;
