@@ -190,6 +190,12 @@ impl SourceCache {
             .cloned()
     }
 
+    /// The source's size if known (from the event, the listing or a HEAD
+    /// read anyway): no request is made for it.
+    pub(crate) fn known_size(&self, object: &CreatedObject) -> Option<u64> {
+        object.size.or_else(|| self.head.get().map(|h| h.size))
+    }
+
     /// The source ETag if already known (from the event or a HEAD).
     fn known_etag(&self, object: &CreatedObject) -> Option<String> {
         object

@@ -5,6 +5,7 @@
 mod backfill;
 mod delivery;
 mod log;
+pub mod metrics;
 mod shares;
 
 use std::collections::BTreeSet;
@@ -22,8 +23,9 @@ use trailshare::seal::ShareKey;
 
 use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_failure, log_outcome, log_target, skipped, summary};
+use crate::metrics::{Counted, Mode, Tally};
 pub use crate::shares::{DamagedShare, ShareCache};
-use trailshare::targets::{targets_for, Notice};
+use trailshare::targets::{asked, targets_for, Notice};
 use trailshare::telemetry;
 
 /// The tag every delivered log file carries, valued with its owning account.
@@ -68,6 +70,8 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     /// The trail bucket's region, as announcements name it.
     region: String,
     config: Config,
+    /// Where the metric lines' metrics go (`metrics::namespace`).
+    namespace: String,
 }
 
 impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
@@ -85,6 +89,7 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
             notifier: NoNotifier,
             region: "us-east-1".to_string(),
             config,
+            namespace: metrics::DEFAULT_NAMESPACE.to_string(),
         }
     }
 }
@@ -99,6 +104,7 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier: self.notifier,
             region: self.region,
             config: self.config,
+            namespace: self.namespace,
         }
     }
 
@@ -116,7 +122,15 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier,
             region: region.into(),
             config: self.config,
+            namespace: self.namespace,
         }
+    }
+
+    /// The same forwarder publishing its metrics in `namespace` (see
+    /// [`metrics::namespace`]).
+    pub fn with_metrics_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
     }
 }
 
@@ -147,7 +161,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         match decode(&event)? {
             Trigger::Direct(notification) => {
                 let objects = self.objects_of(&notification, None);
-                let outcomes = self.process_all(&objects).await;
+                let tally = Tally::default();
+                let outcomes = self.process_all(&objects, &tally).await;
+                tally.emit(&self.namespace);
                 let summary = summary(&outcomes, None);
                 log(&summary);
                 match count_failed(&outcomes) {
@@ -161,14 +177,19 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             Trigger::Queue(messages) => {
                 let mut failed_ids = BTreeSet::new();
                 let mut work: Vec<(usize, Item)> = Vec::new();
+                let tally = Tally::default();
                 for (index, message) in messages.iter().enumerate() {
                     match &message.content {
                         Ok(Notification::Backfill(item)) => match self.backfill(item).await {
-                            Ok(objects) => work.extend(objects.into_iter().map(|object| {
-                                let only = Some(item.share().to_string());
-                                (index, Item { object, only })
-                            })),
+                            Ok(objects) => {
+                                tally.backfill_done(item.share(), objects.len());
+                                work.extend(objects.into_iter().map(|object| {
+                                    let only = Some(item.share().to_string());
+                                    (index, Item { object, only })
+                                }))
+                            }
                             Err(error) => {
+                                tally.backfill_failed(item.share());
                                 log_failure(
                                     &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
                                             "retryable": error.retryable(), "error": error.to_string()}),
@@ -191,7 +212,8 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     }
                 }
                 let items: Vec<Item> = work.iter().map(|(_, item)| item.clone()).collect();
-                let outcomes = self.process_items(&items).await;
+                let outcomes = self.process_items(&items, &tally).await;
+                tally.emit(&self.namespace);
                 for ((index, _), outcome) in work.iter().zip(&outcomes) {
                     if matches!(outcome, Outcome::Failed { .. }) {
                         failed_ids.insert(*index);
@@ -237,7 +259,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     }
 
     /// Processes objects concurrently (bounded), outcomes in input order.
-    async fn process_all(&self, objects: &[CreatedObject]) -> Vec<Outcome> {
+    async fn process_all(&self, objects: &[CreatedObject], tally: &Tally) -> Vec<Outcome> {
         let items: Vec<Item> = objects
             .iter()
             .map(|object| Item {
@@ -245,13 +267,15 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                 only: None,
             })
             .collect();
-        self.process_items(&items).await
+        self.process_items(&items, tally).await
     }
 
-    async fn process_items(&self, items: &[Item]) -> Vec<Outcome> {
+    async fn process_items(&self, items: &[Item], tally: &Tally) -> Vec<Outcome> {
         stream::iter(items)
             .map(|item| async move {
-                let outcome = self.process_for(&item.object, item.only.as_deref()).await;
+                let outcome = self
+                    .process_for(&item.object, item.only.as_deref(), tally)
+                    .await;
                 log_outcome(&item.object, &outcome);
                 outcome
             })
@@ -260,15 +284,23 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             .await
     }
 
-    /// Does what the shares ask for one object.
+    /// Does what the shares ask for one object (and writes its metrics).
     pub async fn process(&self, object: &CreatedObject) -> Outcome {
-        self.process_for(object, None).await
+        let tally = Tally::default();
+        let outcome = self.process_for(object, None, &tally).await;
+        tally.emit(&self.namespace);
+        outcome
     }
 
     /// Does what the shares (or only the share `only`, for backfill) ask for
     /// one object: every target (the tag, each distinct copy) is tried,
     /// independently of the others' results.
-    async fn process_for(&self, object: &CreatedObject, only: Option<&str>) -> Outcome {
+    async fn process_for(
+        &self,
+        object: &CreatedObject,
+        only: Option<&str>,
+        tally: &Tally,
+    ) -> Outcome {
         if object.bucket != self.config.trail_bucket {
             return skipped(format!("bucket {} is not the trail bucket", object.bucket));
         }
@@ -292,12 +324,21 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         };
         // IAM denies an expired share already; the forwarder stops too.
         let now = time::OffsetDateTime::now_utc();
-        let selected = shares
+        let selected: Vec<_> = shares
             .routes
             .iter()
-            .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now));
-        let (targets, notices) = targets_for(selected, &key.account, &object.key);
-        let damaged = damaged_claims(&shares.damaged, object, &key.account, only);
+            .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now))
+            .collect();
+        let (targets, notices) = targets_for(selected.iter().copied(), &key.account, &object.key);
+        // Which shares each result counts for, in the metrics.
+        let asked = asked(
+            selected.iter().copied(),
+            &key.account,
+            &object.key,
+            &targets,
+            &notices,
+        );
+        let damaged = damaged_claims(&shares.damaged, object, &key.account, only, tally);
         if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
@@ -315,8 +356,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         let mut errors = damaged;
         let mut source_gone = None;
         let mut done = Vec::new();
-        for (target, result) in targets.iter().zip(results) {
+        for (index, (target, result)) in targets.iter().zip(results).enumerate() {
             log_target(object, &target.name(), &result);
+            let size = source.known_size(object);
+            tally.target(&asked, index, target, Counted::of(&result, size));
             done.push(result.is_ok());
             match result {
                 Ok(action) => actions.push(action),
@@ -338,6 +381,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         for (notice, result) in due.iter().zip(results) {
             let name = format!("notify {}", notice.notify.arn());
             log_target(object, &name, &result);
+            tally.notice(&asked, &notices, notice, Counted::of(&result, None));
             match result {
                 Ok(action) => actions.push(action),
                 Err(AwsError::NotFound { call }) => source_gone = Some(call),
@@ -350,6 +394,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             };
         }
         if let Some(call) = source_gone {
+            // Its announcements are not sent either: skipped too.
+            for notice in notices.iter().filter(|n| !due.contains(n)) {
+                tally.notice(&asked, &notices, notice, Counted::Skipped);
+            }
             return skipped(format!("the object no longer exists ({call})"));
         }
         Outcome::Processed {
@@ -367,6 +415,7 @@ fn damaged_claims(
     object: &CreatedObject,
     account: &str,
     only: Option<&str>,
+    tally: &Tally,
 ) -> Vec<String> {
     damaged
         .iter()
@@ -376,6 +425,7 @@ fn damaged_claims(
                 "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
                 d.name, d.reason
             );
+            tally.count(&d.name, Mode::Damaged, Counted::Failed);
             telemetry::error(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
                         "target": format!("share {}", d.name), "outcome": "failed",
                         "retryable": false, "error": error}));

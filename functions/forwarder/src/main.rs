@@ -23,6 +23,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env().unwrap_or_else(refuse);
     let secret_arn = config.share_secret_arn().unwrap_or_else(refuse);
+    let namespace =
+        forwarder::metrics::namespace(std::env::var("METRICS_NAMESPACE").ok().as_deref())
+            .unwrap_or_else(refuse);
     let sdk = load_sdk_config().await;
     // The share secret and the first share listing, concurrently: a cold
     // start costs the slower of the two, not their sum.
@@ -48,7 +51,8 @@ async fn main() -> Result<(), Error> {
     let forwarder: &'static _ = Box::leak(Box::new(
         Forwarder::new(roles, S3Objects::new(&sdk), config, key)
             .with_queue(queue)
-            .with_notifier(AwsNotifier::new(&sdk), region),
+            .with_notifier(AwsNotifier::new(&sdk), region)
+            .with_metrics_namespace(namespace),
     ));
     // A listing that failed is read again by the first event.
     if let Ok(listing) = listing {
