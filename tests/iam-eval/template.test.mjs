@@ -528,3 +528,19 @@ test('the provisioner may look up the admin roles, and no other role', async () 
   }
   assert.notEqual(await decide(p, 'iam:TagRole', role('/platform/ShareAdmin')), 'Allowed', 'iam:TagRole')
 })
+
+// Metrics travel inside the forwarder's log lines (CloudWatch Embedded
+// Metric Format): writing its own log group is all it takes, so neither
+// function is granted cloudwatch:PutMetricData, and none calls it.
+test('metrics leave only through the functions\' own log groups, never PutMetricData', async () => {
+  const stream = (group) => `arn:aws:logs:${REGION}:${A}:log-group:${group}:log-stream:2026/01/01/[$LATEST]0a1b2c`
+  const f = withDefaults.forwarder
+  assert.equal(await decide(f, 'logs:PutLogEvents', stream('trailshare-forwarder')), 'Allowed')
+  assert.equal(await decide(f, 'logs:PutLogEvents', stream('another-function')), 'ImplicitlyDenied')
+  for (const policies of [withDefaults.forwarder, withDefaults.provisioner]) {
+    assert.equal(
+      await decide(policies, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': 'trailshare/trailshare' }),
+      'ImplicitlyDenied',
+    )
+  }
+})
