@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stand_in::{s3, trail_file, A, B, C};
 
-use super::lambdas::queue_batch;
+use super::lambdas::{logged_metrics, queue_batch};
 use super::setup::Deployment;
 use super::{copy_state, object_tags, step, Demo, Lambdas, Report};
 
@@ -114,6 +114,39 @@ pub(crate) async fn new_files(
             "B's queue heard of B's log and digest file once each ({} messages, S3 event shape)",
             heard.len()
         ),
+    );
+    // What CloudWatch would make of the forwarder's log lines: Embedded
+    // Metric Format, per share and mode (docs/forwarder.md). B's and C's
+    // shares have the API's default names.
+    let (b_name, c_name) = (format!("account-{B}"), format!("account-{C}"));
+    let expected = [
+        (&b_name, "tag", "FilesDelivered", 2),
+        (&b_name, "notify", "FilesDelivered", 2),
+        (&c_name, "copy", "FilesDelivered", 1),
+    ];
+    let key = |share: &str, mode: &str, name: &str| {
+        (share.to_string(), mode.to_string(), name.to_string())
+    };
+    let metrics = logged_metrics("demo-lambdas", |metrics| {
+        expected
+            .iter()
+            .all(|(share, mode, name, _)| metrics.contains_key(&key(share, mode, name)))
+    });
+    match &metrics {
+        Ok(metrics) => {
+            for ((share, mode, name), value) in metrics {
+                println!("    metric trailshare/demo {name} Share={share} Mode={mode}: {value}");
+            }
+        }
+        Err(error) => println!("    {error}"),
+    }
+    report.check(
+        metrics.as_ref().is_ok_and(|metrics| {
+            expected
+                .iter()
+                .all(|(share, mode, name, value)| metrics.get(&key(share, mode, name)) == Some(value))
+        }),
+        "the forwarder's log carries its metrics (EMF, checked against the spec): B's 2 files tagged and announced, C's 1 copied",
     );
     // S3 delivers at least once: the same events again must change nothing.
     let copy_key = format!("from-central/{}", keys[2]);

@@ -1,6 +1,7 @@
 //! Both functions as Lambda binaries behind the Lambda runtime interface
 //! (`cargo lambda watch`), and the events the demo sends them.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,8 +26,10 @@ pub(crate) async fn functions_key(aws: &StandIn, policy: &Value) -> Credentials 
 
 /// What the functions get in every deployment besides its own settings:
 /// no share cache, the stack's administrator, the stand-in and the
-/// functions' key, quiet logs.
-pub(crate) fn runtime_env(aws: &StandIn, key: &Credentials) -> [(&'static str, String); 7] {
+/// functions' key, quiet logs (trailshare's own lines, its metric lines at
+/// any level, only warnings from the SDK and the runtime), the metrics'
+/// namespace.
+pub(crate) fn runtime_env(aws: &StandIn, key: &Credentials) -> [(&'static str, String); 8] {
     [
         ("SHARE_CACHE_SECONDS", "0".into()),
         ("ADMIN_PRINCIPALS", ADMIN.into()),
@@ -34,8 +37,45 @@ pub(crate) fn runtime_env(aws: &StandIn, key: &Credentials) -> [(&'static str, S
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
         ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
-        ("RUST_LOG", "warn".into()),
+        ("RUST_LOG", "warn,trailshare=info".into()),
+        ("METRICS_NAMESPACE", "trailshare/demo".into()),
     ]
+}
+
+/// The metrics in the functions' log `target/<log>.log` so far, as
+/// CloudWatch would extract them: every line with `_aws` checked against the
+/// Embedded Metric Format specification, then (Share, Mode, metric) summed.
+/// Waits (up to 10 s) until `enough` says the log has caught up.
+pub(crate) fn logged_metrics(
+    log: &str,
+    enough: impl Fn(&BTreeMap<(String, String, String), u64>) -> bool,
+) -> Result<BTreeMap<(String, String, String), u64>, String> {
+    let path = stand_in::repo_root().join(format!("target/{log}.log"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut metrics = BTreeMap::new();
+        for line in text.lines().filter(|l| l.contains("\"_aws\"")) {
+            let line: Value =
+                serde_json::from_str(line).map_err(|e| format!("not JSON ({e}): {line}"))?;
+            trailshare::emf::check(&line).map_err(|e| format!("not EMF ({e}): {line}"))?;
+            let directive = &line["_aws"]["CloudWatchMetrics"][0];
+            for metric in directive["Metrics"].as_array().into_iter().flatten() {
+                let name = metric["Name"].as_str().unwrap_or_default().to_string();
+                let key = (
+                    line["Share"].as_str().unwrap_or_default().to_string(),
+                    line["Mode"].as_str().unwrap_or("-").to_string(),
+                    name.clone(),
+                );
+                *metrics.entry(key).or_default() += line[&name].as_u64().unwrap_or_default();
+            }
+        }
+        if enough(&metrics) || Instant::now() > deadline {
+            return Ok(metrics);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The Lambda runtime emulator with both functions, stopped on drop.
