@@ -48,9 +48,12 @@ fn the_checker_accepts_the_specs_shape() {
     check(&line).unwrap();
 }
 
+/// Breaks one rule of a valid document.
+type Break = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_checker_rejects_each_broken_rule() {
-    let broken: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let broken: Vec<(&str, Break)> = vec![
         (
             "no _aws",
             Box::new(|l| drop(l.as_object_mut().unwrap().remove("_aws"))),
