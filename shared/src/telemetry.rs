@@ -36,6 +36,10 @@ use tracing_subscriber::EnvFilter;
 pub const TARGET: &str = "trailshare";
 /// The target of metric lines: always written, whatever the level.
 pub const METRICS_TARGET: &str = "trailshare::metrics";
+/// Where the Lambda runtime opens its span around each invocation (an
+/// `INFO` span with the `requestId`): always enabled, so that every line of
+/// an invocation carries its request id whatever the level.
+pub const RUNTIME_SPAN_TARGET: &str = "lambda_runtime::layers::trace";
 /// The one field that carries a line: its JSON text.
 const LINE: &str = "line";
 
@@ -65,7 +69,8 @@ pub fn metrics(line: &Value) {
 /// The filter directives: the level of `AWS_LAMBDA_LOG_LEVEL` (Lambda's
 /// advanced logging controls: `TRACE` … `FATAL`), else `RUST_LOG` (any
 /// `EnvFilter` directives), else `INFO` for this crate's lines and `WARN`
-/// for other crates'; then, whatever came before, metric lines at `INFO`.
+/// for other crates'; then, whatever came before, metric lines at `INFO`,
+/// and the runtime's invocation span (it writes no line of its own).
 pub fn directives(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
     let base = match (lambda_level, rust_log) {
         (Some(level), _) if !level.trim().is_empty() => {
@@ -77,7 +82,7 @@ pub fn directives(lambda_level: Option<&str>, rust_log: Option<&str>) -> String 
         (_, Some(directives)) if !directives.trim().is_empty() => directives.trim().to_string(),
         _ => format!("warn,{TARGET}=info"),
     };
-    format!("{base},{METRICS_TARGET}=info")
+    format!("{base},{METRICS_TARGET}=info,{RUNTIME_SPAN_TARGET}=info")
 }
 
 /// The subscriber both functions use, writing to `writer` (standard output

@@ -68,24 +68,33 @@ fn one_line_per_event_on_one_text_line() {
     assert_eq!(capture.text().lines().count(), 2, "{}", capture.text());
 }
 
+/// The span lambda_runtime (1.5, `layers::trace::request_span`) opens
+/// around each invocation: its target, name and field.
+fn invocation_span() -> tracing::Span {
+    tracing::info_span!(target: "lambda_runtime::layers::trace", "Lambda runtime invoke",
+                        requestId = "8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+}
+
 #[test]
 fn every_line_of_an_invocation_carries_its_request_id() {
-    let written = captured(&default_directives(), || {
-        // The span lambda_runtime opens around each invocation.
-        let span = tracing::info_span!(
-            "Lambda runtime invoke",
-            requestId = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
-        );
-        let _entered = span.enter();
-        info(&json!({"event": "summary"}));
-        metrics(&json!({"event": "metrics"}));
-    });
-    assert_eq!(written.len(), 2);
-    for line in &written {
-        assert_eq!(
-            line["requestId"], "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
-            "{line}"
-        );
+    // At the default level (other crates at WARN), and at ERROR only.
+    for (directives, lines) in [
+        (default_directives(), 2),
+        (super::directives(Some("ERROR"), None), 1),
+    ] {
+        let written = captured(&directives, || {
+            let span = invocation_span();
+            let _entered = span.enter();
+            info(&json!({"event": "summary"}));
+            metrics(&json!({"event": "metrics"}));
+        });
+        assert_eq!(written.len(), lines, "{directives}: {written:?}");
+        for line in &written {
+            assert_eq!(
+                line["requestId"], "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+                "{directives}: {line}"
+            );
+        }
     }
 }
 
@@ -127,7 +136,7 @@ fn an_emf_line_is_still_valid_emf_once_written() {
     )
     .unwrap();
     let written = captured(&default_directives(), || {
-        let span = tracing::info_span!("Lambda runtime invoke", requestId = "r-1");
+        let span = invocation_span();
         let _entered = span.enter();
         metrics(&line);
     });
@@ -151,7 +160,7 @@ fn other_crates_events_are_json_lines_too_and_quiet_below_warn() {
 
 #[test]
 fn directives_follow_lambdas_logging_controls_then_rust_log() {
-    let metrics = format!(",{METRICS_TARGET}=info");
+    let metrics = format!(",{METRICS_TARGET}=info,{RUNTIME_SPAN_TARGET}=info");
     assert_eq!(
         directives(None, None),
         format!("warn,trailshare=info{metrics}")
