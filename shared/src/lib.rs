@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admission;
 pub mod backfill;
 pub mod config;
+pub mod dead_letter;
 pub mod events;
 pub mod grantee;
 pub mod ids;
