@@ -2,6 +2,7 @@
 //! pull the CloudTrail log files a share lets them read, and verify them.
 
 mod api;
+mod dlq;
 mod global;
 mod pull;
 mod shares;
@@ -37,6 +38,9 @@ enum Command {
     Pull(pull::Args),
     /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
     Verify(verify::Args),
+    /// Admin: what waits in the forwarder's dead-letter queue, and its redrive
+    #[command(subcommand)]
+    Dlq(dlq::Command),
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Shares(command) => shares::run(command, &cli.global).await,
         Command::Pull(args) => pull::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
+        Command::Dlq(command) => dlq::run(command, &cli.global).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

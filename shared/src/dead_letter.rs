@@ -26,6 +26,10 @@ pub const RECEIVES: &str = "trailshare.receives";
 /// The message's id in the forwarder's queue.
 pub const MESSAGE_ID: &str = "trailshare.message-id";
 
+/// Where SQS's own redrive moved a message from (the system attribute
+/// `DeadLetterQueueSourceArn`), under this name among the attributes read.
+pub const SOURCE_QUEUE: &str = "DeadLetterQueueSourceArn";
+
 /// The attribute names `trailshare dlq` asks SQS for.
 pub const ALL: [&str; 5] = [SHARES, TARGETS, ERROR, RECEIVES, MESSAGE_ID];
 
@@ -115,8 +119,15 @@ pub fn explain(attributes: &BTreeMap<String, String>) -> Explanation {
         .iter()
         .any(|n| attributes.contains_key(*n));
     if !explained {
+        let error = match value(SOURCE_QUEUE) {
+            Some(source) => format!(
+                "(not explained: moved here by SQS's redrive from {})",
+                printable(source, MAX_OTHER)
+            ),
+            None => "(not explained: moved by the queue's own redrive, or an event EventBridge could not deliver)".into(),
+        };
         return Explanation {
-            error: "(not explained: moved by the queue's own redrive, or from elsewhere)".into(),
+            error,
             ..Explanation::default()
         };
     }
@@ -175,7 +186,7 @@ pub fn group<'a>(explanations: impl IntoIterator<Item = &'a Explanation>) -> Vec
             messages,
         })
         .collect();
-    groups.sort_by(|a, b| b.messages.cmp(&a.messages));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.messages));
     groups
 }
 
@@ -309,6 +320,12 @@ mod tests {
         let explanation = read_back(&[("RULE_ARN", "arn:aws:events:…".to_string())]);
         assert!(!explanation.explained && explanation.shares.is_empty());
         assert!(!explanation.names(""));
+        let moved = read_back(&[(
+            SOURCE_QUEUE,
+            "arn:aws:sqs:us-east-1:111111111111:q\u{1b}[0m".to_string(),
+        )]);
+        assert!(!moved.explained);
+        assert_eq!(moved.error, "(not explained: moved here by SQS's redrive from arn:aws:sqs:us-east-1:111111111111:q?[0m)");
     }
 
     #[test]
