@@ -4,6 +4,8 @@
 //! Prints what succeeded and what was denied; exits non-zero if anything
 //! did not behave as expected.
 
+mod redrive;
+
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -757,6 +759,7 @@ async fn main() {
     for layout in LAYOUTS {
         layout_step(&mut report, aws, &layout, &c_bucket).await;
     }
+    redrive::redrive_step(&mut report, aws).await;
     println!(
         "\n== Done in {:.0} s: {} passed, {} failed",
         started.elapsed().as_secs_f64(),
