@@ -137,11 +137,14 @@ impl LogObjects for Objects {
     }
 }
 
+/// A message sent to the dead-letter queue: body and attributes.
+type Sent = (String, Vec<(&'static str, String)>);
+
 /// The dead-letter queue: what it was sent, or a refusal.
 #[derive(Default)]
 struct DeadLetters {
     refuse: bool,
-    sent: Mutex<Vec<(String, Vec<(&'static str, String)>)>>,
+    sent: Mutex<Vec<Sent>>,
 }
 
 impl WorkQueue for &DeadLetters {
