@@ -3,6 +3,7 @@
 
 mod api;
 mod credentials;
+mod dlq;
 mod global;
 mod pull;
 mod setup;
@@ -44,6 +45,9 @@ enum Command {
     /// Admin: set-up done once for all shares (the trail key's policy)
     #[command(subcommand)]
     Setup(setup::Command),
+    /// Admin: what waits in the forwarder's dead-letter queue, and its redrive
+    #[command(subcommand)]
+    Dlq(dlq::Command),
 }
 
 #[tokio::main]
@@ -55,6 +59,7 @@ async fn main() -> ExitCode {
         Command::Credentials(args) => credentials::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
         Command::Setup(command) => setup::run(command, &cli.global),
+        Command::Dlq(command) => dlq::run(command, &cli.global).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -1,6 +1,10 @@
 //! Configuration from the environment, checked once at start-up so that a
 //! bad deployment fails loudly, naming the variable, before any request.
 
+mod dead_letter;
+
+pub use dead_letter::DeadLetter;
+
 use crate::ids::{
     arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_kms_key_arn,
     is_organization_id, is_trail_arn, notify_target_account, role_account,
@@ -58,6 +62,10 @@ pub struct Config {
     /// seals of share records and routes. Both functions refuse to start
     /// without it ([`Config::share_secret_arn`]).
     pub share_secret_arn: Option<String>,
+    /// `DEAD_LETTER_QUEUE_URL` and `MAX_RECEIVES` (forwarder): on a
+    /// message's last receive the forwarder dead-letters it itself, with
+    /// attributes naming what failed; `None`: the queue's redrive alone.
+    pub dead_letter: Option<DeadLetter>,
 }
 
 /// A missing or malformed variable.
@@ -235,6 +243,7 @@ impl Config {
             copy_destination_buckets: None,
             copy_writer_role_arns: None,
             notification_target_arns: None,
+            dead_letter: None,
         })
     }
 
@@ -289,6 +298,7 @@ impl Config {
         self.forwarder_role_arn = forwarder_role_arn;
         self.forwarder_queue_url = forwarder_queue_url;
         self.share_secret_arn = share_secret_arn;
+        self.dead_letter = dead_letter::read(env)?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod admission;
 pub mod backfill;
 pub mod config;
+pub mod dead_letter;
 pub mod emf;
 pub mod events;
 pub mod grantee;

@@ -329,6 +329,22 @@ impl Notifier for NoNotifier {
 pub trait WorkQueue: Send + Sync {
     /// Sends every body (in batches of 10); fails if any is not accepted.
     fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Sends one message to the queue's dead-letter queue with string
+    /// message `attributes`. Without a dead-letter queue configured it
+    /// fails, and the message is left to the queue's own redrive.
+    fn dead_letter(
+        &self,
+        _body: &str,
+        _attributes: &[(&'static str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async {
+            Err(AwsError::Rejected {
+                call: "sqs:SendMessage",
+                message: "no dead-letter queue is configured".into(),
+            })
+        }
+    }
 }
 
 /// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
@@ -353,6 +369,17 @@ impl<Q: WorkQueue> WorkQueue for Option<Q> {
         match self {
             Some(queue) => queue.send(bodies).await,
             None => NoQueue.send(bodies).await,
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        attributes: &[(&'static str, String)],
+    ) -> Result<(), AwsError> {
+        match self {
+            Some(queue) => queue.dead_letter(body, attributes).await,
+            None => NoQueue.dead_letter(body, attributes).await,
         }
     }
 }

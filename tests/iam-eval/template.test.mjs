@@ -27,6 +27,7 @@ function deployed(params) {
       ProvisionerLogGroup: 'trailshare-provisioner',
       ForwarderLogGroup: 'trailshare-forwarder',
       'ForwarderQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-queue`,
+      'ForwarderDeadLetterQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-dlq`,
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`,
       'ProvisionerRole.Arn': `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`,
       ShareSecret: SECRET,
@@ -392,7 +393,10 @@ const FORWARDER_ROLE = `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`
 const TOPIC = `arn:aws:sns:${REGION}:${A}:aws-controltower-AllConfigNotifications`
 
 function queueWorld(params) {
-  const resolve = resolver(template, { TrailBucketName: TRAIL, ...params }, {
+  // AdminPrincipalArns is required (each item an ARN): the admins may
+  // send to the forwarder queue for `trailshare dlq redrive` (dlq.test.mjs).
+  const admins = `arn:aws:iam::${A}:role/platform/ShareAdmin`
+  const resolve = resolver(template, { TrailBucketName: TRAIL, AdminPrincipalArns: admins, ...params }, {
     account: A,
     region: REGION,
     arns: {

@@ -4,6 +4,7 @@
 
 mod backfill;
 mod delivery;
+mod last_receive;
 mod log;
 pub mod metrics;
 mod shares;
@@ -219,6 +220,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                         failed_ids.insert(*index);
                     }
                 }
+                // Each failed message on its last receive goes to the
+                // dead-letter queue with an explanation (last_receive.rs).
+                self.dead_letter_last_receives(&messages, &work, &outcomes, &mut failed_ids)
+                    .await;
                 let mut response = SqsBatchResponse::default();
                 for index in &failed_ids {
                     let mut failure = BatchItemFailure::default();

@@ -43,10 +43,11 @@ async fn main() -> Result<(), Error> {
     });
     // Where backfill work fans out; unset, backfill work fails (and is
     // dead-lettered) instead of being dropped.
-    let queue = config
-        .forwarder_queue_url
-        .as_ref()
-        .map(|url| SqsQueue::new(&sdk, url));
+    let queue = config.forwarder_queue_url.as_ref().map(|url| {
+        // On a message's last receive, it goes there with an explanation.
+        let dead_letter = config.dead_letter.as_ref().map(|d| d.queue_url.clone());
+        SqsQueue::new(&sdk, url).with_dead_letter(dead_letter)
+    });
     // One forwarder for the life of the process.
     let forwarder: &'static _ = Box::leak(Box::new(
         Forwarder::new(roles, S3Objects::new(&sdk), config, key)

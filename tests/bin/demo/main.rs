@@ -8,6 +8,7 @@ mod cli;
 mod forwarding;
 mod lambdas;
 mod layouts;
+mod redrive;
 mod setup;
 mod shares;
 mod tamper;
@@ -130,6 +131,7 @@ async fn main() {
     for layout in LAYOUTS {
         layouts::layout_step(&mut report, aws, &layout, &demo.c_bucket).await;
     }
+    redrive::redrive_step(&mut report, aws).await;
     println!(
         "\n== Done in {:.0} s: {} passed, {} failed",
         started.elapsed().as_secs_f64(),
