@@ -26,7 +26,7 @@ use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_failure, log_outcome, log_target, skipped, summary};
 use crate::metrics::{Counted, Mode, Tally};
 pub use crate::shares::{DamagedShare, ShareCache};
-use trailshare::targets::{asked, targets_for, Notice};
+use trailshare::targets::{asked, targets_for, Asked, Notice, Target};
 use trailshare::telemetry;
 
 /// The tag every delivered log file carries, valued with its owning account.
@@ -306,43 +306,15 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         only: Option<&str>,
         tally: &Tally,
     ) -> Outcome {
-        if object.bucket != self.config.trail_bucket {
-            return skipped(format!("bucket {} is not the trail bucket", object.bucket));
-        }
-        let key = match LogKey::parse(&object.key) {
+        let key = match self.trail_key(object) {
             Ok(key) => key,
-            Err(error) => return skipped(error.to_string()),
+            Err(outcome) => return outcome,
         };
-        if key.prefix != self.config.trail_prefix {
-            return skipped("outside the trail prefix".to_string());
-        }
-        if key.organization_id.is_some() && key.organization_id != self.config.organization_id {
-            return skipped("organization layout of another organization".to_string());
-        }
         let shares = match self.shares.get().await {
             Ok(shares) => shares,
-            Err(error) => {
-                return Outcome::Failed {
-                    error: error.to_string(),
-                }
-            }
+            Err(error) => return failed(error),
         };
-        // IAM denies an expired share already; the forwarder stops too.
-        let now = time::OffsetDateTime::now_utc();
-        let selected: Vec<_> = shares
-            .routes
-            .iter()
-            .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now))
-            .collect();
-        let (targets, notices) = targets_for(selected.iter().copied(), &key.account, &object.key);
-        // Which shares each result counts for, in the metrics.
-        let asked = asked(
-            selected.iter().copied(),
-            &key.account,
-            &object.key,
-            &targets,
-            &notices,
-        );
+        let (targets, notices, asked) = wanted(&shares.routes, only, &key.account, &object.key);
         let damaged = damaged_claims(&shares.damaged, object, &key.account, only, tally);
         if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
             return skipped(format!(
@@ -351,32 +323,28 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             ));
         }
         let source = SourceCache::default();
-        let results = futures_util::future::join_all(
-            targets
-                .iter()
-                .map(|target| self.reach(object, &key.account, target, &source)),
-        )
-        .await;
-        let mut actions = Vec::new();
-        let mut errors = damaged;
-        let mut source_gone = None;
-        let mut done = Vec::new();
-        for (index, (target, result)) in targets.iter().zip(results).enumerate() {
-            log_target(object, &target.name(), &result);
-            let size = source.known_size(object);
-            tally.target(&asked, index, target, Counted::of(&result, size));
-            done.push(result.is_ok());
-            match result {
-                Ok(action) => actions.push(action),
-                Err(AwsError::NotFound { call }) => source_gone = Some(call),
-                Err(error) => errors.push(format!("{}: {error}", target.name())),
-            }
-        }
+        let mut gathered = Gathered {
+            errors: damaged,
+            ..Gathered::default()
+        };
+        let count = |i, t: &Target, r: &Result<String, AwsError>| {
+            tally.target(&asked, i, t, Counted::of(r, source.known_size(object)))
+        };
+        let done = self
+            .reach_all(
+                object,
+                &key.account,
+                &targets,
+                &source,
+                &mut gathered,
+                count,
+            )
+            .await;
         // Each announcement once its share's delivery is done; a delivery
         // that failed fails the object, so its notice comes on the retry.
         let due: Vec<&Notice> = notices
             .iter()
-            .filter(|n| source_gone.is_none() && n.after.is_none_or(|i| done[i]))
+            .filter(|n| gathered.source_gone.is_none() && n.after.is_none_or(|i| done[i]))
             .collect();
         let results = futures_util::future::join_all(
             due.iter()
@@ -384,21 +352,15 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         )
         .await;
         for (notice, result) in due.iter().zip(results) {
-            let name = format!("notify {}", notice.notify.arn());
-            log_target(object, &name, &result);
             tally.notice(&asked, &notices, notice, Counted::of(&result, None));
-            match result {
-                Ok(action) => actions.push(action),
-                Err(AwsError::NotFound { call }) => source_gone = Some(call),
-                Err(error) => errors.push(format!("{name}: {error}")),
-            }
+            gathered.add_notice(object, notice, result);
         }
-        if !errors.is_empty() {
+        if !gathered.errors.is_empty() {
             return Outcome::Failed {
-                error: errors.join("; "),
+                error: gathered.errors.join("; "),
             };
         }
-        if let Some(call) = source_gone {
+        if let Some(call) = gathered.source_gone {
             // Its announcements are not sent either: skipped too.
             for notice in notices.iter().filter(|n| !due.contains(n)) {
                 tally.notice(&asked, &notices, notice, Counted::Skipped);
@@ -407,7 +369,112 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
         Outcome::Processed {
             account: key.account,
-            actions,
+            actions: gathered.actions,
+        }
+    }
+
+    /// Every target at once; each result logged, counted (`count`) and
+    /// gathered. Which targets are done, in order (announcements wait on them).
+    async fn reach_all(
+        &self,
+        object: &CreatedObject,
+        account: &str,
+        targets: &[Target],
+        source: &SourceCache,
+        gathered: &mut Gathered,
+        count: impl Fn(usize, &Target, &Result<String, AwsError>),
+    ) -> Vec<bool> {
+        let results = futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|target| self.reach(object, account, target, source)),
+        )
+        .await;
+        let mut done = Vec::new();
+        for (index, (target, result)) in targets.iter().zip(results).enumerate() {
+            log_target(object, &target.name(), &result);
+            count(index, target, &result);
+            done.push(result.is_ok());
+            gathered.add(&target.name(), result);
+        }
+        done
+    }
+
+    /// The object's CloudTrail key, if it is a file of this stack's trail
+    /// (its bucket, prefix and organization); else why it is skipped.
+    fn trail_key(&self, object: &CreatedObject) -> Result<LogKey, Outcome> {
+        if object.bucket != self.config.trail_bucket {
+            return Err(skipped(format!(
+                "bucket {} is not the trail bucket",
+                object.bucket
+            )));
+        }
+        let key = LogKey::parse(&object.key).map_err(|error| skipped(error.to_string()))?;
+        if key.prefix != self.config.trail_prefix {
+            return Err(skipped("outside the trail prefix".to_string()));
+        }
+        if key.organization_id.is_some() && key.organization_id != self.config.organization_id {
+            return Err(skipped(
+                "organization layout of another organization".to_string(),
+            ));
+        }
+        Ok(key)
+    }
+}
+
+/// What the shares (`only` the one named, if any) want done with an
+/// account's file: the targets, the announcements, and which shares each
+/// result counts for in the metrics. IAM denies an expired share already;
+/// the forwarder stops too.
+fn wanted(
+    routes: &[trailshare::route::Route],
+    only: Option<&str>,
+    account: &str,
+    key: &str,
+) -> (Vec<Target>, Vec<Notice>, Vec<Asked>) {
+    let now = time::OffsetDateTime::now_utc();
+    let selected = || {
+        routes
+            .iter()
+            .filter(move |s| only.is_none_or(|name| s.name == name) && !s.expired_at(now))
+    };
+    let (targets, notices) = targets_for(selected(), account, key);
+    let asked = asked(selected(), account, key, &targets, &notices);
+    (targets, notices, asked)
+}
+
+fn failed(error: impl std::fmt::Display) -> Outcome {
+    Outcome::Failed {
+        error: error.to_string(),
+    }
+}
+
+/// What one object's deliveries and announcements came to: the actions
+/// done, the errors (which fail the object), and whether its source is gone.
+#[derive(Default)]
+struct Gathered {
+    actions: Vec<String>,
+    errors: Vec<String>,
+    source_gone: Option<&'static str>,
+}
+
+impl Gathered {
+    fn add_notice(
+        &mut self,
+        object: &CreatedObject,
+        notice: &Notice,
+        result: Result<String, AwsError>,
+    ) {
+        let name = format!("notify {}", notice.notify.arn());
+        log_target(object, &name, &result);
+        self.add(&name, result);
+    }
+
+    fn add(&mut self, name: &str, result: Result<String, AwsError>) {
+        match result {
+            Ok(action) => self.actions.push(action),
+            Err(AwsError::NotFound { call }) => self.source_gone = Some(call),
+            Err(error) => self.errors.push(format!("{name}: {error}")),
         }
     }
 }
