@@ -60,6 +60,14 @@ pub fn error(line: &Value) {
     tracing::error!(target: TARGET, line = %line);
 }
 
+/// Refuses to start a function, saying why in its log (a malformed
+/// configuration, an unreadable secret): the process exits, so Lambda
+/// reports the failed init rather than running without it.
+pub fn refuse_to_start<T>(why: impl std::fmt::Display) -> T {
+    error(&serde_json::json!({"event": "start", "outcome": "failed", "error": why.to_string()}));
+    std::process::exit(1);
+}
+
 /// A line that carries Embedded Metric Format metrics: written at any
 /// log level, or the metrics would be lost with it.
 pub fn metrics(line: &Value) {

@@ -4,28 +4,22 @@
 
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 use trailshare::aws::{
     load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
 };
 use trailshare::config::Config;
 use trailshare::ports::RoleReader;
-use trailshare::telemetry;
-
-/// Refuses to start, saying why in the log.
-fn refuse<T>(error: impl std::fmt::Display) -> T {
-    telemetry::error(&json!({"event": "start", "outcome": "failed", "error": error.to_string()}));
-    std::process::exit(1);
-}
+use trailshare::telemetry::{self, refuse_to_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env().unwrap_or_else(refuse);
-    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse);
+    let config = Config::from_env().unwrap_or_else(refuse_to_start);
+    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse_to_start);
     let namespace =
         forwarder::metrics::namespace(std::env::var("METRICS_NAMESPACE").ok().as_deref())
-            .unwrap_or_else(refuse);
+            .unwrap_or_else(refuse_to_start);
     let sdk = load_sdk_config().await;
     // The share secret and the first share listing, concurrently: a cold
     // start costs the slower of the two, not their sum.
@@ -35,7 +29,7 @@ async fn main() -> Result<(), Error> {
         trailshare::seal::load(&secret),
         roles.list_summaries(&config.share_role_path)
     );
-    let key = key.unwrap_or_else(refuse);
+    let key = key.unwrap_or_else(refuse_to_start);
     // Announcements name the trail bucket's region, as cli_profile does.
     let region = config.trail_bucket_region.clone().unwrap_or_else(|| {
         sdk.region()

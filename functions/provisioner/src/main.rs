@@ -5,27 +5,23 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
-use serde_json::{json, Value};
+use serde_json::Value;
 use trailshare::aws::{load_sdk_config, IamRoles, SecretsManagerSecret, SqsQueue};
 use trailshare::config::Config;
-use trailshare::telemetry;
-
-/// Refuses to start, saying why in the log.
-fn refuse<T>(error: impl std::fmt::Display) -> T {
-    telemetry::error(&json!({"event": "start", "outcome": "failed", "error": error.to_string()}));
-    std::process::exit(1);
-}
+use trailshare::telemetry::{self, refuse_to_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env().unwrap_or_else(refuse);
-    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse);
+    let config = Config::from_env().unwrap_or_else(refuse_to_start);
+    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse_to_start);
     let sdk = load_sdk_config().await;
     // The key that seals every share record and route: read once per cold
     // start; without it no share could be written or believed.
     let secret = SecretsManagerSecret::new(&sdk, secret_arn);
-    let key = trailshare::seal::load(&secret).await.unwrap_or_else(refuse);
+    let key = trailshare::seal::load(&secret)
+        .await
+        .unwrap_or_else(refuse_to_start);
     // The forwarder's queue, where backfill work goes (unset: backfill 503).
     let queue = config
         .forwarder_queue_url
