@@ -282,6 +282,15 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 ),
             )
             .on("grantee_account"),
+            Refusal::OrganizationNotAllowed { allowed } => ApiError::new(
+                403,
+                "forbidden",
+                format!(
+                    "an organization share grants every member account, but GRANTEE_ACCOUNTS allows only {}",
+                    allowed.join(", ")
+                ),
+            )
+            .on("organization"),
         })
     }
 
@@ -316,7 +325,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             )
             .on("expires_at"));
         }
-        let work = trailshare::backfill::Work::plan(&spec.name, &spec.log_accounts, window);
+        let accounts = spec.log_scope();
+        let work = trailshare::backfill::Work::plan(&spec.name, &accounts, window);
         let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
         self.queue.send(&bodies).await?;
         let answer = json!({"backfill": {
@@ -324,7 +334,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             "from": trailshare::layout::format_day(window.from),
             "until": trailshare::layout::format_day(window.until),
             // The log accounts covered, as the share names them (["*"]: all).
-            "accounts": spec.log_accounts,
+            "accounts": accounts,
             "queued": bodies.len(),
         }});
         (self.audit)(

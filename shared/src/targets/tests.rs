@@ -15,6 +15,7 @@ fn route(name: &str, log_accounts: &[&str], delivery: Delivery, notify: Option<&
         delivery,
         expires_at: None,
         notify: notify.map(|arn| Notify::QueueArn(arn.to_string())),
+        organization: None,
     }
 }
 

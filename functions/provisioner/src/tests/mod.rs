@@ -9,11 +9,12 @@
 //! By concept: `write` (create, replace, revoke: what is written and what
 //! is refused), `replace` (a replace stopped at any write), `read` (pages,
 //! damaged roles), `expired` (backfill refused, the sweep), `admin` (who
-//! may change shares, the audit), `routes` (the route table, the router and
+//! may change shares, the audit), `organization` (organization shares), `routes` (the route table, the router and
 //! `template.yaml`).
 
 mod admin;
 mod expired;
+mod organization;
 mod read;
 mod replace;
 mod routes;
