@@ -163,13 +163,37 @@ pub fn member_assume_role_command(spec: &ShareSpec, role_arn: &str) -> String {
     )
 }
 
+/// An organization share's profile: `trailshare credentials` assumes the
+/// role with the member's own account as the session tag (a `role_arn`
+/// profile cannot set one), as an AWS CLI `credential_process`.
+pub fn member_cli_profile(spec: &ShareSpec, config: &Config, role_arn: &str) -> String {
+    let mut profile = format!(
+        "[profile trailshare-{}]\ncredential_process = trailshare credentials --role-arn {role_arn} --duration-seconds {}",
+        spec.name, spec.max_session_seconds
+    );
+    if let Some(region) = &config.trail_bucket_region {
+        profile.push_str(&format!("\nregion = {region}"));
+    }
+    profile
+}
+
 /// Everything the grantee needs on their side, as returned with each share.
 pub fn grantee_setup(spec: &ShareSpec, config: &Config, role_arn: &str) -> Value {
-    if spec.organization.is_some() {
-        return json!({
+    if let Some(organization) = &spec.organization {
+        let reader = organization
+            .principal_name
+            .as_deref()
+            .unwrap_or(crate::member_template::DEFAULT_READER);
+        let mut setup = json!({
             "identity_policy": member_identity_policy(role_arn),
             "assume_role_command": member_assume_role_command(spec, role_arn),
+            "cli_profile": member_cli_profile(spec, config, role_arn),
         });
+        // A name the share admitted is an IAM role name: the template builds.
+        if let Ok(template) = crate::member_template::member_template(role_arn, reader) {
+            setup["member_template"] = template;
+        }
+        return setup;
     }
     let owner_account = crate::ids::arn_account(role_arn).unwrap_or_default();
     let mut setup = json!({

@@ -398,3 +398,56 @@ async fn five_hundred_excluded_accounts_fit_iams_limits_and_each_is_cut() {
     );
     assert_eq!(roles(&w).await.len(), before);
 }
+
+/// What `grantee_setup` hands the members: the StackSet template's reader
+/// role (its own policy, nothing added) assumes the share role with its
+/// account's tag, and with nothing else; the profile runs `trailshare
+/// credentials`.
+#[tokio::test]
+async fn the_member_templates_reader_role_is_what_the_share_trusts() {
+    let w = org_world(&[]).await;
+    let (name, share) = org_share(
+        &w,
+        json!({"org_paths": [format!("{OU}*")], "principal_name": "LogReader"}),
+    )
+    .await;
+    let setup = &share["grantee_setup"];
+    let role_arn = share["role_arn"].as_str().unwrap();
+    let profile = setup["cli_profile"].as_str().unwrap();
+    assert!(
+        profile.contains(&format!(
+            "credential_process = trailshare credentials --role-arn {role_arn}"
+        )),
+        "{profile}"
+    );
+    let template = &setup["member_template"];
+    assert!(template.get("Transform").is_none(), "{template}");
+    let reader = &template["Resources"]["ReaderRole"]["Properties"];
+    assert_eq!(reader["RoleName"], "LogReader");
+    let policy = reader["Policies"][0]["PolicyDocument"].clone();
+    let docs = documents(&w, &name).await;
+    let with_template_policy = |cases: Vec<Value>| -> Vec<Value> {
+        cases
+            .into_iter()
+            .map(|mut case| {
+                case["identityPolicies"] = json!([policy.clone()]);
+                case
+            })
+            .collect()
+    };
+    let member = Member {
+        paths: vec![format!("{OU}ou-ab12-22222222/")],
+        ..Member::role(B, "LogReader")
+    };
+    expect(vec![
+        (with_template_policy(docs.assume(&member, &tags(OWN))), true),
+        (
+            with_template_policy(docs.assume(&member, &tags(&[("trailshare:account", C)]))),
+            false,
+        ),
+        (
+            with_template_policy(docs.assume(&member, &tags(&[]))),
+            false,
+        ),
+    ]);
+}
