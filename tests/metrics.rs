@@ -12,7 +12,7 @@ use aws_config::SdkConfig;
 use forwarder::Forwarder;
 use provisioner::Provisioner;
 use serde_json::{json, Value};
-use stand_in::{log_file, log_key, put_log, s3, stand_in, unique, StandIn, A, B, C};
+use stand_in::{grantee_queue, log_file, log_key, put_log, s3, stand_in, unique, StandIn, A, B, C};
 use trailshare::aws::{AwsNotifier, IamRoles, S3Objects};
 use trailshare::config::Config;
 use trailshare::ports::NoQueue;
@@ -161,20 +161,6 @@ fn batch(records: &[Value]) -> Value {
         .map(|record| json!({"Records": [record]}).to_string())
         .collect();
     sqs_event(&bodies)
-}
-
-/// A grantee's queue: (ARN, URL).
-async fn grantee_queue(sqs: &aws_sdk_sqs::Client, account: &str) -> (String, String) {
-    let name = unique("new-logs");
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (format!("arn:aws:sqs:us-east-1:{account}:{name}"), url)
 }
 
 /// What CloudWatch would extract from `lines`: every line with `_aws` is

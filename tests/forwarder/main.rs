@@ -11,7 +11,7 @@ use forwarder::Forwarder;
 use provisioner::Provisioner;
 use serde_json::{json, Value};
 use stand_in::world::{Grants, World, ADMIN};
-use stand_in::{fixture, notification_key, unique};
+use stand_in::{fixture, grantee_queue, notification_key};
 use trailshare::aws::{AwsNotifier, IamRoles, S3Objects};
 
 /// The custom prefix: a space and a plus, which S3 notifications encode.
@@ -178,20 +178,6 @@ async fn drain<Q: trailshare::ports::WorkQueue, N: trailshare::ports::Notifier>(
         }
     }
     panic!("the queue did not drain");
-}
-
-/// A grantee's queue in its own account: (ARN, URL).
-async fn grantee_queue(sqs: &aws_sdk_sqs::Client, account: &str) -> (String, String) {
-    let name = unique("new-logs");
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (format!("arn:aws:sqs:us-east-1:{account}:{name}"), url)
 }
 
 async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {

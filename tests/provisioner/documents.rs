@@ -2,9 +2,9 @@
 //! evaluator's decisions on them.
 
 use serde_json::{json, Value};
-use stand_in::{iam_eval, share_role, A};
+use stand_in::{iam_eval, share_role, unique, A, B};
 
-use super::World;
+use super::{world_env, World, ROLE_ACTIONS};
 
 /// A document as IAM returns it: URL-encoded by the API (moto may not).
 fn iam_document(text: &str) -> Value {
@@ -103,6 +103,29 @@ impl RoleDocuments {
         }
         case
     }
+}
+
+/// B's share in a deployment of an organization trail encrypted with
+/// `key_arn` (`trail_arn` its encryption context), with the boundary, and
+/// its documents as IAM holds them.
+pub(crate) async fn kms_organization_share(
+    key_arn: &str,
+    trail_arn: &str,
+) -> (World, RoleDocuments) {
+    let w = world_env(
+        ROLE_ACTIONS,
+        true,
+        &[
+            ("KMS_KEY_ARN", key_arn),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+            ("TRAIL_ARN", trail_arn),
+        ],
+    )
+    .await;
+    let name = unique("bu-b");
+    w.create(json!({"grantee_account": B, "name": name})).await;
+    let docs = w.documents(&name).await;
+    (w, docs)
 }
 
 /// Runs cases through the independent evaluator; each is (case, expected).

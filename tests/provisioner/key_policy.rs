@@ -3,7 +3,7 @@
 //! through S3, and nobody else, judged by the independent evaluator on the
 //! share role's policy as IAM holds it and a key in another account.
 
-use super::documents::expect_decisions;
+use super::documents::{expect_decisions, kms_organization_share};
 use super::*;
 use trailshare::key_policy::{key_policy_statement, KeyGrant};
 
@@ -15,19 +15,7 @@ async fn one_key_policy_statement_lets_share_roles_decrypt_and_nobody_else() {
     let key = format!("arn:aws:kms:us-east-1:{M}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     let trail =
         format!("arn:aws:cloudtrail:us-east-1:{M}:trail/aws-controltower-BaselineCloudTrail");
-    let w = world_env(
-        ROLE_ACTIONS,
-        true,
-        &[
-            ("KMS_KEY_ARN", &key),
-            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-            ("TRAIL_ARN", &trail),
-        ],
-    )
-    .await;
-    let name = unique("bu-b");
-    w.create(json!({"grantee_account": B, "name": name})).await;
-    let docs = w.documents(&name).await;
+    let (w, docs) = kms_organization_share(&key, &trail).await;
     let trails = [trail.clone()];
     let statement = key_policy_statement(&KeyGrant {
         account: A,

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use stand_in::{unique, A, B, C, Z};
 use trailshare::config::Config;
 
-use super::documents::expect_decisions;
-use super::{world_env, world_with, ADMIN, ROLE_ACTIONS};
+use super::documents::{expect_decisions, kms_organization_share};
+use super::{world_with, ADMIN, ROLE_ACTIONS};
 
 /// What moto does not evaluate (trust policies across accounts, external
 /// ids, `s3:prefix` conditions, permissions boundaries), judged by
@@ -297,19 +297,7 @@ async fn a_replace_revokes_older_sessions_under_an_independent_evaluator() {
 async fn kms_decrypt_only_through_s3_for_the_organization_trail() {
     let key = format!("arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     let trail = format!("arn:aws:cloudtrail:us-east-1:{A}:trail/org-trail");
-    let w = world_env(
-        ROLE_ACTIONS,
-        true,
-        &[
-            ("KMS_KEY_ARN", &key),
-            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-            ("TRAIL_ARN", &trail),
-        ],
-    )
-    .await;
-    let name = unique("bu-b");
-    w.create(json!({"grantee_account": B, "name": name})).await;
-    let docs = w.documents(&name).await;
+    let (_world, docs) = kms_organization_share(&key, &trail).await;
     let key_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"}]});
     let decrypt = |context: Value| {

@@ -488,3 +488,18 @@ pub async fn create_share_secret(admin: &SdkConfig) -> String {
         .arn
         .expect("a created secret has an ARN")
 }
+
+/// A grantee's queue in its own account (the notification target of a
+/// share): (ARN, URL).
+pub async fn grantee_queue(sqs: &aws_sdk_sqs::Client, account: &str) -> (String, String) {
+    let name = unique("new-logs");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("create the grantee's queue")
+        .queue_url
+        .expect("queue url");
+    (format!("arn:aws:sqs:{REGION}:{account}:{name}"), url)
+}
