@@ -58,6 +58,14 @@ pub struct Config {
     /// seals of share records and routes. Both functions refuse to start
     /// without it ([`Config::share_secret_arn`]).
     pub share_secret_arn: Option<String>,
+    /// `BACKFILL_BUCKET` (both): where each backfill run keeps its counts
+    /// (one sealed object per run); `None`: runs are carried out, not
+    /// counted, and `GET …/backfill/{id}` is a 503.
+    pub backfill_bucket: Option<String>,
+    /// `MAX_RECEIVES` (forwarder): the queue's `maxReceiveCount` (default
+    /// 5, the template's). A backfill item failing on that receive goes to
+    /// the dead-letter queue, and counts as failed.
+    pub max_receives: u32,
 }
 
 /// A missing or malformed variable.
@@ -235,6 +243,8 @@ impl Config {
             copy_destination_buckets: None,
             copy_writer_role_arns: None,
             notification_target_arns: None,
+            backfill_bucket: None,
+            max_receives: 5,
         })
     }
 
@@ -289,6 +299,29 @@ impl Config {
         self.forwarder_role_arn = forwarder_role_arn;
         self.forwarder_queue_url = forwarder_queue_url;
         self.share_secret_arn = share_secret_arn;
+        self.read_backfill(env)
+    }
+
+    /// Where backfill runs are kept, and when a work item is on its last
+    /// receive.
+    fn read_backfill(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        self.backfill_bucket = env.checked(
+            "BACKFILL_BUCKET",
+            is_bucket_name,
+            "is not a valid S3 bucket name",
+        )?;
+        if let Some(text) = env.get("MAX_RECEIVES") {
+            self.max_receives = text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    fail(
+                        "MAX_RECEIVES",
+                        "must be the queue's maxReceiveCount, a whole number from 1 to 1000",
+                    )
+                })?;
+        }
         Ok(())
     }
 

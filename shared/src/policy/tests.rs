@@ -22,6 +22,8 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         forwarder_queue_url: None,
         trail_bucket_region: None,
         share_secret_arn: None,
+        backfill_bucket: None,
+        max_receives: 5,
     }
 }
 
