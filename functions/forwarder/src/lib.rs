@@ -3,13 +3,13 @@
 //! it to the share's bucket. Idempotent, because S3 delivers at least once.
 
 mod backfill;
+mod batch;
+pub mod budget;
 mod delivery;
 mod log;
+mod runs;
 mod shares;
 
-use std::collections::BTreeSet;
-
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use trailshare::config::Config;
@@ -18,8 +18,10 @@ use trailshare::key::LogKey;
 use trailshare::ports::{
     AwsError, LogObjects, NoNotifier, NoQueue, Notifier, RoleReader, RoleSummary, WorkQueue,
 };
+use trailshare::backfill::RunStore;
 use trailshare::seal::ShareKey;
 
+use crate::budget::Budget;
 use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
 pub use crate::shares::{DamagedShare, ShareCache};
@@ -67,6 +69,10 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     /// The trail bucket's region, as announcements name it.
     region: String,
     config: Config,
+    /// Where backfill runs keep their counts (`None`: not counted).
+    runs: Option<crate::runs::RunBook>,
+    /// Seals the runs' objects (the share secret's key).
+    key: ShareKey,
 }
 
 impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
@@ -78,12 +84,14 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
         key: ShareKey,
     ) -> Forwarder<S, O, NoQueue, NoNotifier> {
         Forwarder {
-            shares: ShareCache::new(roles, &config, key),
+            shares: ShareCache::new(roles, &config, key.clone()),
             objects,
             queue: NoQueue,
             notifier: NoNotifier,
             region: "us-east-1".to_string(),
             config,
+            runs: None,
+            key,
         }
     }
 }
@@ -98,6 +106,8 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier: self.notifier,
             region: self.region,
             config: self.config,
+            runs: self.runs,
+            key: self.key,
         }
     }
 
@@ -115,7 +125,16 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier,
             region: region.into(),
             config: self.config,
+            runs: self.runs,
+            key: self.key,
         }
+    }
+
+    /// The same forwarder counting backfill runs in `store`
+    /// (`BACKFILL_BUCKET`).
+    pub fn with_runs<R: RunStore + 'static>(mut self, store: R) -> Forwarder<S, O, Q, N> {
+        self.runs = Some(crate::runs::RunBook::new(store, self.key.clone()));
+        self
     }
 }
 
@@ -136,9 +155,16 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
     }
 
-    /// Handles one invocation. SQS batches answer with the failed message
-    /// ids; direct invocations fail as a whole if any object failed.
+    /// Handles one invocation without a deadline (see
+    /// [`Forwarder::handle_event_by`]).
     pub async fn handle_event(&self, event: Value) -> Result<Value, ForwardError> {
+        self.handle_event_by(event, Budget::unlimited()).await
+    }
+
+    /// Handles one invocation within `budget` (from the invocation's
+    /// deadline). SQS batches answer with the messages to retry (see
+    /// `batch`); direct invocations fail as a whole if any object failed.
+    pub async fn handle_event_by(&self, event: Value, budget: Budget) -> Result<Value, ForwardError> {
         match decode(&event)? {
             Trigger::Direct(notification) => {
                 let objects = self.objects_of(&notification, None);
@@ -154,54 +180,8 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                 }
             }
             Trigger::Queue(messages) => {
-                let mut failed_ids = BTreeSet::new();
-                let mut work: Vec<(usize, Item)> = Vec::new();
-                for (index, message) in messages.iter().enumerate() {
-                    match &message.content {
-                        Ok(Notification::Backfill(item)) => match self.backfill(item).await {
-                            Ok(objects) => work.extend(objects.into_iter().map(|object| {
-                                let only = Some(item.share().to_string());
-                                (index, Item { object, only })
-                            })),
-                            Err(error) => {
-                                log(
-                                    &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
-                                            "retryable": error.retryable(), "error": error.to_string()}),
-                                );
-                                failed_ids.insert(index);
-                            }
-                        },
-                        Ok(notification) => work.extend(
-                            self.objects_of(notification, Some(&message.message_id))
-                                .into_iter()
-                                .map(|object| (index, Item { object, only: None })),
-                        ),
-                        Err(error) => {
-                            log(
-                                &json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}),
-                            );
-                            failed_ids.insert(index);
-                        }
-                    }
-                }
-                let items: Vec<Item> = work.iter().map(|(_, item)| item.clone()).collect();
-                let outcomes = self.process_items(&items).await;
-                for ((index, _), outcome) in work.iter().zip(&outcomes) {
-                    if matches!(outcome, Outcome::Failed { .. }) {
-                        failed_ids.insert(*index);
-                    }
-                }
-                let mut response = SqsBatchResponse::default();
-                for index in &failed_ids {
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = messages[*index].message_id.clone();
-                    response.batch_item_failures.push(failure);
-                }
-                log(&summary(
-                    &outcomes,
-                    Some((messages.len(), failed_ids.len())),
-                ));
-                Ok(serde_json::to_value(response).expect("a batch response serialises"))
+                let receives = crate::batch::receive_counts(&event);
+                Ok(self.handle_batch(&messages, &receives, budget).await)
             }
         }
     }
