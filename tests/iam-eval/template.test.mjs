@@ -175,6 +175,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd`,
       ForwarderQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`,
       ShareSecret: SECRET,
+      BackfillBucket: RUNS,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
@@ -197,6 +198,8 @@ test('the provisioner is told who may change shares and what the forwarder may r
   assert.equal(globals.COPY_WRITER_ROLE_ARNS, WRITER)
   assert.equal(globals.NOTIFICATION_TARGET_ARNS, '')
   assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
+  // Both keep backfill runs in the stack's own bucket.
+  assert.equal(globals.BACKFILL_BUCKET, RUNS)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })
 
