@@ -120,7 +120,10 @@ async fn follow(
             return Ok(api_error(&response, global));
         }
         let run = response.body;
-        let (done, queued) = (items_finished(&run), run["items"]["queued"].as_u64().unwrap_or(0));
+        let (done, queued) = (
+            items_finished(&run),
+            run["items"]["queued"].as_u64().unwrap_or(0),
+        );
         bar.set_length(queued);
         bar.set_position(done);
         bar.set_message(files_line(&run));
@@ -210,18 +213,22 @@ mod tests {
                    "files": {"delivered": 5, "already_done": 2, "skipped": 0, "failed": failed_files}})
         };
         assert_eq!(verdict(&run("done", 0, 0)), None);
-        assert!(verdict(&run("done", 1, 0)).unwrap().contains("1 work items"));
-        assert!(verdict(&run("done", 0, 3)).unwrap().contains("3 files failed"));
-        assert_eq!(verdict(&run("cancelled", 0, 0)).unwrap(), "the run is cancelled");
+        assert!(verdict(&run("done", 1, 0))
+            .unwrap()
+            .contains("1 work items"));
+        assert!(verdict(&run("done", 0, 3))
+            .unwrap()
+            .contains("3 files failed"));
+        assert_eq!(
+            verdict(&run("cancelled", 0, 0)).unwrap(),
+            "the run is cancelled"
+        );
         assert_eq!(items_finished(&run("done", 1, 0)), 9);
         assert_eq!(
             files_line(&run("running", 0, 1)),
             "items · files: 5 delivered, 2 already done, 0 skipped, 1 failed"
         );
         assert!(interval("0.2").is_ok() && interval("0").is_err() && interval("x").is_err());
-        assert_eq!(
-            run_path("a b", "0123"),
-            "/shares/a%20b/backfill/0123"
-        );
+        assert_eq!(run_path("a b", "0123"), "/shares/a%20b/backfill/0123");
     }
 }

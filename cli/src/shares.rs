@@ -296,7 +296,10 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
             until,
             wait,
             ..
-        } => return crate::backfill::start(&api, &name, &from, until.as_deref(), &wait, global).await,
+        } => {
+            return crate::backfill::start(&api, &name, &from, until.as_deref(), &wait, global)
+                .await
+        }
         Command::BackfillStatus { name, id, wait, .. } => {
             return crate::backfill::status(&api, &name, &id, &wait, global).await
         }

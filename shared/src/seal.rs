@@ -128,7 +128,11 @@ impl ShareKey {
     /// object): `purpose` says what it is, `subject` where it is kept (its
     /// key), so it passes neither for another kind nor at another place.
     pub fn seal_state(&self, purpose: &str, subject: &str, content: &str) -> String {
-        STANDARD.encode(self.state_mac(purpose, subject, content).finalize().into_bytes())
+        STANDARD.encode(
+            self.state_mac(purpose, subject, content)
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Whether `seal` is this key's [`ShareKey::seal_state`] of `content`.

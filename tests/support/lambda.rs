@@ -76,7 +76,10 @@ impl Function {
             std::thread::spawn(move || serve(&server, &shared));
         }
         let binary = workspace_binary(name);
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let child = spawn(&binary, &env, &api);
         Function {
             child: Mutex::new(child),
@@ -174,7 +177,10 @@ fn serve(server: &tiny_http::Server, shared: &Shared) {
         let url = request.url().to_string();
         let mut body = String::new();
         let _ = request.as_reader().read_to_string(&mut body);
-        let reply = |request: tiny_http::Request, status: u16, body: String, headers: Vec<(String, String)>| {
+        let reply = |request: tiny_http::Request,
+                     status: u16,
+                     body: String,
+                     headers: Vec<(String, String)>| {
             let mut response = tiny_http::Response::from_string(body).with_status_code(status);
             for (name, value) in headers {
                 response.add_header(tiny_http::Header::from_bytes(name, value).unwrap());
@@ -197,7 +203,10 @@ fn serve(server: &tiny_http::Server, shared: &Shared) {
                     "Lambda-Runtime-Invoked-Function-Arn".into(),
                     "arn:aws:lambda:us-east-1:111111111111:function:stand-in".into(),
                 ),
-                ("Lambda-Runtime-Trace-Id".into(), "Root=1-00000000-000000000000000000000000".into()),
+                (
+                    "Lambda-Runtime-Trace-Id".into(),
+                    "Root=1-00000000-000000000000000000000000".into(),
+                ),
                 ("Content-Type".into(), "application/json".into()),
             ];
             reply(request, 200, event.to_string(), headers);
@@ -211,7 +220,11 @@ fn serve(server: &tiny_http::Server, shared: &Shared) {
         };
         if let Some((id, ok)) = answer {
             let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-            let answer = if ok { Answer::Response(value) } else { Answer::Error(value) };
+            let answer = if ok {
+                Answer::Response(value)
+            } else {
+                Answer::Error(value)
+            };
             shared.answers.lock().unwrap().insert(id, answer);
             shared.answered.notify_all();
         }
@@ -253,7 +266,8 @@ impl QueueTrigger {
     /// no message is left, visible or in flight. Panics after 400
     /// invocations.
     pub async fn drain(&self, function: &Function, timeout: Duration) -> Drained {
-        self.drain_with(|event| function.invoke_owned(event, timeout)).await
+        self.drain_with(|event| function.invoke_owned(event, timeout))
+            .await
     }
 
     /// The same with any invoker (an in-process handler, say).
@@ -274,7 +288,12 @@ impl QueueTrigger {
             drained.invocations += 1;
             drained.received += messages.len();
             let records: Vec<Value> = messages.iter().map(|m| self.record(m)).collect();
-            let all = || messages.iter().filter_map(|m| m.message_id.clone()).collect();
+            let all = || {
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id.clone())
+                    .collect()
+            };
             let keep: BTreeSet<String> = match invoke(json!({ "Records": records })).await {
                 Answer::Response(reply) => reply["batchItemFailures"]
                     .as_array()
@@ -352,9 +371,12 @@ impl QueueTrigger {
             .expect("queue attributes")
             .attributes
             .unwrap_or_default();
-        [Name::ApproximateNumberOfMessages, Name::ApproximateNumberOfMessagesNotVisible]
-            .iter()
-            .all(|name| attributes.get(name).map(String::as_str) == Some("0"))
+        [
+            Name::ApproximateNumberOfMessages,
+            Name::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .all(|name| attributes.get(name).map(String::as_str) == Some("0"))
     }
 
     /// One record as Lambda hands an SQS message to the function.

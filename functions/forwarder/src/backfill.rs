@@ -50,17 +50,19 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                 true => work.days_of(window(from, until)?),
                 false => return Ok(Expansion::default()),
             },
-            Work::Day { account, day, .. } => match parse_day(day).filter(|_| share.covers(account)) {
-                // Only folders a `Files` item may list (a region's shape).
-                Some(_) => {
-                    let layout = self.config.layout();
-                    work.folders_of(&self.folders_of_day(account).await?)
-                        .into_iter()
-                        .filter(|item| item.files_prefix(&layout).is_some())
-                        .collect()
+            Work::Day { account, day, .. } => {
+                match parse_day(day).filter(|_| share.covers(account)) {
+                    // Only folders a `Files` item may list (a region's shape).
+                    Some(_) => {
+                        let layout = self.config.layout();
+                        work.folders_of(&self.folders_of_day(account).await?)
+                            .into_iter()
+                            .filter(|item| item.files_prefix(&layout).is_some())
+                            .collect()
+                    }
+                    None => return Ok(Expansion::default()),
                 }
-                None => return Ok(Expansion::default()),
-            },
+            }
             Work::Files { account, .. } => {
                 return match share.covers(account) {
                     true => self.page_of(work).await,

@@ -90,7 +90,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         let receives = |i: usize| receives.get(i).copied().unwrap_or(1);
         let mut order: Vec<usize> = (0..messages.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(receives(i)));
-        let runs: Vec<Option<RunKey>> = messages.iter().map(|m| work_of(m).and_then(run_of)).collect();
+        let runs: Vec<Option<RunKey>> = messages
+            .iter()
+            .map(|m| work_of(m).and_then(run_of))
+            .collect();
         let mut views = match &self.runs {
             Some(book) => {
                 let keys: BTreeSet<RunKey> = runs.iter().flatten().cloned().collect();
@@ -100,13 +103,20 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         };
         let cancelled: Vec<bool> = runs
             .iter()
-            .map(|run| run.as_ref().is_some_and(|k| matches!(views.get(k), Some(View::Cancelled))))
+            .map(|run| {
+                run.as_ref()
+                    .is_some_and(|k| matches!(views.get(k), Some(View::Cancelled)))
+            })
             .collect();
         let mut slots: Vec<Slot> = messages.iter().map(|_| Slot::default()).collect();
-        let cut = self.run_slots(messages, &order, &cancelled, &mut slots, budget).await;
+        let cut = self
+            .run_slots(messages, &order, &cancelled, &mut slots, budget)
+            .await;
         let tail = async {
             let rescued = self.requeue_unstarted(messages, &slots, receives).await;
-            let unwritten = self.count(&runs, &cancelled, &slots, receives, &mut views).await;
+            let unwritten = self
+                .count(&runs, &cancelled, &slots, receives, &mut views)
+                .await;
             (rescued, unwritten)
         };
         let (rescued, unwritten) = match budget.end() {
@@ -250,8 +260,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// Queues a finished page's next page.
     async fn follow_up_piece(&self, i: usize, work: Work) -> Unit {
         let result = self.queue.send(&[work.to_body()]).await.map_err(|error| {
-            log(&json!({"event": "backfill", "work": work, "outcome": "follow_up_failed",
-                        "retryable": error.retryable(), "error": error.to_string()}));
+            log(
+                &json!({"event": "backfill", "work": work, "outcome": "follow_up_failed",
+                        "retryable": error.retryable(), "error": error.to_string()}),
+            );
             error.to_string()
         });
         Unit::FollowedUp(i, result)

@@ -61,13 +61,25 @@ impl LogObjects for NoObjects {
     async fn copy_as_is(&self, _: &str, _: &str, _: &Destination) -> Result<(), AwsError> {
         unreachable()
     }
-    async fn copy_within(&self, _: &str, _: &str, _: &SourceHead, _: &Destination) -> Result<(), AwsError> {
+    async fn copy_within(
+        &self,
+        _: &str,
+        _: &str,
+        _: &SourceHead,
+        _: &Destination,
+    ) -> Result<(), AwsError> {
         unreachable()
     }
     async fn list(&self, _: &str, _: &str, _: bool) -> Result<Listing, AwsError> {
         unreachable()
     }
-    async fn copy_streamed(&self, _: &str, _: &str, _: Option<&str>, _: &Destination) -> Result<String, AwsError> {
+    async fn copy_streamed(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: &Destination,
+    ) -> Result<String, AwsError> {
         unreachable()
     }
 }
@@ -84,7 +96,10 @@ impl WorkQueue for &Requeue {
 
 type Worked = std::sync::Arc<std::sync::atomic::AtomicUsize>;
 
-fn forwarder(delay: Duration, queue: &Requeue) -> (Forwarder<SlowRoles, NoObjects, &Requeue>, Worked) {
+fn forwarder(
+    delay: Duration,
+    queue: &Requeue,
+) -> (Forwarder<SlowRoles, NoObjects, &Requeue>, Worked) {
     let config = Config::from_lookup(|name| match name {
         "TRAIL_BUCKET" => Some("trail-bucket".into()),
         "SHARE_CACHE_SECONDS" => Some("0".into()),
@@ -97,7 +112,10 @@ fn forwarder(delay: Duration, queue: &Requeue) -> (Forwarder<SlowRoles, NoObject
         delay,
         done: done.clone(),
     };
-    (Forwarder::new(roles, NoObjects, config, key).with_queue(queue), done)
+    (
+        Forwarder::new(roles, NoObjects, config, key).with_queue(queue),
+        done,
+    )
 }
 
 /// An S3 event of `files` log files, as an SQS record received `receives` times.
@@ -150,13 +168,18 @@ async fn a_batch_over_budget_hands_back_exactly_the_messages_it_did_not_start() 
     let elapsed = start.elapsed();
     // Not even at the cut (0.9 s): every started message had finished
     // (the clock is tokio's paused one: this measures no real time).
-    assert!(elapsed < Duration::from_millis(900), "answered before the cut: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(900),
+        "answered before the cut: {elapsed:?}"
+    );
     let failed = failures(&reply);
     assert!(!failed.is_empty(), "more work than the deadline allows");
     assert!(failed.len() < 10, "some work is done: {failed:?}");
     // The tail of the order, never a started message (none was cut), and
     // never m9, which came with 4 receives and went first.
-    let tail: Vec<String> = (10 - failed.len() - 1..9).map(|i| format!("m{i}")).collect();
+    let tail: Vec<String> = (10 - failed.len() - 1..9)
+        .map(|i| format!("m{i}"))
+        .collect();
     assert_eq!(failed, tail, "{reply}");
     // Exactly the files of the acknowledged messages were worked on: none
     // of a handed-back message (it would be done again on its retry).
@@ -165,7 +188,10 @@ async fn a_batch_over_budget_hands_back_exactly_the_messages_it_did_not_start() 
     assert!(queue.0.lock().unwrap().is_empty());
     // Without a deadline everything is done.
     let records: Vec<Value> = (0..10).map(|i| event_record(i, 10, 1)).collect();
-    let reply = forwarder.handle_event(json!({ "Records": records })).await.unwrap();
+    let reply = forwarder
+        .handle_event(json!({ "Records": records }))
+        .await
+        .unwrap();
     assert_eq!(reply, json!({"batchItemFailures": []}));
 }
 
@@ -183,8 +209,14 @@ async fn work_still_running_at_the_cut_is_handed_back_and_the_answer_comes_in_ti
         .await
         .unwrap();
     let elapsed = start.elapsed();
-    assert!(elapsed < Duration::from_millis(1_000), "answered in time: {elapsed:?}");
-    assert!(elapsed >= Duration::from_millis(900), "waited until the cut: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1_000),
+        "answered in time: {elapsed:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "waited until the cut: {elapsed:?}"
+    );
     assert_eq!(failures(&reply), ["m0", "m1", "m2"]);
 }
 
@@ -205,7 +237,10 @@ async fn a_backfill_item_left_unstarted_on_its_last_receive_is_queued_again() {
         .unwrap();
     let failed = failures(&reply);
     assert!(!failed.contains(&"m4".to_string()), "{reply}");
-    assert!(failed.contains(&"m3".to_string()), "an unstarted event is handed back: {reply}");
+    assert!(
+        failed.contains(&"m3".to_string()),
+        "an unstarted event is handed back: {reply}"
+    );
     let requeued = queue.0.lock().unwrap().clone();
     assert_eq!(requeued.len(), 1);
     let body: Value = serde_json::from_str(&requeued[0]).unwrap();

@@ -12,13 +12,13 @@ mod shares;
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use trailshare::backfill::RunStore;
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
 use trailshare::ports::{
     AwsError, LogObjects, NoNotifier, NoQueue, Notifier, RoleReader, RoleSummary, WorkQueue,
 };
-use trailshare::backfill::RunStore;
 use trailshare::seal::ShareKey;
 
 use crate::budget::Budget;
@@ -164,7 +164,11 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// Handles one invocation within `budget` (from the invocation's
     /// deadline). SQS batches answer with the messages to retry (see
     /// `batch`); direct invocations fail as a whole if any object failed.
-    pub async fn handle_event_by(&self, event: Value, budget: Budget) -> Result<Value, ForwardError> {
+    pub async fn handle_event_by(
+        &self,
+        event: Value,
+        budget: Budget,
+    ) -> Result<Value, ForwardError> {
         match decode(&event)? {
             Trigger::Direct(notification) => {
                 let objects = self.objects_of(&notification, None);

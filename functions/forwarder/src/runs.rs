@@ -38,7 +38,8 @@ pub(crate) enum View {
 
 /// The run an item counts towards.
 pub(crate) fn run_of(work: &Work) -> Option<RunKey> {
-    work.run().map(|id| (work.share().to_string(), id.to_string()))
+    work.run()
+        .map(|id| (work.share().to_string(), id.to_string()))
 }
 
 impl RunBook {
@@ -52,7 +53,9 @@ impl RunBook {
     /// Reads each run once, concurrently.
     pub(crate) async fn views(&self, keys: Vec<RunKey>) -> HashMap<RunKey, View> {
         let store = &self.store;
-        let reads = keys.iter().map(|(share, id)| runs::read(store, &self.key, share, id));
+        let reads = keys
+            .iter()
+            .map(|(share, id)| runs::read(store, &self.key, share, id));
         let mut views = HashMap::new();
         for (key, read) in keys.iter().zip(join_all(reads).await) {
             let view = match read {
@@ -60,13 +63,17 @@ impl RunBook {
                 Ok(found) => View::Tracked(Box::new(found)),
                 Err(RunError::Missing) => View::Untracked,
                 Err(error @ RunError::Unbelievable(_)) => {
-                    log(&json!({"event": "backfill_run", "share": key.0, "run": key.1,
-                                "outcome": "unbelievable", "error": error.to_string()}));
+                    log(
+                        &json!({"event": "backfill_run", "share": key.0, "run": key.1,
+                                "outcome": "unbelievable", "error": error.to_string()}),
+                    );
                     View::Untracked
                 }
                 Err(error) => {
-                    log(&json!({"event": "backfill_run", "share": key.0, "run": key.1,
-                                "outcome": "read_failed", "error": error.to_string()}));
+                    log(
+                        &json!({"event": "backfill_run", "share": key.0, "run": key.1,
+                                "outcome": "read_failed", "error": error.to_string()}),
+                    );
                     View::Unread
                 }
             };
@@ -108,15 +115,21 @@ impl RunBook {
             let line = json!({"event": "backfill_run", "share": key.0, "run": key.1,
                 "added": {"items": delta.items, "files": delta.files}});
             match result {
-                Ok(run) => log(&merge(line, json!({"outcome": "counted", "state": run.state(),
-                                                     "items": run.items, "files": run.files}))),
+                Ok(run) => log(&merge(
+                    line,
+                    json!({"outcome": "counted", "state": run.state(),
+                                                     "items": run.items, "files": run.files}),
+                )),
                 // A run whose object is gone or not believable is not counted;
                 // its work is done all the same.
                 Err(RunError::Missing | RunError::Unbelievable(_)) => {
                     log(&merge(line, json!({"outcome": "not_counted"})))
                 }
                 Err(error) => {
-                    log(&merge(line, json!({"outcome": "count_failed", "error": error.to_string()})));
+                    log(&merge(
+                        line,
+                        json!({"outcome": "count_failed", "error": error.to_string()}),
+                    ));
                     unwritten.push(key.clone());
                 }
             }

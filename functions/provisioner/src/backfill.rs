@@ -18,9 +18,8 @@ use crate::{now_rfc3339, ApiError, ApiResponse, Provisioner};
 /// 12 random bytes from the operating system, for a run id.
 fn random_id() -> Result<String> {
     let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        ApiError::new(503, "no_randomness", format!("no random run id: {e}"))
-    })?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::new(503, "no_randomness", format!("no random run id: {e}")))?;
     Ok(new_run_id(bytes))
 }
 
@@ -28,7 +27,12 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     /// `POST /shares/{name}/backfill`: records the run, then queues its
     /// first step — one message per log account (or one that discovers
     /// them, for `["*"]`); the forwarder fans each out to days and folders.
-    pub(crate) async fn backfill(&self, name: &str, body: &Value, caller: &str) -> Result<ApiResponse> {
+    pub(crate) async fn backfill(
+        &self,
+        name: &str,
+        body: &Value,
+        caller: &str,
+    ) -> Result<ApiResponse> {
         if self.config.forwarder_queue_url.is_none() {
             return Err(ApiError::new(
                 503,
@@ -76,12 +80,17 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         };
         if let Some(store) = &self.runs {
             if !runs::create(store, &self.key, &run).await? {
-                return Err(ApiError::new(503, "run_id_taken", "a run with this id exists; try again"));
+                return Err(ApiError::new(
+                    503,
+                    "run_id_taken",
+                    "a run with this id exists; try again",
+                ));
             }
         }
         if let Err(error) = self.queue.send(&bodies).await {
             // Whatever was queued before the failure does nothing.
-            self.cancel(&run, "the provisioner: queueing the run failed").await;
+            self.cancel(&run, "the provisioner: queueing the run failed")
+                .await;
             return Err(error.into());
         }
         let answer = json!({"backfill": {
@@ -132,7 +141,10 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             return Err(ApiError::new(
                 400,
                 "invalid_field",
-                format!("id: a run id is {} lowercase hex digits", backfill::RUN_ID_LEN),
+                format!(
+                    "id: a run id is {} lowercase hex digits",
+                    backfill::RUN_ID_LEN
+                ),
             )
             .on("id"));
         }
@@ -144,7 +156,9 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             ));
         };
         let result = match cancel_by {
-            None => runs::read(store, &self.key, name, id).await.map(|found| found.run),
+            None => runs::read(store, &self.key, name, id)
+                .await
+                .map(|found| found.run),
             Some(caller) => {
                 let at = now_rfc3339();
                 runs::update(store, &self.key, (name, id), None, |run| {
@@ -160,9 +174,11 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         };
         let run = result.map_err(|error| run_error(error, name, id))?;
         if let Some(caller) = cancel_by {
-            (self.audit)(&json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
+            (self.audit)(
+                &json!({"event": "audit", "at": now_rfc3339(), "caller": caller,
                 "action": "backfill-cancel", "share": name, "before": Value::Null,
-                "after": {"id": id, "state": run.state()}}));
+                "after": {"id": id, "state": run.state()}}),
+            );
         }
         Ok(ApiResponse::json(200, &run.to_api()))
     }
@@ -171,17 +187,29 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
 /// A run that cannot be read or changed, as the API says it.
 fn run_error(error: RunError, name: &str, id: &str) -> ApiError {
     match error {
-        RunError::Missing => {
-            ApiError::new(404, "not_found", format!("share {name} has no backfill run {id}")).on("id")
-        }
+        RunError::Missing => ApiError::new(
+            404,
+            "not_found",
+            format!("share {name} has no backfill run {id}"),
+        )
+        .on("id"),
         RunError::Unbelievable(why) => {
             eprintln!(
                 "{}",
                 json!({"event": "backfill_run_unbelievable", "share": name, "run": id, "error": why.to_string()})
             );
-            ApiError::new(409, "damaged", format!("backfill run {id} cannot be believed: {why}")).on("id")
+            ApiError::new(
+                409,
+                "damaged",
+                format!("backfill run {id} cannot be believed: {why}"),
+            )
+            .on("id")
         }
-        RunError::Contended => ApiError::new(503, "busy", "the run changed under every attempt; try again"),
+        RunError::Contended => ApiError::new(
+            503,
+            "busy",
+            "the run changed under every attempt; try again",
+        ),
         RunError::Aws(error) => error.into(),
     }
 }

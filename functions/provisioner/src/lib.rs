@@ -131,7 +131,10 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
     }
 
     /// The same API keeping backfill runs in `store` (`BACKFILL_BUCKET`).
-    pub fn with_runs<R: trailshare::backfill::RunStore + 'static>(mut self, store: R) -> Provisioner<S, Q, P> {
+    pub fn with_runs<R: trailshare::backfill::RunStore + 'static>(
+        mut self,
+        store: R,
+    ) -> Provisioner<S, Q, P> {
         self.runs = Some(trailshare::backfill::AnyRuns::new(store));
         self
     }

@@ -28,7 +28,14 @@ impl S3Runs {
 
 impl RunStore for S3Runs {
     async fn read(&self, key: &str) -> Result<Option<StoredRun>, AwsError> {
-        let out = match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(error) => {
                 return match classify("s3:GetObject", error) {
@@ -59,7 +66,12 @@ impl RunStore for S3Runs {
         Ok(Some(StoredRun { bytes, version }))
     }
 
-    async fn write(&self, key: &str, body: Vec<u8>, version: Option<&str>) -> Result<bool, AwsError> {
+    async fn write(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: Option<&str>,
+    ) -> Result<bool, AwsError> {
         let request = self
             .s3
             .put_object()

@@ -183,7 +183,11 @@ impl Run {
     /// Reads the bytes stored at `object_key`: bounded, parsed strictly,
     /// the seal checked against the run's own key, which must be
     /// `object_key`.
-    pub fn from_stored(bytes: &[u8], object_key: &str, key: &ShareKey) -> Result<Run, Unbelievable> {
+    pub fn from_stored(
+        bytes: &[u8],
+        object_key: &str,
+        key: &ShareKey,
+    ) -> Result<Run, Unbelievable> {
         if bytes.len() > MAX_RUN_BYTES {
             return Err(Unbelievable::TooLarge);
         }

@@ -84,7 +84,12 @@ impl RunStore for AnyRuns {
     async fn read(&self, key: &str) -> Result<Option<StoredRun>, AwsError> {
         self.0.dyn_read(key).await
     }
-    async fn write(&self, key: &str, body: Vec<u8>, version: Option<&str>) -> Result<bool, AwsError> {
+    async fn write(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: Option<&str>,
+    ) -> Result<bool, AwsError> {
         self.0.dyn_write(key, body, version).await
     }
 }

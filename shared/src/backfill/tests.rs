@@ -196,10 +196,17 @@ fn a_files_item_lists_only_its_accounts_region_day() {
     ] {
         let work = files(&folder, None);
         assert_eq!(work.files_prefix(&layout), Some(format!("{folder}{day}")));
-        let inside = files(&folder, Some(&format!("{folder}{day}222222222222_x.json.gz")));
+        let inside = files(
+            &folder,
+            Some(&format!("{folder}{day}222222222222_x.json.gz")),
+        );
         assert_eq!(inside.files_prefix(&layout), Some(format!("{folder}{day}")));
         let outside = files(&folder, Some(&format!("{folder}2026/11/21/")));
-        assert_eq!(outside.files_prefix(&layout), None, "continues outside its day");
+        assert_eq!(
+            outside.files_prefix(&layout),
+            None,
+            "continues outside its day"
+        );
     }
     for folder in [
         format!("{root}333333333333/CloudTrail/us-east-1/"),
@@ -359,7 +366,11 @@ fn a_stored_run_is_believed_only_under_its_seal_at_its_own_key() {
     let mut relabelled: Value = serde_json::from_slice(&stored).unwrap();
     relabelled["run"]["id"] = json!(moved.id);
     assert!(matches!(
-        Run::from_stored(&serde_json::to_vec(&relabelled).unwrap(), &elsewhere, &key()),
+        Run::from_stored(
+            &serde_json::to_vec(&relabelled).unwrap(),
+            &elsewhere,
+            &key()
+        ),
         Err(Unbelievable::Unsealed(_))
     ));
     let mut unsealed: Value = serde_json::from_slice(&stored).unwrap();
@@ -429,7 +440,11 @@ async fn concurrent_updates_add_up() {
     let store = Memory::default();
     let run = run();
     assert_eq!(runs::create(&store, &key(), &run).await, Ok(true));
-    assert_eq!(runs::create(&store, &key(), &run).await, Ok(false), "ids are not reused");
+    assert_eq!(
+        runs::create(&store, &key(), &run).await,
+        Ok(false),
+        "ids are not reused"
+    );
     let add = |run: &mut Run| {
         run.add(
             &Delta {
@@ -465,7 +480,10 @@ async fn concurrent_updates_add_up() {
         Err(RunError::Missing)
     );
     let unchanged = runs::update(&store, &key(), ("bu-b", RUN), None, |_| false).await;
-    assert_eq!(unchanged.unwrap().items.done, 3 + runs::UPDATE_ATTEMPTS as u64);
+    assert_eq!(
+        unchanged.unwrap().items.done,
+        3 + runs::UPDATE_ATTEMPTS as u64
+    );
 }
 
 #[test]
@@ -474,7 +492,11 @@ fn backfill_settings_are_checked_naming_the_variable() {
         crate::config::Config::from_lookup(|name| {
             (name == "TRAIL_BUCKET")
                 .then(|| "trail-bucket".to_string())
-                .or_else(|| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+                .or_else(|| {
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                })
         })
     };
     let defaults = config(&[]).unwrap();

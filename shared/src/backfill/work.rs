@@ -150,9 +150,9 @@ impl Work {
         }
         let account_ok = match &self {
             Work::Accounts { .. } => true,
-            Work::Account { account, .. } | Work::Day { account, .. } | Work::Files { account, .. } => {
-                is_account_id(account)
-            }
+            Work::Account { account, .. }
+            | Work::Day { account, .. }
+            | Work::Files { account, .. } => is_account_id(account),
         };
         if !account_ok {
             return Err("backfill work with a malformed account".into());
@@ -218,7 +218,12 @@ impl Work {
 
     /// The first step for a share: one `Account` item per log account, or
     /// one `Accounts` item that discovers them for `["*"]`.
-    pub fn plan(share: &str, run: Option<&str>, log_accounts: &[String], window: Window) -> Vec<Work> {
+    pub fn plan(
+        share: &str,
+        run: Option<&str>,
+        log_accounts: &[String],
+        window: Window,
+    ) -> Vec<Work> {
         let (from, until) = (format_day(window.from), format_day(window.until));
         let run = run.map(str::to_string);
         if log_accounts.iter().any(|a| a == crate::share::ALL_ACCOUNTS) {
@@ -243,7 +248,13 @@ impl Work {
 
     /// The next step's items for an `Account` item: one per day.
     pub fn days_of(&self, window: Window) -> Vec<Work> {
-        let Work::Account { share, run, account, .. } = self else {
+        let Work::Account {
+            share,
+            run,
+            account,
+            ..
+        } = self
+        else {
             return Vec::new();
         };
         window
@@ -260,7 +271,13 @@ impl Work {
     /// The next step's items for a `Day` item: one `Files` item (its first
     /// page) per region folder found.
     pub fn folders_of(&self, folders: &[String]) -> Vec<Work> {
-        let Work::Day { share, run, account, day } = self else {
+        let Work::Day {
+            share,
+            run,
+            account,
+            day,
+        } = self
+        else {
             return Vec::new();
         };
         folders
