@@ -1155,7 +1155,11 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
     // sqs:SendMessage (the template's grant).
     let root = layout.logs_root();
     let secret = stand_in::create_share_secret(&admin).await;
+    // Where backfill runs keep their counts (the template's BackfillBucket).
+    let runs = aws.bucket(A, &format!("runs-{}", layout.short)).await;
     let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::{runs}/runs/*")},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{runs}")},
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
         {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
             "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
@@ -1178,6 +1182,7 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
         ("SHARE_ROLE_PATH", format!("/trailshare-{}/", layout.short)),
         ("PERMISSIONS_BOUNDARY_ARN", boundary),
         ("FORWARDER_QUEUE_URL", queue.clone()),
+        ("BACKFILL_BUCKET", runs),
         ("SHARE_CACHE_SECONDS", "0".into()),
         ("ADMIN_PRINCIPALS", ADMIN.into()),
         ("AWS_ENDPOINT_URL", aws.url.clone()),
@@ -1273,6 +1278,7 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
 
     // Backfill both shares over May 1-2: the files from before them.
     let mut accepted = Vec::new();
+    let mut run_ids = Vec::new();
     for name in [&b_name, &c_name] {
         let (status, answer) = lambdas.api(
             "POST",
@@ -1286,15 +1292,91 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
         if status != 202 {
             accepted.push("FAILED".into());
         }
+        run_ids.push(
+            answer["backfill"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
     }
-    // Lambda's SQS poller: receive, invoke the forwarder, delete what it
-    // acknowledged, until the fan-out (share -> account -> day) is done.
+    let b_run = format!("/shares/{b_name}/backfill/{}", run_ids[0]);
+    let progress = |lambdas: &Lambdas| {
+        let (_, run) = lambdas.api("GET", &b_run, None);
+        println!(
+            "    {b_name} run {}: {} — items {}, files {}",
+            run_ids[0], run["state"], run["items"], run["files"]
+        );
+        run
+    };
+    progress(&lambdas);
+    let (invocations, failures) = drain_queue(&sqs, &queue, &queue_name, &lambdas, || {
+        progress(&lambdas);
+    })
+    .await;
+    let b_old = tagged(object_tags(&a_s3, &trail, &old[0].1).await)
+        && tagged(object_tags(&a_s3, &trail, &old[1].1).await);
+    let c_old = copied(&old[2].1).await.is_ok();
+    let c_untagged = object_tags(&a_s3, &trail, &old[2].1).await == Some(Vec::new());
+    report.check(
+        !accepted.iter().any(|a| a == "FAILED")
+            && failures == 0
+            && b_old
+            && c_old
+            && c_untagged,
+        &format!(
+            "backfill May 1-2 ({}; {invocations} forwarder invocations): B's 2 old files tagged {b_old}, C's copied {c_old}, C's left untagged {c_untagged}",
+            accepted.join(", ")
+        ),
+    );
+    // The run says so: every item done, B's two files delivered; the same
+    // window again finds them done, at one read each.
+    let (_, run) = lambdas.api("GET", &b_run, None);
+    let counted = run["state"] == "done"
+        && run["items"]["done"] == run["items"]["queued"]
+        && run["files"]["delivered"] == 2;
+    report.check(
+        counted,
+        &format!(
+            "GET {b_run} -> {}: items {}, files {}",
+            run["state"], run["items"], run["files"]
+        ),
+    );
+    let (_, again) = lambdas.api(
+        "POST",
+        &format!("/shares/{b_name}/backfill"),
+        Some(json!({"from": "2024-05-01", "until": "2024-05-02"})),
+    );
+    drain_queue(&sqs, &queue, &queue_name, &lambdas, || {}).await;
+    let again = again["backfill"]["id"].as_str().unwrap_or_default();
+    let (_, run) = lambdas.api("GET", &format!("/shares/{b_name}/backfill/{again}"), None);
+    report.check(
+        run["state"] == "done"
+            && run["files"]["already_done"] == 2
+            && run["files"]["delivered"] == 0,
+        &format!(
+            "the same window again (run {again}) -> {}: files {}",
+            run["state"], run["files"]
+        ),
+    );
+    drop(lambdas);
+}
+
+/// Lambda's SQS poller: receive, invoke the forwarder, delete what it
+/// acknowledged, until the fan-out (share -> account -> day -> folder) is
+/// done; `after` runs after each invocation. (invocations, failed ones).
+async fn drain_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    queue_name: &str,
+    lambdas: &Lambdas,
+    mut after: impl FnMut(),
+) -> (usize, usize) {
     let mut invocations = 0;
     let mut failures = 0;
     for _ in 0..20 {
         let messages = sqs
             .receive_message()
-            .queue_url(&queue)
+            .queue_url(queue)
             .max_number_of_messages(10)
             .send()
             .await
@@ -1318,26 +1400,12 @@ async fn layout_step(report: &mut Report, aws: &StandIn, layout: &Layout, c_buck
         for m in &messages {
             let _ = sqs
                 .delete_message()
-                .queue_url(&queue)
+                .queue_url(queue)
                 .set_receipt_handle(m.receipt_handle.clone())
                 .send()
                 .await;
         }
+        after();
     }
-    let b_old = tagged(object_tags(&a_s3, &trail, &old[0].1).await)
-        && tagged(object_tags(&a_s3, &trail, &old[1].1).await);
-    let c_old = copied(&old[2].1).await.is_ok();
-    let c_untagged = object_tags(&a_s3, &trail, &old[2].1).await == Some(Vec::new());
-    report.check(
-        !accepted.iter().any(|a| a == "FAILED")
-            && failures == 0
-            && b_old
-            && c_old
-            && c_untagged,
-        &format!(
-            "backfill May 1-2 ({}; {invocations} forwarder invocations): B's 2 old files tagged {b_old}, C's copied {c_old}, C's left untagged {c_untagged}",
-            accepted.join(", ")
-        ),
-    );
-    drop(lambdas);
+    (invocations, failures)
 }

@@ -142,6 +142,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         line["not_started"] = json!(slots.iter().filter(|s| s.started.is_none()).count());
         line["cut"] = json!(cut);
         line["requeued"] = json!(rescued.len());
+        if let Some(end) = budget.end() {
+            // What this invocation had: its deadline, from its start.
+            line["deadline_ms"] = json!((end - budget.start()).as_millis() as u64);
+        }
         log(&line);
         serde_json::to_value(response).expect("a batch response serialises")
     }

@@ -45,19 +45,21 @@ impl Budget {
     /// The budget of an invocation whose deadline is `deadline_ms`
     /// (milliseconds since the Unix epoch, as the runtime API gives it),
     /// as of `now` (and `wall`, the same moment on the wall clock). A
-    /// deadline of 0 (none given) is no deadline.
+    /// deadline of 0 (none given), or one already past when the invocation
+    /// starts, is no deadline: Lambda never gives one (an invocation past
+    /// its deadline is ended), an emulator may (`cargo lambda watch` does).
     pub fn until(deadline_ms: u64, now: Instant, wall: SystemTime) -> Budget {
-        if deadline_ms == 0 {
+        let wall_ms = wall
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if deadline_ms <= wall_ms {
             return Budget {
                 start: now,
                 cut: None,
                 end: None,
             };
         }
-        let wall_ms = wall
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let total = Duration::from_millis(deadline_ms.saturating_sub(wall_ms));
+        let total = Duration::from_millis(deadline_ms - wall_ms);
         let tail = (total / 10).clamp(TAIL.0, TAIL.1).min(total);
         Budget {
             start: now,
@@ -80,6 +82,11 @@ impl Budget {
         };
         let reserve = ((cut - self.start.min(cut)) / 3).max(longest * 2);
         now < cut && now + reserve <= cut
+    }
+
+    /// When the invocation started.
+    pub fn start(&self) -> Instant {
+        self.start
     }
 
     /// When to stop waiting for running messages.
@@ -121,7 +128,7 @@ mod tests {
     }
 
     /// A short deadline keeps a tenth (at least 0.1 s) for the answer; no
-    /// deadline, or one already past, behave.
+    /// deadline, or one already past at the start (an emulator's), is none.
     #[test]
     fn short_missing_and_past_deadlines() {
         let now = Instant::now();
@@ -134,8 +141,10 @@ mod tests {
         assert_eq!((none.cut(), none.end()), (None, None));
         assert!(none.may_start(now + Duration::from_secs(3600), Duration::from_secs(60)));
         let past = Budget::until(1_600_000_000_000, now, wall);
-        assert_eq!(past.cut(), Some(now));
-        assert!(!past.may_start(now, Duration::ZERO));
+        assert_eq!((past.cut(), past.end()), (None, None));
+        let tiny = Budget::until(1_700_000_000_000 + 50, now, wall);
+        assert_eq!(tiny.cut(), Some(now));
+        assert!(!tiny.may_start(now, Duration::ZERO));
         assert!(Budget::unlimited().may_start(now, Duration::from_secs(600)));
     }
 }
