@@ -68,6 +68,12 @@ impl Function {
     /// Starts workspace binary `name` with only `env` (plus PATH), its
     /// output in `target/<name>-<pid>-<port>.log`.
     pub fn start(name: &str, env: &[(&str, String)]) -> Function {
+        Function::start_binary(&workspace_binary(name), env)
+    }
+
+    /// The same for the binary at `binary` (a release build, say).
+    pub fn start_binary(binary: &std::path::Path, env: &[(&str, String)]) -> Function {
+        let binary = binary.to_path_buf();
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("runtime API"));
         let api = server.server_addr().to_string();
         let shared = Arc::new(Shared::default());
@@ -75,7 +81,6 @@ impl Function {
             let (server, shared) = (server.clone(), shared.clone());
             std::thread::spawn(move || serve(&server, &shared));
         }
-        let binary = workspace_binary(name);
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -87,6 +92,34 @@ impl Function {
             server,
             count: Mutex::new(0),
         }
+    }
+
+    /// The process's peak resident set so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.child.lock().unwrap().id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time the process has used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.lock().unwrap().id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime and
+        // stime are the 14th and 15th of the whole line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        // SAFETY: sysconf takes no pointers.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 / per_second
     }
 
     /// [`Function::invoke`] of an owned event.
