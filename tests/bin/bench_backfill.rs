@@ -77,6 +77,124 @@ struct Pass {
     drained: stand_in::lambda::Drained,
 }
 
+/// The stack on the stand-in, with a tag share for B.
+struct Bench {
+    admin: aws_config::SdkConfig,
+    trail: String,
+    runs: String,
+    queue: String,
+    queue_name: String,
+    vars: Vec<(&'static str, String)>,
+    api: Provisioner<IamRoles, SqsQueue>,
+    share: String,
+}
+
+impl Bench {
+    async fn new(aws: &stand_in::StandIn) -> Bench {
+        let admin = aws.admin(A).await;
+        let trail = aws.bucket(A, "bench-trail").await;
+        let runs = aws.bucket(A, "bench-runs").await;
+        let sqs = aws_sdk_sqs::Client::new(&admin);
+        let dlq = sqs
+            .create_queue()
+            .queue_name(unique("bench-dlq"))
+            .send()
+            .await
+            .unwrap();
+        let dlq = dlq.queue_url.unwrap();
+        let dlq_arn = format!(
+            "arn:aws:sqs:us-east-1:{A}:{}",
+            dlq.rsplit('/').next().unwrap()
+        );
+        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5});
+        let queue_name = unique("bench-forwarder");
+        use aws_sdk_sqs::types::QueueAttributeName as Attribute;
+        let queue = sqs
+            .create_queue()
+            .queue_name(&queue_name)
+            .attributes(Attribute::RedrivePolicy, redrive.to_string())
+            .attributes(Attribute::VisibilityTimeout, "360")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let vars: Vec<(&str, String)> = vec![
+            ("TRAIL_BUCKET", trail.clone()),
+            ("SHARE_ROLE_PATH", format!("/{}/", unique("bench"))),
+            ("ADMIN_PRINCIPALS", ADMIN.into()),
+            ("FORWARDER_QUEUE_URL", queue.clone()),
+            ("BACKFILL_BUCKET", runs.clone()),
+            (
+                "SHARE_SECRET_ARN",
+                stand_in::create_share_secret(&admin).await,
+            ),
+        ];
+        let lookup = |n: &str| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        let config = trailshare::config::Config::from_lookup(lookup).expect("config");
+        let api = Provisioner::new(IamRoles::from_sdk(&admin), config, stand_in::share_key())
+            .with_queue(SqsQueue::new(&admin, &queue))
+            .with_runs(S3Runs::new(&admin, &runs));
+        let bench = Bench {
+            admin,
+            trail,
+            runs,
+            queue,
+            queue_name,
+            vars,
+            api,
+            share: unique("bench-b"),
+        };
+        let share = json!({"name": bench.share, "grantee_account": B, "delivery": {"mode": "tag"}});
+        bench.call("POST", "/shares".into(), share).await;
+        bench
+    }
+
+    async fn call(&self, method: &'static str, path: String, body: Value) -> Value {
+        let event = stand_in::api_event(method, &path, &body, ADMIN);
+        let response = self.api.handle_event(event).await;
+        serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+    }
+
+    /// One run over the day, drained by `function`, measured through `proxy`.
+    async fn pass(&self, function: &Function, proxy: &FaultProxy) -> Pass {
+        let (before, cpu_before) = (proxy.counts(), function.cpu_seconds());
+        let started = Instant::now();
+        let window = json!({"from": "2024-05-01", "until": "2024-05-01"});
+        let answer = self
+            .call("POST", format!("/shares/{}/backfill", self.share), window)
+            .await;
+        let id = answer["backfill"]["id"]
+            .as_str()
+            .expect("a run id")
+            .to_string();
+        let trigger = QueueTrigger::new(&self.admin, &self.queue);
+        let drained = trigger.drain(function, Duration::from_secs(60)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut counts = proxy.counts();
+        counts.requests -= before.requests;
+        counts.log.drain(..before.log.len());
+        for (bucket, n) in &before.by_bucket {
+            *counts.by_bucket.get_mut(bucket).unwrap() -= n;
+        }
+        let run = self
+            .call(
+                "GET",
+                format!("/shares/{}/backfill/{id}", self.share),
+                Value::Null,
+            )
+            .await;
+        let cpu = function.cpu_seconds() - cpu_before;
+        Pass {
+            seconds,
+            cpu,
+            counts,
+            run,
+            drained,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let bin = PathBuf::from(
@@ -85,76 +203,12 @@ async fn main() {
             .unwrap_or_else(|| "target/release/forwarder".into()),
     );
     let aws = stand_in();
-    let admin = aws.admin(A).await;
-    let trail = aws.bucket(A, "bench-trail").await;
-    let runs = aws.bucket(A, "bench-runs").await;
-    let sqs = aws_sdk_sqs::Client::new(&admin);
-    let dlq = sqs
-        .create_queue()
-        .queue_name(unique("bench-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let redrive = json!({"deadLetterTargetArn": format!("arn:aws:sqs:us-east-1:{A}:{}", dlq.rsplit('/').next().unwrap()),
-                         "maxReceiveCount": 5});
-    let queue_name = unique("bench-forwarder");
-    let queue = sqs
-        .create_queue()
-        .queue_name(&queue_name)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            redrive.to_string(),
-        )
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "360",
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let secret = stand_in::create_share_secret(&admin).await;
-    let vars: Vec<(&str, String)> = vec![
-        ("TRAIL_BUCKET", trail.clone()),
-        ("SHARE_ROLE_PATH", format!("/{}/", unique("bench"))),
-        ("ADMIN_PRINCIPALS", ADMIN.into()),
-        ("FORWARDER_QUEUE_URL", queue.clone()),
-        ("BACKFILL_BUCKET", runs.clone()),
-        ("SHARE_SECRET_ARN", secret),
-    ];
-    let config = trailshare::config::Config::from_lookup(|n| {
-        vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())
-    })
-    .expect("config");
-    let api = Provisioner::new(IamRoles::from_sdk(&admin), config, stand_in::share_key())
-        .with_queue(SqsQueue::new(&admin, &queue))
-        .with_runs(S3Runs::new(&admin, &runs));
-    let call = |method: &'static str, path: String, body: Value| {
-        let api = &api;
-        async move {
-            let response = api
-                .handle_event(stand_in::api_event(method, &path, &body, ADMIN))
-                .await;
-            serde_json::from_str::<Value>(response["body"].as_str().unwrap_or("null"))
-                .unwrap_or(Value::Null)
-        }
-    };
-    let share = unique("bench-b");
-    call(
-        "POST",
-        "/shares".into(),
-        json!({"name": share, "grantee_account": B, "delivery": {"mode": "tag"}}),
-    )
-    .await;
-
+    let bench = Bench::new(aws).await;
     let keys = keys();
     let started = Instant::now();
-    let a_s3 = s3(&admin);
+    let a_s3 = s3(&bench.admin);
     stream::iter(&keys)
-        .map(|k| stand_in::put_log(&a_s3, &trail, k, b"{}".to_vec()))
+        .map(|k| stand_in::put_log(&a_s3, &bench.trail, k, b"{}".to_vec()))
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
@@ -164,16 +218,15 @@ async fn main() {
         keys.len(),
         started.elapsed().as_secs_f64()
     );
-
     let proxy = FaultProxy::start(&aws.url);
-    let user = forwarder_user(aws, &trail, &runs, &queue_name).await;
+    let user = forwarder_user(aws, &bench.trail, &bench.runs, &bench.queue_name).await;
     let key = user
         .credentials_provider()
         .unwrap()
         .provide_credentials()
         .await
         .unwrap();
-    let mut env = vars.clone();
+    let mut env = bench.vars.clone();
     env.extend([
         ("AWS_ENDPOINT_URL", proxy.url.clone()),
         ("AWS_REGION", "us-east-1".to_string()),
@@ -182,52 +235,29 @@ async fn main() {
         ("RUST_LOG", "warn".to_string()),
     ]);
     let function = Function::start_binary(&bin, &env);
-    let trigger = QueueTrigger::new(&admin, &queue);
-    let mut passes = Vec::new();
-    for _ in 0..2 {
-        let (before, cpu_before) = (proxy.counts(), function.cpu_seconds());
-        let started = Instant::now();
-        let answer = call(
-            "POST",
-            format!("/shares/{share}/backfill"),
-            json!({"from": "2024-05-01", "until": "2024-05-01"}),
-        )
-        .await;
-        let id = answer["backfill"]["id"]
-            .as_str()
-            .expect("a run id")
-            .to_string();
-        let drained = trigger.drain(&function, Duration::from_secs(60)).await;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut counts = proxy.counts();
-        counts.requests -= before.requests;
-        counts.log.drain(..before.log.len());
-        for (bucket, n) in &before.by_bucket {
-            *counts.by_bucket.get_mut(bucket).unwrap() -= n;
-        }
-        let run = call("GET", format!("/shares/{share}/backfill/{id}"), Value::Null).await;
-        let cpu = function.cpu_seconds() - cpu_before;
-        passes.push(Pass {
-            seconds,
-            cpu,
-            counts,
-            run,
-            drained,
-        });
-    }
+    let first = bench.pass(&function, &proxy).await;
+    let again = bench.pass(&function, &proxy).await;
     let files = keys.len() as f64;
-    for (pass, title) in passes.iter().zip([
+    report(
+        &first,
         "first pass (every file tagged)",
+        files,
+        &bench.trail,
+        &bench.runs,
+    );
+    report(
+        &again,
         "the same window again (every file already done)",
-    ]) {
-        report(pass, title, files, &trail, &runs);
-    }
+        files,
+        &bench.trail,
+        &bench.runs,
+    );
     println!(
         "  forwarder peak RSS over both passes: {:.1} MiB (one instance of {})",
         function.peak_rss_kib() as f64 / 1024.0,
         bin.display()
     );
-    extrapolate(&passes[0], files);
+    extrapolate(&first, files);
 }
 
 /// A user of A with the forwarder's permissions (as the template grants).

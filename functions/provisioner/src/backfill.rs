@@ -8,9 +8,10 @@
 //! ⌈messages / 10⌉ sends.
 
 use serde_json::{json, Value};
-use trailshare::backfill::{self, new_run_id, runs, Run, RunError, RunState, Work};
+use trailshare::backfill::{self, new_run_id, runs, Run, RunError, RunState, Window, Work};
 use trailshare::layout::format_day;
 use trailshare::ports::{RolePaths, RoleStore, WorkQueue};
+use trailshare::share::ShareSpec;
 
 use crate::error::Result;
 use crate::{now_rfc3339, ApiError, ApiResponse, Provisioner};
@@ -61,23 +62,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         let id = random_id()?;
         let work = Work::plan(&spec.name, Some(&id), &spec.log_accounts, window);
         let bodies: Vec<String> = work.iter().map(Work::to_body).collect();
-        let run = Run {
-            id: id.clone(),
-            share: spec.name.clone(),
-            from: format_day(window.from),
-            until: format_day(window.until),
-            accounts: spec.log_accounts.clone(),
-            created_at: now_rfc3339(),
-            created_by: caller.to_string(),
-            cancelled_at: None,
-            cancelled_by: None,
-            updated_at: None,
-            items: backfill::ItemCounts {
-                queued: bodies.len() as u64,
-                ..Default::default()
-            },
-            files: Default::default(),
-        };
+        let run = new_run(&id, spec, window, caller, bodies.len() as u64);
         if let Some(store) = &self.runs {
             if !runs::create(store, &self.key, &run).await? {
                 return Err(ApiError::new(
@@ -181,6 +166,27 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             );
         }
         Ok(ApiResponse::json(200, &run.to_api()))
+    }
+}
+
+/// A run as it starts: `queued` items on the queue, nothing done.
+fn new_run(id: &str, spec: &ShareSpec, window: Window, caller: &str, queued: u64) -> Run {
+    Run {
+        id: id.to_string(),
+        share: spec.name.clone(),
+        from: format_day(window.from),
+        until: format_day(window.until),
+        accounts: spec.log_accounts.clone(),
+        created_at: now_rfc3339(),
+        created_by: caller.to_string(),
+        cancelled_at: None,
+        cancelled_by: None,
+        updated_at: None,
+        items: backfill::ItemCounts {
+            queued,
+            ..Default::default()
+        },
+        files: Default::default(),
     }
 }
 
