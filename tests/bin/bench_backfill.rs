@@ -345,14 +345,22 @@ fn extrapolate(first: &Pass, files_per_day: f64) {
     for concurrency in [5.0, 50.0, 1000.0] {
         let rate = per_instance * concurrency;
         println!(
-            "    {concurrency:>4} instances (SQS MaximumConcurrency; the template: 5): {:.0} files/s, an account-year in {:.1} h, 2,000 account-years ({:.1} G files) in {:.1} days",
-            rate,
-            year_files / rate / 3600.0,
+            "    {concurrency:>4} instances (SQS MaximumConcurrency; the template: 5): {rate:.0} files/s, an account-year in {}, 2,000 account-years ({:.1} G files) in {}",
+            human(year_files / rate),
             year_files * 2000.0 / 1e9,
-            year_files * 2000.0 / rate / 86400.0
+            human(year_files * 2000.0 / rate)
         );
     }
     println!(
         "    limits this leaves out: S3's 3,500 writes / 5,500 reads per second per partitioned prefix (each account-region folder is its own prefix once S3 has split it), and one run object's conditional writes (one per invocation and run: at 1,000 instances a 2,000-account run would be written ~100 times a second, so split such a backfill into runs of fewer accounts)"
     );
+}
+
+/// Seconds as minutes, hours or days.
+fn human(seconds: f64) -> String {
+    match seconds {
+        s if s < 3600.0 => format!("{:.0} min", s / 60.0),
+        s if s < 2.0 * 86400.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86400.0),
+    }
 }
