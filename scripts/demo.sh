@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: installs what it needs, builds, and runs the whole job on the
-# local stand-in (see tests/bin/demo.rs). Everything it starts, it stops.
+# local stand-in (see tests/bin/demo/). Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -46,6 +46,13 @@ run "sam validate --lint" .venv-lint/bin/sam validate --lint --template "$templa
 run "sam validate" .venv-lint/bin/sam validate --region us-east-1 --template "$template"
 # cfn-lint exits non-zero on warnings too, not only on errors.
 run "cfn-lint" .venv-lint/bin/cfn-lint "$template"
+# The member accounts' template of an organization share, as the CLI (and
+# grantee_setup) produce it: plain CloudFormation a StackSet can deploy.
+member=target/member-template.json
+mkdir -p target
+cargo run -q -p trailshare-cli -- setup member-template \
+  --role-arn arn:aws:iam::111111111111:role/trailshare/trailshare-members > "$member"
+run "cfn-lint (member template)" .venv-lint/bin/cfn-lint "$member"
 run "checkov" .venv-checkov/bin/checkov --config-file .checkov.yaml -f "$template" \
   --framework cloudformation --skip-download --quiet --compact
 

@@ -13,7 +13,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${pkgs[@]/node/nodejs}" npm >/dev/null
 fi
 scripts/venv.sh .venv requirements/tools.txt
-# The real AWS CLI: tests/cli.rs runs a share's cli_profile with it.
+# The real AWS CLI: tests/cli/ runs a share's cli_profile with it.
 scripts/venv.sh .venv-awscli requirements/awscli.txt
 if [ ! -d tests/iam-eval/node_modules ] || [ tests/iam-eval/package-lock.json -nt tests/iam-eval/node_modules ]; then
   npm ci --prefix tests/iam-eval --no-audit --no-fund --loglevel=error

@@ -11,7 +11,7 @@ status=0
 cargo test --workspace --all-targets 2>&1 | tee "$log" || status=1
 # The independent IAM policy evaluator checks itself, then judges the
 # guard rails of template.yaml as CloudFormation would deploy them.
-(cd tests/iam-eval && node --test selftest.mjs template.test.mjs) 2>&1 | tee -a "$log" || status=1
+(cd tests/iam-eval && node --test selftest.mjs template.test.mjs dlq.test.mjs) 2>&1 | tee -a "$log" || status=1
 # End to end: both functions as Lambda binaries behind the runtime interface
 # (cargo lambda watch), driven with real API Gateway and SQS event files.
 scripts/demo.sh 2>&1 | tee -a "$log" || status=1

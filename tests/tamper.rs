@@ -8,101 +8,10 @@
 //! heals it. A sealed record put back later (a rollback) shows as `drift`.
 
 use aws_config::SdkConfig;
-use forwarder::{Forwarder, Outcome};
-use provisioner::Provisioner;
-use serde_json::{json, Value};
-use stand_in::{api_event, log_file, log_key, put_log, s3, stand_in, unique, StandIn, A, B, C, Z};
-use trailshare::aws::{IamRoles, S3Objects};
-use trailshare::config::Config;
-use trailshare::events::CreatedObject;
-
-const ADMIN: &str = "arn:aws:iam::111111111111:user/admin";
-
-struct World {
-    aws: &'static StandIn,
-    bucket: String,
-    config: Config,
-    api: Provisioner<IamRoles>,
-    admin: SdkConfig,
-}
-
-async fn world() -> World {
-    let aws = stand_in();
-    let bucket = aws.bucket(A, "trail").await;
-    let path = format!("/{}/", unique("trailshare"));
-    let vars = [
-        ("TRAIL_BUCKET", bucket.clone()),
-        ("SHARE_ROLE_PATH", path),
-        ("SHARE_CACHE_SECONDS", "0".to_string()),
-        ("ADMIN_PRINCIPALS", ADMIN.to_string()),
-    ];
-    let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let admin = aws.admin(A).await;
-    World {
-        aws,
-        bucket,
-        api: Provisioner::new(
-            IamRoles::from_sdk(&admin),
-            config.clone(),
-            stand_in::share_key(),
-        ),
-        config,
-        admin,
-    }
-}
-
-impl World {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u64, Value) {
-        let event = api_event(method, path, &body.unwrap_or(Value::Null), ADMIN);
-        let response = self.api.handle_event(event).await;
-        let text = response["body"].as_str().unwrap_or_default();
-        (
-            response["statusCode"].as_u64().unwrap(),
-            serde_json::from_str(text).unwrap_or(Value::Null),
-        )
-    }
-
-    /// The forwarder as a user of A with the forwarder's permissions.
-    async fn forwarder(&self, destinations: &[&str]) -> Forwarder<IamRoles, S3Objects> {
-        let objects: Vec<String> = destinations
-            .iter()
-            .map(|b| format!("arn:aws:s3:::{b}/*"))
-            .collect();
-        let user = self
-            .aws
-            .user(
-                A,
-                &unique("forwarder"),
-                &json!({"Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
-                     "Resource": format!("arn:aws:s3:::{}/*", self.bucket)},
-                    {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:GetRole"], "Resource": "*"},
-                    {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}
-                ]}),
-            )
-            .await;
-        Forwarder::new(
-            IamRoles::from_sdk(&user),
-            S3Objects::new(&user),
-            self.config.clone(),
-            stand_in::share_key(),
-        )
-    }
-
-    fn created(&self, key: &str) -> CreatedObject {
-        CreatedObject {
-            bucket: self.bucket.clone(),
-            key: key.to_string(),
-            etag: None,
-            size: None,
-        }
-    }
-}
+use forwarder::Outcome;
+use serde_json::json;
+use stand_in::world::{World, ADMIN};
+use stand_in::{iam_tags, log_file, log_key, put_log, s3, share_role, unique, StandIn, A, B, C, Z};
 
 /// The attacker: a user of A allowed only to tag and update roles.
 async fn tagger(aws: &StandIn) -> aws_sdk_iam::Client {
@@ -118,17 +27,6 @@ async fn tagger(aws: &StandIn) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&user)
 }
 
-async fn role(admin: &SdkConfig, name: &str) -> aws_sdk_iam::types::Role {
-    aws_sdk_iam::Client::new(admin)
-        .get_role()
-        .role_name(format!("trailshare-{name}"))
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-}
-
 /// The share role's inline policy as IAM holds it.
 async fn read_policy(admin: &SdkConfig, role_name: &str) -> String {
     aws_sdk_iam::Client::new(admin)
@@ -141,21 +39,9 @@ async fn read_policy(admin: &SdkConfig, role_name: &str) -> String {
         .policy_document
 }
 
-fn iam_tags(tags: &[(String, String)]) -> Vec<aws_sdk_iam::types::Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .unwrap()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_heals_it() {
-    let w = world().await;
+    let w = World::new(&[]).await;
     let b_bucket = w.aws.bucket(B, "b-logs").await;
     let z_bucket = w.aws.bucket(Z, "z-logs").await;
     let b = unique("b");
@@ -241,7 +127,7 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
 
     // The forwarder: nothing for b, and both files it claims fail; c's own
     // delivery of C's file is done all the same.
-    let forwarder = w.forwarder(&[&b_bucket, &z_bucket]).await;
+    let forwarder = w.forwarder(&[&b_bucket, &z_bucket], &[]).await;
     for key in [&b_key, &c_key] {
         match forwarder.process(&w.created(key)).await {
             Outcome::Failed { error } => {
@@ -285,8 +171,8 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
     // The sweep leaves a damaged share alone, whatever its record says.
     let sweep =
         json!({"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["rule"]});
-    w.api.handle_invocation(sweep).await.unwrap();
-    assert_eq!(role(&w.admin, &b).await.role_name, b_role);
+    w.provisioner.handle_invocation(sweep).await.unwrap();
+    assert_eq!(share_role(&w.admin, &b).await.role_name, b_role);
 
     // An admin's PUT heals it: B's file goes to B's bucket again, Z's gets nothing.
     let body = json!({"grantee_account": B, "delivery": {"mode": "copy", "bucket": b_bucket}});
@@ -307,12 +193,12 @@ async fn a_share_rewritten_with_tag_role_is_damaged_delivers_nothing_and_a_put_h
 
 #[tokio::test]
 async fn a_sealed_record_rolled_back_with_tag_role_shows_as_drift() {
-    let w = world().await;
+    let w = World::new(&[]).await;
     let b = unique("b");
     let body =
         json!({"name": b, "grantee_account": B, "log_accounts": [B, C], "external_id": "ext-1"});
     assert_eq!(w.call("POST", "/shares", Some(body)).await.0, 201);
-    let old_tags: Vec<(String, String)> = role(&w.admin, &b)
+    let old_tags: Vec<(String, String)> = share_role(&w.admin, &b)
         .await
         .tags
         .unwrap_or_default()
@@ -348,7 +234,7 @@ async fn a_sealed_record_rolled_back_with_tag_role_shows_as_drift() {
         "{got}"
     );
     // The forwarder acts on the sealed route, which is the narrowed one.
-    let forwarder = w.forwarder(&["nothing-to-copy"]).await;
+    let forwarder = w.forwarder(&["nothing-to-copy"], &[]).await;
     let c_key = log_key(None, C, "1400");
     put_log(&s3(&w.admin), &w.bucket, &c_key, log_file(C, "GetObject")).await;
     assert!(matches!(

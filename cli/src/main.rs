@@ -3,9 +3,13 @@
 
 mod api;
 mod backfill;
+mod credentials;
+mod dlq;
 mod global;
 mod pull;
+mod setup;
 mod shares;
+mod sts;
 mod verify;
 
 use std::process::ExitCode;
@@ -36,8 +40,15 @@ enum Command {
     #[command(subcommand)]
     Shares(shares::Command),
     Pull(pull::Args),
+    Credentials(credentials::Args),
     /// Grantee: prove the log files in a directory are CloudTrail's, unmodified
     Verify(verify::Args),
+    /// Admin: set-up done once for all shares (the trail key's policy)
+    #[command(subcommand)]
+    Setup(setup::Command),
+    /// Admin: what waits in the forwarder's dead-letter queue, and its redrive
+    #[command(subcommand)]
+    Dlq(dlq::Command),
 }
 
 #[tokio::main]
@@ -46,7 +57,10 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Shares(command) => shares::run(command, &cli.global).await,
         Command::Pull(args) => pull::run(args, &cli.global).await,
+        Command::Credentials(args) => credentials::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
+        Command::Setup(command) => setup::run(command, &cli.global),
+        Command::Dlq(command) => dlq::run(command, &cli.global).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -21,8 +21,9 @@ use crate::global::Global;
 
 mod download;
 mod remote;
+use crate::sts::caller_account;
 use download::{fetch, Outcome};
-use remote::{assume, caller_account, common_prefixes, discover_accounts, list_files};
+use remote::{assume, common_prefixes, discover_accounts, list_files};
 
 /// Grantee: download the log files a share lets you read
 ///

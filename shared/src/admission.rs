@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::policy::{check_limits, role_policy, trust_policy};
 use crate::route::Route;
-use crate::share::{validate, Delivery, Invalid, ShareSpec};
+use crate::share::{
+    bind_organization, check_organization_paths, validate, Delivery, Invalid, ShareSpec,
+};
 
 /// Why a share is not admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,9 @@ pub enum Refusal {
         account: String,
         allowed: Vec<String>,
     },
+    /// An organization share while `GRANTEE_ACCOUNTS` names the only
+    /// grantees: it would grant every member account (a 403).
+    OrganizationNotAllowed { allowed: Vec<String> },
 }
 
 impl From<Invalid> for Refusal {
@@ -40,8 +45,14 @@ pub fn admit(
     config: &Config,
     now: OffsetDateTime,
 ) -> Result<ShareSpec, Refusal> {
-    let spec = validate(body, path_name, &config.trail_bucket)?;
-    if !config.grantee_allowed(&spec.grantee_account) {
+    let mut spec = validate(body, path_name, &config.trail_bucket)?;
+    bind_organization(&mut spec, config.organization_id.as_deref())?;
+    if spec.organization.is_some() && !config.grantee_accounts.is_empty() {
+        return Err(Refusal::OrganizationNotAllowed {
+            allowed: config.grantee_accounts.clone(),
+        });
+    }
+    if spec.organization.is_none() && !config.grantee_allowed(&spec.grantee_account) {
         return Err(Refusal::GranteeNotAllowed {
             account: spec.grantee_account,
             allowed: config.grantee_accounts.clone(),
@@ -66,25 +77,43 @@ pub fn admit(
 /// would refuse today steers nothing. Expiry is the share's own state, not
 /// a reason to refuse it here.
 pub fn readmit(spec: &ShareSpec, config: &Config) -> Result<(), Invalid> {
-    let body = serde_json::to_value(spec).expect("a share spec serialises");
-    if validate(&body, Some(&spec.name), &config.trail_bucket)? != *spec {
+    check_deployment(spec, config)?;
+    let mut body = serde_json::to_value(spec).expect("a share spec serialises");
+    // The organization's id is the deployment's, never a request's field.
+    if let Some(organization) = body
+        .get_mut("organization")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        organization.remove("id");
+    }
+    let mut read = validate(&body, Some(&spec.name), &config.trail_bucket)?;
+    bind_organization(&mut read, config.organization_id.as_deref())?;
+    if read != *spec {
         return Err(Invalid::value(
             "record",
             "the record does not read back as it was written",
         ));
     }
-    check_deployment(spec, config)
+    Ok(())
 }
 
 /// [`readmit`] for the route read from a role's description (its fields,
 /// as a request with the default principals).
 pub fn readmit_route(route: &Route, config: &Config) -> Result<(), Invalid> {
-    let mut body = json!({
-        "name": route.name,
-        "grantee_account": route.grantee_account,
-        "log_accounts": route.log_accounts,
-        "delivery": route.delivery,
-    });
+    let mut body = json!({"name": route.name, "delivery": route.delivery});
+    match &route.organization {
+        Some(organization) => {
+            let mut fields = json!(organization);
+            if let Some(fields) = fields.as_object_mut() {
+                fields.remove("id");
+            }
+            body["organization"] = fields;
+        }
+        None => {
+            body["grantee_account"] = json!(route.grantee_account);
+            body["log_accounts"] = json!(route.log_accounts);
+        }
+    }
     for (field, value) in [
         ("external_id", route.external_id.as_ref().map(|x| json!(x))),
         ("expires_at", route.expires_at.as_ref().map(|x| json!(x))),
@@ -94,7 +123,8 @@ pub fn readmit_route(route: &Route, config: &Config) -> Result<(), Invalid> {
             body[field] = value;
         }
     }
-    let spec = validate(&body, Some(&route.name), &config.trail_bucket)?;
+    let mut spec = validate(&body, Some(&route.name), &config.trail_bucket)?;
+    bind_organization(&mut spec, config.organization_id.as_deref())?;
     if Route::from(&spec) != *route {
         return Err(Invalid::value(
             "route",
@@ -118,6 +148,21 @@ pub fn check_not_expired(spec: &ShareSpec, now: OffsetDateTime) -> Result<(), In
 /// forwarder has no permission for would send every file to the dead-letter
 /// queue, so it is refused up front, naming the field.
 pub fn check_deployment(spec: &ShareSpec, config: &Config) -> Result<(), Invalid> {
+    if let Some(organization) = &spec.organization {
+        // A share bound to another organization (ORGANIZATION_ID changed
+        // since) trusts that organization's principals: not this stack's.
+        if config.organization_id.as_deref() != Some(organization.id.as_str()) {
+            return Err(Invalid::value(
+                "organization",
+                format!(
+                    "is bound to {}, not to this stack's ORGANIZATION_ID ({})",
+                    organization.id,
+                    config.organization_id.as_deref().unwrap_or("unset")
+                ),
+            ));
+        }
+        check_organization_paths(organization)?;
+    }
     if let (Some(notify), Some(allowed)) = (&spec.notify, &config.notification_target_arns) {
         if !allowed.iter().any(|a| a == notify.arn()) {
             return Err(Invalid::value(

@@ -1,9 +1,13 @@
 //! Configuration from the environment, checked once at start-up so that a
 //! bad deployment fails loudly, naming the variable, before any request.
 
+mod dead_letter;
+
+pub use dead_letter::DeadLetter;
+
 use crate::ids::{
-    arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_organization_id,
-    notify_target_account, role_account,
+    arn_account, is_account_id, is_admin_entry, is_bucket_name, is_iam_path, is_kms_key_arn,
+    is_organization_id, is_trail_arn, notify_target_account, role_account,
 };
 
 /// Everything both functions read from their environment.
@@ -62,10 +66,10 @@ pub struct Config {
     /// (one sealed object per run); `None`: runs are carried out, not
     /// counted, and `GET …/backfill/{id}` is a 503.
     pub backfill_bucket: Option<String>,
-    /// `MAX_RECEIVES` (forwarder): the queue's `maxReceiveCount` (default
-    /// 5, the template's). A backfill item failing on that receive goes to
-    /// the dead-letter queue, and counts as failed.
-    pub max_receives: u32,
+    /// `DEAD_LETTER_QUEUE_URL` and `MAX_RECEIVES` (forwarder): on a
+    /// message's last receive the forwarder dead-letters it itself, with
+    /// attributes naming what failed; `None`: the queue's redrive alone.
+    pub dead_letter: Option<DeadLetter>,
 }
 
 /// A missing or malformed variable.
@@ -244,7 +248,7 @@ impl Config {
             copy_writer_role_arns: None,
             notification_target_arns: None,
             backfill_bucket: None,
-            max_receives: 5,
+            dead_letter: None,
         })
     }
 
@@ -299,29 +303,13 @@ impl Config {
         self.forwarder_role_arn = forwarder_role_arn;
         self.forwarder_queue_url = forwarder_queue_url;
         self.share_secret_arn = share_secret_arn;
-        self.read_backfill(env)
-    }
-
-    /// Where backfill runs are kept, and when a work item is on its last
-    /// receive.
-    fn read_backfill(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        self.dead_letter = dead_letter::read(env)?;
+        // Where backfill runs keep their counts.
         self.backfill_bucket = env.checked(
             "BACKFILL_BUCKET",
             is_bucket_name,
             "is not a valid S3 bucket name",
         )?;
-        if let Some(text) = env.get("MAX_RECEIVES") {
-            self.max_receives = text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    fail(
-                        "MAX_RECEIVES",
-                        "must be the queue's maxReceiveCount, a whole number from 1 to 1000",
-                    )
-                })?;
-        }
         Ok(())
     }
 
@@ -421,237 +409,5 @@ fn is_region(region: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
-fn is_trail_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "cloudtrail", region, account, resource]
-        if !region.is_empty()
-            && crate::ids::is_account_id(account)
-            && resource.strip_prefix("trail/").is_some_and(|name| !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))))
-}
-
-fn is_kms_key_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "kms", region, account, resource]
-        if !region.is_empty()
-            && crate::ids::is_account_id(account)
-            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('*')))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_apply_and_empty_means_unset() {
-        let c = config(&[
-            ("TRAIL_BUCKET", "trail-bucket"),
-            ("TRAIL_PREFIX", ""),
-            ("KMS_KEY_ARN", ""),
-        ])
-        .unwrap();
-        assert_eq!(c.share_role_path, "/trailshare/");
-        assert_eq!(c.share_cache_seconds, 60);
-        assert_eq!(c.trail_prefix, None);
-        assert_eq!(c.kms_key_arn, None);
-        assert_eq!(c.logs_root(), "AWSLogs/");
-        assert_eq!(c.trail_bucket_region, None);
-        // The provisioner-only lists are optional: the forwarder starts without them.
-        assert!(c.admin_principals.is_empty() && c.grantee_accounts.is_empty());
-        assert_eq!(c.copy_destination_buckets, None);
-        assert_eq!(
-            c.admin_match("arn:aws:iam::111111111111:user/anyone"),
-            crate::admin::AdminMatch::No
-        );
-        assert!(c.grantee_allowed("222222222222"));
-    }
-
-    #[test]
-    fn admins_grantees_and_organization_kms() {
-        let c = config(&[
-            ("TRAIL_BUCKET", "trail-bucket"),
-            (
-                "ADMIN_PRINCIPALS",
-                "arn:aws:iam::111111111111:user/ops, arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
-            ),
-            ("GRANTEE_ACCOUNTS", "222222222222,333333333333"),
-            ("KMS_KEY_ARN", "arn:aws:kms:eu-west-1:111111111111:key/k1"),
-            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-            ("TRAIL_ARN", "arn:aws:cloudtrail:eu-west-1:111111111111:trail/org"),
-            ("COPY_DESTINATION_BUCKETS", "b-logs,c-logs"),
-        ])
-        .unwrap();
-        use crate::admin::AdminMatch;
-        assert_eq!(
-            c.admin_match("arn:aws:iam::111111111111:user/ops"),
-            AdminMatch::Yes
-        );
-        assert_eq!(
-            c.admin_match("arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_99aa/alice"),
-            AdminMatch::IfRolePath {
-                account: "111111111111".into(),
-                role_name: "AWSReservedSSO_Admin_99aa".into(),
-                paths: vec!["/aws-reserved/sso.amazonaws.com/".into()]
-            }
-        );
-        assert_eq!(
-            c.admin_match("arn:aws:sts::111111111111:assumed-role/PowerUser/mallory"),
-            AdminMatch::No
-        );
-        assert!(c.grantee_allowed("333333333333") && !c.grantee_allowed("444444444444"));
-        assert_eq!(c.kms_region(), Some("eu-west-1"));
-        // The key lives in the bucket's Region.
-        assert_eq!(c.trail_bucket_region.as_deref(), Some("eu-west-1"));
-        assert_eq!(
-            c.copy_destination_buckets,
-            Some(vec!["b-logs".to_string(), "c-logs".to_string()])
-        );
-        assert_eq!(c.copy_writer_role_arns, None);
-    }
-
-    #[test]
-    fn everything_set() {
-        let c = config(&[
-            ("TRAIL_BUCKET", "trail-bucket"),
-            ("TRAIL_PREFIX", "my logs/org"),
-            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-            (
-                "KMS_KEY_ARN",
-                "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            ),
-            ("SHARE_ROLE_PATH", "/shares/cloudtrail/"),
-            (
-                "PERMISSIONS_BOUNDARY_ARN",
-                "arn:aws:iam::111111111111:policy/trailshare-boundary",
-            ),
-            ("SHARE_CACHE_SECONDS", "0"),
-            (
-                "FORWARDER_ROLE_ARN",
-                "arn:aws:iam::111111111111:role/forwarder",
-            ),
-            (
-                "TRAIL_ARN",
-                "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail",
-            ),
-        ])
-        .unwrap();
-        assert_eq!(c.logs_root(), "my logs/org/AWSLogs/");
-        assert_eq!(c.share_cache_seconds, 0);
-    }
-
-    #[test]
-    fn the_trail_bucket_region_is_named_or_the_functions_own() {
-        let region = |vars: &[(&str, &str)]| {
-            let mut all = vec![("TRAIL_BUCKET", "trail-bucket")];
-            all.extend_from_slice(vars);
-            config(&all).unwrap().trail_bucket_region
-        };
-        assert_eq!(
-            region(&[("AWS_REGION", "eu-central-1")]).as_deref(),
-            Some("eu-central-1")
-        );
-        assert_eq!(
-            region(&[
-                ("AWS_REGION", "eu-central-1"),
-                ("TRAIL_BUCKET_REGION", "us-gov-west-1")
-            ])
-            .as_deref(),
-            Some("us-gov-west-1")
-        );
-        // Never anything that could break out of the profile's line.
-        assert_eq!(region(&[("AWS_REGION", "us-east-1\nrole_arn = x")]), None);
-    }
-
-    #[test]
-    fn every_bad_variable_is_named() {
-        let table: &[(&[(&str, &str)], &str)] = &[
-            (&[], "TRAIL_BUCKET"),
-            (&[("TRAIL_BUCKET", "Not_A_Bucket")], "TRAIL_BUCKET"),
-            (&[("TRAIL_PREFIX", "/logs")], "TRAIL_PREFIX"),
-            (&[("TRAIL_PREFIX", "logs/")], "TRAIL_PREFIX"),
-            (&[("TRAIL_PREFIX", "lo*gs")], "TRAIL_PREFIX"),
-            (&[("ORGANIZATION_ID", "o-short")], "ORGANIZATION_ID"),
-            (
-                &[(
-                    "KMS_KEY_ARN",
-                    "arn:aws:kms:us-east-1:111111111111:alias/trail",
-                )],
-                "KMS_KEY_ARN",
-            ),
-            (&[("SHARE_ROLE_PATH", "trailshare")], "SHARE_ROLE_PATH"),
-            (&[("SHARE_ROLE_PATH", "/")], "SHARE_ROLE_PATH"),
-            (
-                &[(
-                    "PERMISSIONS_BOUNDARY_ARN",
-                    "arn:aws:iam::111111111111:role/x",
-                )],
-                "PERMISSIONS_BOUNDARY_ARN",
-            ),
-            (&[("SHARE_CACHE_SECONDS", "-1")], "SHARE_CACHE_SECONDS"),
-            (&[("SHARE_CACHE_SECONDS", "soon")], "SHARE_CACHE_SECONDS"),
-            (&[("SHARE_CACHE_SECONDS", "3601")], "SHARE_CACHE_SECONDS"),
-            (
-                &[("FORWARDER_ROLE_ARN", "arn:aws:iam::111111111111:user/x")],
-                "FORWARDER_ROLE_ARN",
-            ),
-            (
-                &[
-                    ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:111111111111:key/k1"),
-                    ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
-                ],
-                "TRAIL_ARN",
-            ),
-            (
-                &[(
-                    "TRAIL_ARN",
-                    "arn:aws:cloudtrail:us-east-1:111111111111:trail/*",
-                )],
-                "TRAIL_ARN",
-            ),
-            (
-                &[("ADMIN_PRINCIPALS", "arn:aws:iam::111111111111:role/Admin,*")],
-                "ADMIN_PRINCIPALS",
-            ),
-            (
-                &[("ADMIN_PRINCIPALS", "arn:aws:iam::111111111111:role/*")],
-                "ADMIN_PRINCIPALS",
-            ),
-            (
-                &[("GRANTEE_ACCOUNTS", "222222222222,2222")],
-                "GRANTEE_ACCOUNTS",
-            ),
-            (
-                &[("COPY_DESTINATION_BUCKETS", "ok-bucket,*")],
-                "COPY_DESTINATION_BUCKETS",
-            ),
-            (
-                &[("COPY_WRITER_ROLE_ARNS", "arn:aws:iam::222222222222:role/*")],
-                "COPY_WRITER_ROLE_ARNS",
-            ),
-            (&[("TRAIL_BUCKET_REGION", "US East")], "TRAIL_BUCKET_REGION"),
-            (
-                &[("TRAIL_BUCKET_REGION", "us-east-")],
-                "TRAIL_BUCKET_REGION",
-            ),
-        ];
-        for (vars, variable) in table {
-            let mut all = vec![("TRAIL_BUCKET", "trail-bucket")];
-            if *variable == "TRAIL_BUCKET" {
-                all.clear();
-            }
-            all.extend_from_slice(vars);
-            let err = config(&all).expect_err(variable);
-            assert_eq!(err.variable, *variable);
-            assert!(err.to_string().contains(variable));
-        }
-    }
-}
+mod tests;

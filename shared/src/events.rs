@@ -48,6 +48,11 @@ pub enum Notification {
 pub struct QueuedMessage {
     pub message_id: String,
     pub content: Result<Notification, String>,
+    /// The body as SQS delivered it (what a dead-letter send carries on).
+    pub body: String,
+    /// `attributes.ApproximateReceiveCount`: how many times SQS has handed
+    /// the message out, this time included (set by SQS, not the sender).
+    pub receives: Option<u32>,
 }
 
 /// What invoked the forwarder.
@@ -123,6 +128,13 @@ struct SqsRecord {
     #[serde(rename = "messageId")]
     message_id: String,
     body: String,
+    #[serde(default)]
+    attributes: SqsAttributes,
+}
+#[derive(Deserialize, Default)]
+struct SqsAttributes {
+    #[serde(rename = "ApproximateReceiveCount", default)]
+    receive_count: Option<String>,
 }
 
 /// Tells the shape of an invocation payload and decodes it.
@@ -141,6 +153,8 @@ pub fn decode(event: &Value) -> Result<Trigger, UnknownEvent> {
                 .map(|r| QueuedMessage {
                     message_id: r.message_id,
                     content: decode_body(&r.body),
+                    receives: r.attributes.receive_count.and_then(|n| n.parse().ok()),
+                    body: r.body,
                 })
                 .collect(),
         ));
@@ -453,6 +467,34 @@ mod tests {
         );
         // A messageType that is not AWS Config's is still an error.
         assert!(decode_body(r#"{"messageType": "SomethingElse"}"#).is_err());
+    }
+
+    /// The shape of AWS's "Example standard queue message event"
+    /// (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), its
+    /// bodies an S3 notification, received for the 5th and the 4th time.
+    #[test]
+    fn sqs_records_carry_their_body_and_receive_count() {
+        let Trigger::Queue(messages) = decode(&fixture("sqs-last-receive.json")).unwrap() else {
+            panic!("not a queue")
+        };
+        let receives: Vec<_> = messages.iter().map(|m| m.receives).collect();
+        assert_eq!(receives, [Some(5), Some(4)]);
+        let batch = fixture("sqs-last-receive.json");
+        assert_eq!(
+            messages[0].body,
+            batch["Records"][0]["body"].as_str().unwrap()
+        );
+        assert!(matches!(messages[0].content, Ok(Notification::Objects(_))));
+        // Without the attribute (or with a count that is not a number) the
+        // count is unknown: never taken as a last receive.
+        let bare = json!({"Records": [
+            {"messageId": "1", "body": "{}", "eventSource": "aws:sqs"},
+            {"messageId": "2", "body": "{}", "eventSource": "aws:sqs", "attributes": {"ApproximateReceiveCount": "x"}}]});
+        let Trigger::Queue(messages) = decode(&bare).unwrap() else {
+            panic!("not a queue")
+        };
+        assert_eq!(messages[0].receives, None);
+        assert_eq!(messages[1].receives, None);
     }
 
     #[test]

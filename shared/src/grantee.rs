@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::policy::VERSION;
-use crate::share::{Delivery, Notify, ShareSpec};
+use crate::share::{Delivery, Notify, ShareSpec, ACCOUNT_TAG};
 
 /// What the grantee's administrator attaches to their own principals.
 pub fn grantee_identity_policy(role_arn: &str) -> Value {
@@ -145,8 +145,56 @@ pub fn writer_role_setup(spec: &ShareSpec, config: &Config, owner_account: &str)
     }))
 }
 
+/// An organization share: what each member account attaches to the
+/// principals that read (assuming with a session tag needs both actions).
+pub fn member_identity_policy(role_arn: &str) -> Value {
+    json!({"Version": VERSION, "Statement": [
+        {"Sid": "AssumeTrailshareRoleWithOwnAccountTag", "Effect": "Allow",
+         "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": role_arn}
+    ]})
+}
+
+/// The AWS CLI call a member runs: the session tag names the caller's own
+/// account (the trust refuses any other value, key or case).
+pub fn member_assume_role_command(spec: &ShareSpec, role_arn: &str) -> String {
+    format!(
+        "aws sts assume-role --role-arn {role_arn} --role-session-name trailshare-{} --tags Key={ACCOUNT_TAG},Value=$(aws sts get-caller-identity --query Account --output text)",
+        spec.name
+    )
+}
+
+/// An organization share's profile: `trailshare credentials` assumes the
+/// role with the member's own account as the session tag (a `role_arn`
+/// profile cannot set one), as an AWS CLI `credential_process`.
+pub fn member_cli_profile(spec: &ShareSpec, config: &Config, role_arn: &str) -> String {
+    let mut profile = format!(
+        "[profile trailshare-{}]\ncredential_process = trailshare credentials --role-arn {role_arn} --duration-seconds {}",
+        spec.name, spec.max_session_seconds
+    );
+    if let Some(region) = &config.trail_bucket_region {
+        profile.push_str(&format!("\nregion = {region}"));
+    }
+    profile
+}
+
 /// Everything the grantee needs on their side, as returned with each share.
 pub fn grantee_setup(spec: &ShareSpec, config: &Config, role_arn: &str) -> Value {
+    if let Some(organization) = &spec.organization {
+        let reader = organization
+            .principal_name
+            .as_deref()
+            .unwrap_or(crate::member_template::DEFAULT_READER);
+        let mut setup = json!({
+            "identity_policy": member_identity_policy(role_arn),
+            "assume_role_command": member_assume_role_command(spec, role_arn),
+            "cli_profile": member_cli_profile(spec, config, role_arn),
+        });
+        // A name the share admitted is an IAM role name: the template builds.
+        if let Ok(template) = crate::member_template::member_template(role_arn, reader) {
+            setup["member_template"] = template;
+        }
+        return setup;
+    }
     let owner_account = crate::ids::arn_account(role_arn).unwrap_or_default();
     let mut setup = json!({
         "identity_policy": grantee_identity_policy(role_arn),

@@ -162,6 +162,25 @@ pub fn iam_like(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// A CloudTrail trail ARN: `arn:aws:cloudtrail:<region>:<account>:trail/<name>`.
+pub fn is_trail_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", "aws", "cloudtrail", region, account, resource]
+        if !region.is_empty()
+            && is_account_id(account)
+            && resource.strip_prefix("trail/").is_some_and(|name| !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))))
+}
+
+/// A KMS key ARN (not an alias): `arn:aws:kms:<region>:<account>:key/<id>`.
+pub fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", "aws", "kms", region, account, resource]
+        if !region.is_empty()
+            && is_account_id(account)
+            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('*')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

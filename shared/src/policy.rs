@@ -8,14 +8,21 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::share::{Invalid, ShareSpec};
 
+mod organization;
+pub use organization::{organization_read_policy, organization_trust, SESSION_ACCOUNT};
+
 pub(crate) const VERSION: &str = "2012-10-17";
 /// The name of the one inline policy on every share role.
 pub const READ_POLICY_NAME: &str = "trailshare-read";
 
 /// Who may assume the share role: the grantee principals, only with the
 /// external id when one is set, and only before `expires_at` when set
-/// (condition values are strings, never booleans).
+/// (condition values are strings, never booleans); for an organization
+/// share, see [`organization_trust`].
 pub fn trust_policy(spec: &ShareSpec) -> Value {
+    if let Some(organization) = &spec.organization {
+        return organization_trust(spec, organization);
+    }
     let mut statement = json!({
         "Sid": "GranteeAssumesRole",
         "Effect": "Allow",
@@ -71,6 +78,13 @@ pub fn iam_size(document: &Value) -> usize {
 /// size, naming the field that made them large.
 pub fn check_limits(spec: &ShareSpec, trust: &Value, inline: &Value) -> Result<(), Invalid> {
     let size = iam_size(inline);
+    if size > MAX_INLINE_POLICY_CHARS && spec.organization.is_some() {
+        return Err(Invalid {
+            field: "organization.exclude_accounts".into(),
+            code: "too_large",
+            message: format!("organization.exclude_accounts: makes the role's policy {size} characters; IAM allows {MAX_INLINE_POLICY_CHARS} (exclude fewer accounts, or narrow the share with org_paths)"),
+        });
+    }
     if size > MAX_INLINE_POLICY_CHARS {
         return Err(Invalid {
             field: "log_accounts".into(),
@@ -79,6 +93,13 @@ pub fn check_limits(spec: &ShareSpec, trust: &Value, inline: &Value) -> Result<(
         });
     }
     let size = iam_size(trust);
+    if size > MAX_TRUST_POLICY_CHARS && spec.organization.is_some() {
+        return Err(Invalid {
+            field: "organization.org_paths".into(),
+            code: "too_large",
+            message: format!("organization.org_paths: makes the role's trust policy {size} characters; IAM allows {MAX_TRUST_POLICY_CHARS}"),
+        });
+    }
     if size > MAX_TRUST_POLICY_CHARS {
         let principals: usize = spec.grantee_principals.iter().map(String::len).sum();
         let external = spec.external_id.as_deref().map_or(0, str::len);
@@ -159,6 +180,25 @@ pub fn transition_policy(
     config: &Config,
     sessions_valid_after: Option<&str>,
 ) -> Value {
+    let mut policy = match (&old.organization, &new.organization) {
+        (Some(old_org), Some(new_org)) => {
+            organization_read_policy(&organization::common(old_org, new_org), config)
+        }
+        (None, None) => common_read_policy(old, new, config),
+        // A share never changes kind (the provisioner refuses it): read nothing.
+        _ => hold_policy(),
+    };
+    if let Some(moment) = sessions_valid_after {
+        push_session_deny(&mut policy, moment);
+    }
+    if let Some(expires_at) = earlier(old.expires_at.as_deref(), new.expires_at.as_deref()) {
+        push_expiry_deny(&mut policy, expires_at);
+    }
+    policy
+}
+
+/// What two shares of named log accounts both read (nothing: a hold).
+fn common_read_policy(old: &ShareSpec, new: &ShareSpec, config: &Config) -> Value {
     let common: Vec<String> = if old.reads_all_accounts() {
         new.log_accounts.clone()
     } else if new.reads_all_accounts() {
@@ -170,27 +210,23 @@ pub fn transition_policy(
             .cloned()
             .collect()
     };
-    let mut policy = if common.is_empty() {
-        hold_policy()
-    } else {
-        let both = ShareSpec {
-            log_accounts: common,
-            ..new.clone()
-        };
-        read_policy(&both, config)
+    if common.is_empty() {
+        return hold_policy();
+    }
+    let both = ShareSpec {
+        log_accounts: common,
+        ..new.clone()
     };
-    if let Some(moment) = sessions_valid_after {
-        push_session_deny(&mut policy, moment);
-    }
-    if let Some(expires_at) = earlier(old.expires_at.as_deref(), new.expires_at.as_deref()) {
-        push_expiry_deny(&mut policy, expires_at);
-    }
-    policy
+    read_policy(&both, config)
 }
 
 /// The role's one inline policy: read the share's log files, list only their
-/// prefixes, locate the bucket, and decrypt only those accounts' trail data.
+/// prefixes, locate the bucket, and decrypt only those accounts' trail data
+/// (an organization share: see [`organization_read_policy`]).
 pub fn read_policy(spec: &ShareSpec, config: &Config) -> Value {
+    if let Some(organization) = &spec.organization {
+        return organization_read_policy(organization, config);
+    }
     let bucket_arn = format!("arn:aws:s3:::{}", config.trail_bucket);
     let prefixes = log_prefixes(spec, config);
     let objects: Vec<String> = prefixes

@@ -23,6 +23,18 @@ pub enum AwsError {
     /// set, a 4xx): retrying alone will not help, but it is still a failure.
     #[error("{call} was rejected: {message}")]
     Rejected { call: &'static str, message: String },
+    /// Not an AWS call: the forwarder lacks what the work needs (a queue,
+    /// a notifier) until it is deployed with it.
+    #[error("{call} cannot run: {missing}")]
+    NotConfigured {
+        call: &'static str,
+        missing: &'static str,
+    },
+    /// Not an AWS call: the work itself is refused before any call (a
+    /// malformed work item, a route naming a target outside its grantee's
+    /// account).
+    #[error("{call} refused: {message}")]
+    Refused { call: &'static str, message: String },
 }
 
 impl AwsError {
@@ -34,7 +46,9 @@ impl AwsError {
             | AwsError::Throttled { call, .. }
             | AwsError::Denied { call, .. }
             | AwsError::Failed { call, .. }
-            | AwsError::Rejected { call, .. } => call,
+            | AwsError::Rejected { call, .. }
+            | AwsError::NotConfigured { call, .. }
+            | AwsError::Refused { call, .. } => call,
         }
     }
 
@@ -312,12 +326,12 @@ pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
     async fn notify(&self, target: &crate::share::Notify, _: &str) -> Result<(), AwsError> {
-        Err(AwsError::Rejected {
+        Err(AwsError::NotConfigured {
             call: match target {
                 crate::share::Notify::QueueArn(_) => "sqs:SendMessage",
                 crate::share::Notify::TopicArn(_) => "sns:Publish",
             },
-            message: "the forwarder has no notifier".into(),
+            missing: "the forwarder has no notifier",
         })
     }
 }
@@ -326,6 +340,22 @@ impl Notifier for NoNotifier {
 pub trait WorkQueue: Send + Sync {
     /// Sends every body (in batches of 10); fails if any is not accepted.
     fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Sends one message to the queue's dead-letter queue with string
+    /// message `attributes`. Without a dead-letter queue configured it
+    /// fails, and the message is left to the queue's own redrive.
+    fn dead_letter(
+        &self,
+        _body: &str,
+        _attributes: &[(&'static str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async {
+            Err(AwsError::Rejected {
+                call: "sqs:SendMessage",
+                message: "no dead-letter queue is configured".into(),
+            })
+        }
+    }
 }
 
 /// No queue configured (`FORWARDER_QUEUE_URL` unset): work that must fan
@@ -335,9 +365,9 @@ pub struct NoQueue;
 
 impl WorkQueue for NoQueue {
     async fn send(&self, _: &[String]) -> Result<(), AwsError> {
-        Err(AwsError::Rejected {
+        Err(AwsError::NotConfigured {
             call: "sqs:SendMessageBatch",
-            message: "FORWARDER_QUEUE_URL is not set".into(),
+            missing: "FORWARDER_QUEUE_URL is not set",
         })
     }
 }
@@ -350,6 +380,17 @@ impl<Q: WorkQueue> WorkQueue for Option<Q> {
         match self {
             Some(queue) => queue.send(bodies).await,
             None => NoQueue.send(bodies).await,
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        attributes: &[(&'static str, String)],
+    ) -> Result<(), AwsError> {
+        match self {
+            Some(queue) => queue.dead_letter(body, attributes).await,
+            None => NoQueue.dead_letter(body, attributes).await,
         }
     }
 }
@@ -463,9 +504,44 @@ pub struct NoRolePaths;
 
 impl RolePaths for NoRolePaths {
     async fn role_path(&self, _: &str) -> Result<Option<String>, AwsError> {
-        Err(AwsError::Failed {
+        Err(AwsError::NotConfigured {
             call: "iam:GetRole",
-            message: "no IAM client to look up the caller's role path".into(),
+            missing: "no IAM client to look up the caller's role path",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is missing from the deployment is not a failed AWS call: it
+    /// says what is missing, and no retry alone mends it.
+    #[tokio::test]
+    async fn missing_parts_are_their_own_failures_and_not_retryable() {
+        let queue = NoQueue.send(&["{}".into()]).await.unwrap_err();
+        let notify = NoNotifier
+            .notify(
+                &crate::share::Notify::TopicArn("arn:aws:sns:us-east-1:222222222222:t".into()),
+                "",
+            )
+            .await
+            .unwrap_err();
+        let paths = NoRolePaths.role_path("admin").await.unwrap_err();
+        for (error, call) in [
+            (queue, "sqs:SendMessageBatch"),
+            (notify, "sns:Publish"),
+            (paths, "iam:GetRole"),
+        ] {
+            assert!(matches!(error, AwsError::NotConfigured { .. }), "{error:?}");
+            assert_eq!(error.call(), call);
+            assert!(!error.retryable());
+        }
+        assert!(NoQueue
+            .send(&[])
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("FORWARDER_QUEUE_URL"));
     }
 }

@@ -26,6 +26,14 @@ const CHUNK_TAG: &str = "trailshare:record:";
 /// the first version have no count: all their chunks are the record.
 const CHUNK_COUNT_TAG: &str = "trailshare:record-chunks";
 const CHUNK_LEN: usize = 256;
+/// How the chunks encode the record's JSON: base64 of the JSON (`json`),
+/// or of its deflated bytes (`deflate`), for a record that would not fit
+/// in [`MAX_CHUNKS`] otherwise (an organization share excluding hundreds
+/// of accounts). Written in the same TagRole call as the chunks; a record
+/// without it (earlier versions) is `json`.
+const ENCODING_TAG: &str = "trailshare:record-encoding";
+/// The largest record JSON a `deflate` record may inflate to.
+const MAX_RECORD_BYTES: u64 = 64 * 1024;
 /// The provisioner's seal over the record's JSON (see `crate::seal`).
 const SEAL_TAG: &str = "trailshare:record-seal";
 /// IAM allows 50 tags per role; leave room for the others and the owner's own.
@@ -99,7 +107,11 @@ impl ShareRecord {
     /// The tags that record this share, in a stable order, without a seal
     /// (a new role has no RoleId to seal to until IAM creates it).
     pub fn to_tags(&self) -> Result<Vec<(String, String)>, RecordError> {
-        let encoded = STANDARD.encode(self.json());
+        let json = self.json();
+        let (mut encoding, mut encoded) = ("json", STANDARD.encode(&json));
+        if encoded.len() > MAX_CHUNKS * CHUNK_LEN {
+            (encoding, encoded) = ("deflate", STANDARD.encode(deflate(&json)));
+        }
         let chunks: Vec<&str> = encoded
             .as_bytes()
             .chunks(CHUNK_LEN)
@@ -108,10 +120,16 @@ impl ShareRecord {
         if chunks.len() > MAX_CHUNKS {
             return Err(RecordError::TooLarge);
         }
+        // An organization share's grantees: the organization's members.
+        let grantee = match &self.spec.organization {
+            Some(organization) => organization.id.clone(),
+            None => self.spec.grantee_account.clone(),
+        };
         let mut tags = vec![
             (FORMAT_TAG.to_string(), FORMAT_VERSION.to_string()),
-            (GRANTEE_TAG.to_string(), self.spec.grantee_account.clone()),
+            (GRANTEE_TAG.to_string(), grantee),
             (CHUNK_COUNT_TAG.to_string(), chunks.len().to_string()),
+            (ENCODING_TAG.to_string(), encoding.to_string()),
         ];
         tags.extend(
             chunks
@@ -165,6 +183,7 @@ pub fn read_tags<'a>(
     tags: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<ReadRecord, RecordError> {
     let mut format = None;
+    let mut encoding = "json";
     let mut seal = None;
     let mut count = None;
     let mut chunks: Vec<(usize, &str)> = Vec::new();
@@ -173,6 +192,8 @@ pub fn read_tags<'a>(
             seal = Some(value.to_string());
         } else if key == FORMAT_TAG {
             format = Some(value);
+        } else if key == ENCODING_TAG {
+            encoding = value;
         } else if key == CHUNK_COUNT_TAG {
             count =
                 Some(value.parse::<usize>().map_err(|_| {
@@ -205,9 +226,18 @@ pub fn read_tags<'a>(
         return Err(RecordError::Damaged("record tags are missing".into()));
     }
     let encoded: String = chunks.iter().map(|(_, chunk)| *chunk).collect();
-    let json = STANDARD
+    let bytes = STANDARD
         .decode(encoded)
         .map_err(|e| RecordError::Damaged(e.to_string()))?;
+    let json = match encoding {
+        "json" => bytes,
+        "deflate" => inflate(&bytes)?,
+        other => {
+            return Err(RecordError::Damaged(format!(
+                "unknown record encoding {other}"
+            )))
+        }
+    };
     let json = String::from_utf8(json).map_err(|e| RecordError::Damaged(e.to_string()))?;
     let record: ShareRecord =
         serde_json::from_str(&json).map_err(|e| RecordError::Damaged(e.to_string()))?;
@@ -220,191 +250,29 @@ pub fn read_tags<'a>(
     Ok(ReadRecord { record, json, seal })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::share::validate;
-    use serde_json::json;
-
-    fn record(body: serde_json::Value) -> ShareRecord {
-        ShareRecord {
-            spec: validate(&body, None, "trail-bucket").unwrap(),
-            created_by: "arn:aws:iam::111111111111:user/ops,team".into(),
-            created_at: "2026-11-24T03:00:00Z".into(),
-            updated_by: None,
-            updated_at: None,
-            sessions_valid_after: None,
-        }
-    }
-
-    #[test]
-    fn stale_tails_of_a_longer_record_are_ignored() {
-        let principals: Vec<String> = (0..20)
-            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}"))
-            .collect();
-        let long = record(
-            json!({"name": "b", "grantee_account": "222222222222", "grantee_principals": principals}),
-        );
-        let mut short = record(json!({"name": "b", "grantee_account": "222222222222"}));
-        short.updated_by = Some("arn:aws:iam::111111111111:user/ops".into());
-        short.updated_at = Some("2026-11-25T00:00:00Z".into());
-        short.sessions_valid_after = Some("2026-11-25T00:00:01Z".into());
-        let long_tags = long.to_tags().unwrap();
-        let short_tags = short.to_tags().unwrap();
-        assert!(long_tags.len() > short_tags.len() + 1);
-        // TagRole of the short record succeeded, UntagRole of the tail did not.
-        let mut merged: Vec<(String, String)> = long_tags
-            .into_iter()
-            .filter(|(k, _)| !short_tags.iter().any(|(s, _)| s == k))
-            .collect();
-        merged.extend(short_tags.iter().cloned());
-        assert_eq!(
-            ShareRecord::from_tags("trailshare-b", pairs(&merged)),
-            Ok(short)
-        );
-    }
-
-    #[test]
-    fn records_of_the_first_version_stay_readable() {
-        // As the first version wrote them: no chunk count, no update fields.
-        let v1 = json!({"spec": {"name": "legacy", "grantee_account": "222222222222",
-            "grantee_principals": ["arn:aws:iam::222222222222:root"], "log_accounts": ["222222222222"],
-            "max_session_seconds": 3600, "delivery": {"mode": "none"}},
-            "created_by": "arn:aws:iam::111111111111:user/ops", "created_at": "2026-11-01T00:00:00Z"});
-        let encoded = STANDARD.encode(v1.to_string());
-        let tags = vec![
-            ("trailshare:format", "1"),
-            ("trailshare:grantee-account", "222222222222"),
-            ("trailshare:record:00", encoded.as_str()),
-        ];
-        let rec = ShareRecord::from_tags("trailshare-legacy", tags).unwrap();
-        assert_eq!(rec.spec.name, "legacy");
-        assert_eq!(rec.updated_by, None);
-    }
-
-    fn pairs(tags: &[(String, String)]) -> Vec<(&str, &str)> {
-        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-    }
-
-    fn is_valid_tag_value(value: &str) -> bool {
-        value.chars().count() <= 256
-            && value
-                .chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    }
-
-    #[test]
-    fn a_record_round_trips_through_valid_tags() {
-        let rec = record(
-            json!({"name": "z", "grantee_account": "444444444444", "log_accounts": ["*"],
-            "external_id": "a,b=c", "grantee_principals": ["arn:aws:iam::444444444444:role/a,b"],
-            "delivery": {"mode": "copy", "bucket": "z-logs", "prefix": "x/"}}),
-        );
-        let tags = rec.to_tags().unwrap();
-        assert!(
-            tags.iter()
-                .all(|(k, v)| k.len() <= 128 && is_valid_tag_value(v)),
-            "{tags:?}"
-        );
-        assert_eq!(
-            ShareRecord::from_tags("trailshare-z", pairs(&tags)),
-            Ok(rec)
-        );
-    }
-
-    #[test]
-    fn large_records_span_several_tags_and_too_large_ones_are_refused() {
-        let principals: Vec<String> = (0..20)
-            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:03}"))
-            .collect();
-        let rec = record(
-            json!({"name": "big", "grantee_account": "222222222222", "grantee_principals": principals}),
-        );
-        let tags = rec.to_tags().unwrap();
-        assert!(tags.len() > 4);
-        assert_eq!(
-            ShareRecord::from_tags("trailshare-big", pairs(&tags)).unwrap(),
-            rec
-        );
-
-        let huge: Vec<String> = (0..400)
-            .map(|i| format!("arn:aws:iam::222222222222:role/reader-{i:05}"))
-            .collect();
-        let rec = record(
-            json!({"name": "huge", "grantee_account": "222222222222", "grantee_principals": huge}),
-        );
-        assert_eq!(rec.to_tags(), Err(RecordError::TooLarge));
-    }
-
-    #[test]
-    fn foreign_or_damaged_tags_are_not_shares() {
-        let rec = record(json!({"name": "b", "grantee_account": "222222222222"}));
-        let tags = rec.to_tags().unwrap();
-        assert_eq!(
-            ShareRecord::from_tags("trailshare-b", vec![("owner", "me")]),
-            Err(RecordError::NotAShare)
-        );
-        assert!(matches!(
-            ShareRecord::from_tags("trailshare-other", pairs(&tags)),
-            Err(RecordError::Damaged(_))
-        ));
-        let missing_chunk: Vec<(&str, &str)> = pairs(&tags)
-            .into_iter()
-            .filter(|(k, _)| !k.ends_with(":00"))
-            .collect();
-        assert!(matches!(
-            ShareRecord::from_tags("trailshare-b", missing_chunk),
-            Err(RecordError::Damaged(_))
-        ));
-        let mut corrupt = pairs(&tags);
-        corrupt
-            .iter_mut()
-            .find(|(k, _)| k.ends_with(":00"))
-            .unwrap()
-            .1 = "!!!";
-        assert!(matches!(
-            ShareRecord::from_tags("trailshare-b", corrupt),
-            Err(RecordError::Damaged(_))
-        ));
-    }
-
-    #[test]
-    fn a_sealed_record_is_believed_only_as_written_for_its_role() {
-        let key = ShareKey::new(*b"record tests' share key, 32 B!!!").unwrap();
-        let role = RoleIdentity {
-            arn: "arn:aws:iam::111111111111:role/trailshare/trailshare-b",
-            role_id: "AROAEXAMPLE1111111111",
-        };
-        let b = record(json!({"name": "b", "grantee_account": "222222222222"}));
-        let tags = b.to_sealed_tags(&key, role).unwrap();
-        let read = read_tags("trailshare-b", pairs(&tags)).unwrap();
-        assert_eq!((read.record.clone(), read.check(&key, role)), (b, Ok(())));
-        // iam:TagRole rewrites the chunks with a wider record, keeping the seal.
-        let wide = record(
-            json!({"name": "b", "grantee_account": "222222222222", "log_accounts": ["*"], "external_id": "e-1"}),
-        );
-        let mut forged = wide.to_tags().unwrap();
-        forged.push(tags.last().unwrap().clone());
-        let read = read_tags("trailshare-b", pairs(&forged)).unwrap();
-        assert_eq!(read.check(&key, role), Err(Distrust::Unauthenticated));
-        // Without a seal (an earlier version): unsigned.
-        let read = read_tags("trailshare-b", pairs(&wide.to_tags().unwrap())).unwrap();
-        assert_eq!(read.check(&key, role), Err(Distrust::Unsigned));
-    }
-
-    #[test]
-    fn names_and_stale_keys() {
-        assert_eq!(role_name("bu-b"), "trailshare-bu-b");
-        assert_eq!(share_name("trailshare-bu-b"), Some("bu-b"));
-        assert_eq!(share_name("trailshare-"), None);
-        assert_eq!(share_name("other-role"), None);
-        let wanted = vec![("trailshare:record:00".to_string(), "x".to_string())];
-        assert_eq!(
-            ShareRecord::stale_tag_keys(
-                ["trailshare:record:00", "trailshare:record:01", "team"],
-                &wanted
-            ),
-            vec!["trailshare:record:01".to_string()]
-        );
-    }
+fn deflate(json: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder
+        .write_all(json.as_bytes())
+        .expect("deflating to memory");
+    encoder.finish().expect("deflating to memory")
 }
+
+/// Inflates a `deflate` record, refusing one that grows past
+/// [`MAX_RECORD_BYTES`] (tags anyone with `iam:TagRole` can write).
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, RecordError> {
+    use std::io::Read;
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .take(MAX_RECORD_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| RecordError::Damaged(e.to_string()))?;
+    if json.len() as u64 > MAX_RECORD_BYTES {
+        return Err(RecordError::Damaged("the record inflates too large".into()));
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests;

@@ -79,6 +79,9 @@ pub(crate) async fn world(visibility_seconds: u32) -> World {
         ("FORWARDER_QUEUE_URL", queue.clone()),
         ("BACKFILL_BUCKET", runs.clone()),
         ("SHARE_SECRET_ARN", secret.clone()),
+        // On its last receive a failed message goes to the dead-letter
+        // queue; a backfill item failed then counts as failed.
+        ("DEAD_LETTER_QUEUE_URL", dlq.clone()),
         ("MAX_RECEIVES", "5".to_string()),
     ];
     let config = config(&vars);
@@ -258,17 +261,17 @@ impl World {
 
     /// A user of A with the forwarder's permissions (as the template grants).
     pub(crate) async fn forwarder_user(&self) -> SdkConfig {
-        let queue_arn = format!(
-            "arn:aws:sqs:{}:{A}:{}",
-            stand_in::REGION,
-            self.queue.rsplit('/').next().unwrap()
-        );
+        let arn = |url: &str| {
+            let name = url.rsplit('/').next().unwrap();
+            format!("arn:aws:sqs:{}:{A}:{name}", stand_in::REGION)
+        };
+        let (queue_arn, dlq_arn) = (arn(&self.queue), arn(&self.dlq));
         let policy = json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
              "Resource": format!("arn:aws:s3:::{}/AWSLogs/*", self.trail)},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{}", self.trail)},
             {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:GetRole"], "Resource": "*"},
-            {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"], "Resource": queue_arn},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"], "Resource": [queue_arn, dlq_arn]},
             // moto judges GetSecretValue against "*", not the secret's ARN.
             {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],

@@ -13,7 +13,28 @@
 // A case the simulator rejects as invalid (bad policy, unknown action, wrong
 // resource type) exits 2 with the reason: a test must never read "denied"
 // out of a malformed question.
+//
+// The simulator takes the request context as given. AWS always puts the
+// principal's account in it (`aws:PrincipalAccount`), which trust policies
+// name as a policy variable; it is derived here from the principal's ARN
+// unless the case gives it. Every other key (aws:PrincipalArn with its
+// path, aws:PrincipalOrgID, session and principal tags, ...) is the case's:
+// see README.md.
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
+
+/** The account of an IAM or STS principal ARN, as AWS puts it in every request. */
+export function principalAccount(principal) {
+  return /^arn:aws:(?:iam|sts)::(\d{12}):/.exec(principal ?? '')?.[1]
+}
+
+/** The case's context, with `aws:PrincipalAccount` as AWS sets it. */
+function withPrincipalAccount(request) {
+  const context = { ...(request.context ?? {}) }
+  const given = Object.keys(context).some((key) => key.toLowerCase() === 'aws:principalaccount')
+  const account = principalAccount(request.principal)
+  if (!given && account) context['aws:PrincipalAccount'] = account
+  return context
+}
 
 /** Evaluates one case; throws with the simulator's reasons if it is invalid. */
 export async function evaluate(testCase) {
@@ -25,7 +46,7 @@ export async function evaluate(testCase) {
       principal: request.principal,
       action: request.action,
       resource: { resource: request.resource, accountId: request.resourceAccount },
-      contextVariables: request.context ?? {},
+      contextVariables: withPrincipalAccount(request),
     },
     identityPolicies: named(testCase.identityPolicies, 'identity'),
     serviceControlPolicies: [],

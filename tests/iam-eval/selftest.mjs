@@ -111,3 +111,78 @@ test('a KMS encryption-context condition is judged, not dropped', async () => {
   assert.equal(await evaluate(decrypt({})), 'ImplicitlyDenied')
   await assert.rejects(evaluate(decrypt({ 'ec2:Region': 'us-east-1' })), /context keys/)
 })
+
+// Organization shares (see README.md): the evaluator must judge session
+// tags, policy variables and the case of tag keys before the Rust tests
+// trust its answers on them.
+const role = 'arn:aws:iam::111111111111:role/trailshare/trailshare-members'
+const assumeWithTag = (trust, context, principal = 'arn:aws:iam::222222222222:role/LogReader') => ({
+  name: `assume ${JSON.stringify(context)}`,
+  identityPolicies: [doc({ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: '*' })],
+  resourcePolicy: trust,
+  request: { principal, action: 'sts:TagSession', resource: role, resourceAccount: '111111111111', context },
+})
+const ownTagOnly = doc({
+  Effect: 'Allow',
+  Principal: { AWS: '*' },
+  Action: ['sts:AssumeRole', 'sts:TagSession'],
+  Condition: { StringEquals: { 'aws:RequestTag/trailshare:account': '${aws:PrincipalAccount}' } },
+})
+
+test("a trust's ${aws:PrincipalAccount} is the caller's own account, derived from its ARN", async () => {
+  const tag = (value) => ({ 'aws:RequestTag/trailshare:account': value })
+  assert.equal(await evaluate(assumeWithTag(ownTagOnly, tag('222222222222'))), 'Allowed')
+  assert.equal(await evaluate(assumeWithTag(ownTagOnly, tag('333333333333'))), 'ImplicitlyDenied')
+  assert.equal(await evaluate(assumeWithTag(ownTagOnly, {})), 'ImplicitlyDenied')
+  const c = 'arn:aws:iam::333333333333:role/LogReader'
+  assert.equal(await evaluate(assumeWithTag(ownTagOnly, tag('333333333333'), c)), 'Allowed')
+})
+
+test('condition keys match in any case; StringEquals on aws:TagKeys does not', async () => {
+  const cased = { 'aws:RequestTag/Trailshare:Account': '222222222222', 'aws:TagKeys': ['Trailshare:Account'] }
+  // The key part of aws:RequestTag/<key> is case-insensitive: this passes...
+  assert.equal(await evaluate(assumeWithTag(ownTagOnly, cased)), 'Allowed')
+  // ...so only a case-sensitive test of the tag keys refuses it.
+  const exact = structuredClone(ownTagOnly)
+  exact.Statement[0].Condition['ForAllValues:StringEquals'] = { 'aws:TagKeys': ['trailshare:account'] }
+  assert.equal(await evaluate(assumeWithTag(exact, cased)), 'ImplicitlyDenied')
+  const own = { 'aws:RequestTag/trailshare:account': '222222222222', 'aws:TagKeys': ['trailshare:account'] }
+  assert.equal(await evaluate(assumeWithTag(exact, own)), 'Allowed')
+  const two = { ...own, 'aws:RequestTag/team': 'x', 'aws:TagKeys': ['trailshare:account', 'team'] }
+  assert.equal(await evaluate(assumeWithTag(exact, two)), 'ImplicitlyDenied')
+})
+
+test('Null denies a transitive tag; ForAnyValue on a missing key denies', async () => {
+  const own = { 'aws:RequestTag/trailshare:account': '222222222222' }
+  const noTransitive = structuredClone(ownTagOnly)
+  noTransitive.Statement[0].Condition.Null = { 'sts:TransitiveTagKeys': 'true' }
+  assert.equal(await evaluate(assumeWithTag(noTransitive, own)), 'Allowed')
+  const transitive = { ...own, 'sts:TransitiveTagKeys': ['trailshare:account'] }
+  assert.equal(await evaluate(assumeWithTag(noTransitive, transitive)), 'ImplicitlyDenied')
+  const inOu = structuredClone(ownTagOnly)
+  inOu.Statement[0].Condition['ForAnyValue:StringLike'] = { 'aws:PrincipalOrgPaths': ['o-a1b2c3d4e5/r-ab12/*'] }
+  assert.equal(await evaluate(assumeWithTag(inOu, { ...own, 'aws:PrincipalOrgPaths': ['o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/'] })), 'Allowed')
+  assert.equal(await evaluate(assumeWithTag(inOu, own)), 'ImplicitlyDenied')
+})
+
+test("a resource's ${aws:PrincipalTag/k} is the session's tag; no tag matches nothing", async () => {
+  const read = doc(
+    { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::trail/AWSLogs/${aws:PrincipalTag/trailshare:account}/CloudTrail/*' },
+    { Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalTag/trailshare:account': ['444444444444'] } } },
+  )
+  const get = (account, tag) => ({
+    name: `get ${account} as ${tag}`,
+    identityPolicies: [read],
+    request: {
+      principal: 'arn:aws:sts::111111111111:assumed-role/trailshare-members/s',
+      action: 's3:GetObject',
+      resource: `arn:aws:s3:::trail/AWSLogs/${account}/CloudTrail/us-east-1/f.json.gz`,
+      resourceAccount: '111111111111',
+      context: tag ? { 'aws:PrincipalTag/trailshare:account': tag } : {},
+    },
+  })
+  assert.equal(await evaluate(get('222222222222', '222222222222')), 'Allowed')
+  assert.equal(await evaluate(get('333333333333', '222222222222')), 'ImplicitlyDenied')
+  assert.equal(await evaluate(get('222222222222', undefined)), 'ImplicitlyDenied')
+  assert.equal(await evaluate(get('444444444444', '444444444444')), 'ExplicitlyDenied')
+})

@@ -28,6 +28,7 @@ function deployed(params) {
       ProvisionerLogGroup: 'trailshare-provisioner',
       ForwarderLogGroup: 'trailshare-forwarder',
       'ForwarderQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-queue`,
+      'ForwarderDeadLetterQueue.Arn': `arn:aws:sqs:${REGION}:${A}:trailshare-dlq`,
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`,
       'ProvisionerRole.Arn': `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`,
       ShareSecret: SECRET,
@@ -334,7 +335,7 @@ test("the trail topic's subscription filters on the body with the filter tested 
   const subscription = template.Resources.TrailTopicSubscription.Properties
   assert.equal(subscription.FilterPolicyScope, 'MessageBody')
   assert.equal(subscription.RawMessageDelivery, false)
-  // tests/forwarder.rs subscribes a real (moto) queue with this file and
+  // tests/forwarder/triggers.rs subscribes a real (moto) queue with this file and
   // publishes CloudTrail's and AWS Config's messages to it.
   const tested = JSON.parse(readFileSync(new URL('../fixtures/sns/trail-topic-filter.json', import.meta.url), 'utf8'))
   assert.deepEqual(subscription.FilterPolicy, tested)
@@ -399,7 +400,10 @@ const FORWARDER_ROLE = `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`
 const TOPIC = `arn:aws:sns:${REGION}:${A}:aws-controltower-AllConfigNotifications`
 
 function queueWorld(params) {
-  const resolve = resolver(template, { TrailBucketName: TRAIL, ...params }, {
+  // AdminPrincipalArns is required (each item an ARN): the admins may
+  // send to the forwarder queue for `trailshare dlq redrive` (dlq.test.mjs).
+  const admins = `arn:aws:iam::${A}:role/platform/ShareAdmin`
+  const resolve = resolver(template, { TrailBucketName: TRAIL, AdminPrincipalArns: admins, ...params }, {
     account: A,
     region: REGION,
     arns: {
@@ -536,6 +540,22 @@ test('the provisioner may look up the admin roles, and no other role', async () 
     assert.notEqual(await decide(p, action, role('/platform/ShareAdmin'), withBoundary(BOUNDARY)), 'Allowed', action)
   }
   assert.notEqual(await decide(p, 'iam:TagRole', role('/platform/ShareAdmin')), 'Allowed', 'iam:TagRole')
+})
+
+// Metrics travel inside the forwarder's log lines (CloudWatch Embedded
+// Metric Format): writing its own log group is all it takes, so neither
+// function is granted cloudwatch:PutMetricData, and none calls it.
+test('metrics leave only through the functions\' own log groups, never PutMetricData', async () => {
+  const stream = (group) => `arn:aws:logs:${REGION}:${A}:log-group:${group}:log-stream:2026/01/01/[$LATEST]0a1b2c`
+  const f = withDefaults.forwarder
+  assert.equal(await decide(f, 'logs:PutLogEvents', stream('trailshare-forwarder')), 'Allowed')
+  assert.equal(await decide(f, 'logs:PutLogEvents', stream('another-function')), 'ImplicitlyDenied')
+  for (const policies of [withDefaults.forwarder, withDefaults.provisioner]) {
+    assert.equal(
+      await decide(policies, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': 'trailshare/trailshare' }),
+      'ImplicitlyDenied',
+    )
+  }
 })
 
 // Backfill runs steer the forwarder (a cancelled run's items do nothing):

@@ -9,6 +9,7 @@ pub mod api_gateway;
 pub mod binary;
 pub mod fault_proxy;
 pub mod lambda;
+pub mod world;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -245,13 +246,47 @@ fn set_enforcement(url: &str, on: bool) {
     assert!(status.success(), "could not set moto enforcement");
 }
 
-async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
+/// An SDK configuration against the stand-in with these credentials.
+pub async fn sdk_config(url: &str, credentials: Credentials) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new(REGION))
         .credentials_provider(credentials)
         .load()
         .await
+}
+
+/// The functions' configuration from these variables (a later one wins).
+pub fn config(vars: &[(&str, String)]) -> trailshare::config::Config {
+    trailshare::config::Config::from_lookup(|name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("a valid test configuration")
+}
+
+/// An event fixture of `tests/fixtures/events`, shaped like the real ones.
+pub fn fixture(name: &str) -> Value {
+    let path = repo_root().join("tests/fixtures/events").join(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Encodes a key the way S3 notifications do: `%XX`, then space as `+`.
+pub fn notification_key(key: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*');
+    percent_encoding::utf8_percent_encode(key, SET)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// An S3 client for `config` (path-style, as a local endpoint needs).
@@ -300,6 +335,31 @@ pub async fn put_log(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"))
         .e_tag
         .unwrap_or_default()
+}
+
+/// The share role `trailshare-<name>` as IAM holds it, read with `admin`.
+pub async fn share_role(admin: &SdkConfig, name: &str) -> aws_sdk_iam::types::Role {
+    aws_sdk_iam::Client::new(admin)
+        .get_role()
+        .role_name(format!("trailshare-{name}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get role trailshare-{name}: {e:?}"))
+        .role
+        .expect("GetRole answers with the role")
+}
+
+/// Tags (key, value) as IAM takes them.
+pub fn iam_tags(tags: &[(String, String)]) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("a tag has a key and a value")
+        })
+        .collect()
 }
 
 /// The HTTP status of a failed S3 call (e.g. 403), or 200 for success.

@@ -8,23 +8,6 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::Client;
 use trailshare::layout::{account_of_folder, is_organization_folder};
 
-/// The account of the caller's own credentials (the grantee's account).
-pub(crate) async fn caller_account(sdk: &SdkConfig) -> anyhow::Result<String> {
-    let identity = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow!(
-                "finding your account (sts:GetCallerIdentity): {}",
-                DisplayErrorContext(e)
-            )
-        })?;
-    identity
-        .account
-        .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no account; pass --accounts"))
-}
-
 /// Credentials of the share role, refreshed as they expire (long pulls).
 pub(crate) async fn assume(
     base: &SdkConfig,

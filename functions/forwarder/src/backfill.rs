@@ -125,7 +125,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// CloudTrail folders (a crafted item) fails the message.
     async fn page_of(&self, work: &Work) -> Result<Expansion, AwsError> {
         let Some(prefix) = work.files_prefix(&self.config.layout()) else {
-            return Err(AwsError::Rejected {
+            return Err(AwsError::Refused {
                 call: "backfill",
                 message: "a files item outside its account's CloudTrail folders".into(),
             });
@@ -169,7 +169,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
 fn window(from: &str, until: &str) -> Result<Window, AwsError> {
     match (parse_day(from), parse_day(until)) {
         (Some(from), Some(until)) => Ok(Window { from, until }),
-        _ => Err(AwsError::Rejected {
+        _ => Err(AwsError::Refused {
             call: "backfill",
             message: "malformed window".into(),
         }),

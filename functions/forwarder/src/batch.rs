@@ -22,31 +22,35 @@ use tokio::time::Instant;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Value};
-use trailshare::backfill::{Delta, Work};
-use trailshare::events::{CreatedObject, Notification, QueuedMessage};
+use trailshare::backfill::Work;
+use trailshare::events::{Notification, QueuedMessage};
 use trailshare::ports::{LogObjects, Notifier, RoleReader, WorkQueue};
+use trailshare::telemetry;
 
 use crate::backfill::Expansion;
+use crate::batch_tail::Batch;
 use crate::budget::Budget;
-use crate::log::{log, log_outcome, summary};
-use crate::runs::{file_counts, run_of, RunKey, View};
-use crate::{Forwarder, Outcome, CONCURRENCY};
+use crate::log::{log, log_failure, log_outcome, summary};
+use crate::metrics::Tally;
+use crate::runs::{run_of, RunKey, View};
+use crate::{Forwarder, Item, Outcome, CONCURRENCY};
 
 /// How far one message got.
-#[derive(Debug, Default)]
-struct Slot {
-    started: Option<Instant>,
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) started: Option<Instant>,
     /// Objects to wait for, once expanded.
     expected: Option<usize>,
-    outcomes: Vec<Outcome>,
-    queued: u64,
+    /// Each object, and what became of it.
+    pub(crate) outcomes: Vec<(Item, Outcome)>,
+    pub(crate) queued: u64,
     then: Option<Work>,
     /// `Some(Ok)`: done; `Some(Err)`: failed.
-    finished: Option<Result<(), String>>,
+    pub(crate) finished: Option<Result<(), String>>,
 }
 
 impl Slot {
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         matches!(self.finished, Some(Ok(())))
     }
 }
@@ -54,42 +58,17 @@ impl Slot {
 /// What one running piece of a batch came to.
 enum Unit {
     Expanded(usize, Result<Expansion, String>),
-    Object(usize, Outcome),
+    Object(usize, Item, Outcome),
     FollowedUp(usize, Result<(), String>),
 }
 
 type Piece<'a> = Pin<Box<dyn Future<Output = Unit> + Send + 'a>>;
 
-/// `Records[].attributes.ApproximateReceiveCount` of an SQS event, in
-/// record order (1 when absent).
-pub(crate) fn receive_counts(event: &Value) -> Vec<u32> {
-    event["Records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .map(|r| {
-                    r["attributes"]["ApproximateReceiveCount"]
-                        .as_str()
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
     /// Handles an SQS batch within `budget`; answers with the messages to retry.
-    pub(crate) async fn handle_batch(
-        &self,
-        messages: &[QueuedMessage],
-        receives: &[u32],
-        budget: Budget,
-    ) -> Value {
-        let receives = |i: usize| receives.get(i).copied().unwrap_or(1);
+    pub(crate) async fn handle_batch(&self, messages: &[QueuedMessage], budget: Budget) -> Value {
         let mut order: Vec<usize> = (0..messages.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(receives(i)));
+        order.sort_by_key(|&i| std::cmp::Reverse(messages[i].receives.unwrap_or(1)));
         let runs: Vec<Option<RunKey>> = messages
             .iter()
             .map(|m| work_of(m).and_then(run_of))
@@ -109,39 +88,38 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             })
             .collect();
         let mut slots: Vec<Slot> = messages.iter().map(|_| Slot::default()).collect();
+        let tally = Tally::default();
         let cut = self
-            .run_slots(messages, &order, &cancelled, &mut slots, budget)
+            .run_slots(messages, &order, &cancelled, &mut slots, budget, &tally)
             .await;
-        let tail = async {
-            let rescued = self.requeue_unstarted(messages, &slots, receives).await;
-            let unwritten = self
-                .count(&runs, &cancelled, &slots, receives, &mut views)
-                .await;
-            (rescued, unwritten)
+        tally.emit(&self.namespace);
+        let batch = Batch {
+            messages,
+            runs: &runs,
+            cancelled: &cancelled,
+            slots: &slots,
         };
-        let (rescued, unwritten) = match budget.end() {
+        let tail = self.tail(&batch, &mut views);
+        let (failed, requeued) = match budget.end() {
             Some(end) => tokio::time::timeout_at(end, tail)
                 .await
-                .unwrap_or_else(|_| (BTreeSet::new(), runs.iter().flatten().cloned().collect())),
+                .unwrap_or_else(|_| (self.unsettled(&batch), 0)),
             None => tail.await,
         };
         let mut response = SqsBatchResponse::default();
-        let mut failed = 0;
-        for (i, slot) in slots.iter().enumerate() {
-            let uncounted = runs[i].as_ref().is_some_and(|k| unwritten.contains(k));
-            if (slot.done() && !uncounted) || rescued.contains(&i) {
-                continue;
-            }
-            failed += 1;
+        for &i in &failed {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = messages[i].message_id.clone();
             response.batch_item_failures.push(failure);
         }
-        let outcomes: Vec<Outcome> = slots.iter().flat_map(|s| s.outcomes.clone()).collect();
-        let mut line = summary(&outcomes, Some((messages.len(), failed)));
+        let outcomes: Vec<Outcome> = slots
+            .iter()
+            .flat_map(|s| s.outcomes.iter().map(|(_, o)| o.clone()))
+            .collect();
+        let mut line = summary(&outcomes, Some((messages.len(), failed.len())));
         line["not_started"] = json!(slots.iter().filter(|s| s.started.is_none()).count());
         line["cut"] = json!(cut);
-        line["requeued"] = json!(rescued.len());
+        line["requeued"] = json!(requeued);
         if let Some(end) = budget.end() {
             // What this invocation had: its deadline, from its start.
             line["deadline_ms"] = json!((end - budget.start()).as_millis() as u64);
@@ -160,16 +138,17 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         cancelled: &[bool],
         slots: &mut [Slot],
         budget: Budget,
+        tally: &Tally,
     ) -> bool {
         let mut running: FuturesUnordered<Piece<'_>> = FuturesUnordered::new();
-        let mut ready: VecDeque<(usize, CreatedObject, Option<String>)> = VecDeque::new();
+        let mut ready: VecDeque<(usize, Item)> = VecDeque::new();
         let (mut next, mut expanding, mut objects) = (0, false, 0);
         let mut longest = Duration::ZERO;
         loop {
             loop {
                 if objects < CONCURRENCY {
-                    if let Some((i, object, only)) = ready.pop_front() {
-                        running.push(Box::pin(self.object_piece(i, object, only)));
+                    if let Some((i, item)) = ready.pop_front() {
+                        running.push(Box::pin(self.object_piece(i, item, tally)));
                         objects += 1;
                         continue;
                     }
@@ -184,7 +163,8 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                 next += 1;
                 slots[i].started = Some(Instant::now());
                 expanding = true;
-                running.push(Box::pin(self.expand_piece(i, &messages[i], cancelled[i])));
+                let piece = self.expand_piece(i, &messages[i], cancelled[i], tally);
+                running.push(Box::pin(piece));
             }
             let unit = match budget.cut() {
                 _ if running.is_empty() => return false,
@@ -201,7 +181,10 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     slot.expected = Some(expansion.objects.len());
                     (slot.queued, slot.then) = (expansion.queued, expansion.then);
                     let only = expansion.only;
-                    ready.extend(expansion.objects.into_iter().map(|o| (i, o, only.clone())));
+                    ready.extend(expansion.objects.into_iter().map(|object| {
+                        let only = only.clone();
+                        (i, Item { object, only })
+                    }));
                     i
                 }
                 Unit::Expanded(i, Err(error)) => {
@@ -209,9 +192,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     slots[i].finished = Some(Err(error));
                     i
                 }
-                Unit::Object(i, outcome) => {
+                Unit::Object(i, item, outcome) => {
                     objects -= 1;
-                    slots[i].outcomes.push(outcome);
+                    slots[i].outcomes.push((item, outcome));
                     i
                 }
                 Unit::FollowedUp(i, result) => {
@@ -229,30 +212,52 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
     }
 
-    async fn object_piece(&self, i: usize, object: CreatedObject, only: Option<String>) -> Unit {
-        let outcome = self.process_for(&object, only.as_deref()).await;
-        log_outcome(&object, &outcome);
-        Unit::Object(i, outcome)
+    async fn object_piece(&self, i: usize, item: Item, tally: &Tally) -> Unit {
+        let outcome = self
+            .process_for(&item.object, item.only.as_deref(), tally)
+            .await;
+        log_outcome(&item.object, &outcome);
+        Unit::Object(i, item, outcome)
     }
 
     /// What a message comes to: its objects, or the work it fans out. A
     /// cancelled run's item does nothing.
-    async fn expand_piece(&self, i: usize, message: &QueuedMessage, cancelled: bool) -> Unit {
+    async fn expand_piece(
+        &self,
+        i: usize,
+        message: &QueuedMessage,
+        cancelled: bool,
+        tally: &Tally,
+    ) -> Unit {
         let id = &message.message_id;
         let result = match &message.content {
             Err(error) => {
-                log(&json!({"event": "message", "message_id": id, "outcome": "failed", "error": error}));
+                telemetry::error(
+                    &json!({"event": "message", "message_id": id, "outcome": "failed", "error": error}),
+                );
                 Err(error.clone())
             }
             Ok(Notification::Backfill(work)) if cancelled => {
-                log(&json!({"event": "backfill", "message_id": id, "work": work, "outcome": "run_cancelled"}));
+                log(
+                    &json!({"event": "backfill", "message_id": id, "work": work, "outcome": "run_cancelled"}),
+                );
                 Ok(Expansion::default())
             }
-            Ok(Notification::Backfill(work)) => self.backfill(work).await.map_err(|error| {
-                log(&json!({"event": "backfill", "message_id": id, "work": work, "outcome": "failed",
-                            "retryable": error.retryable(), "error": error.to_string()}));
-                error.to_string()
-            }),
+            Ok(Notification::Backfill(work)) => match self.backfill(work).await {
+                Ok(expansion) => {
+                    tally.backfill_done(work.share(), expansion.objects.len());
+                    Ok(expansion)
+                }
+                Err(error) => {
+                    tally.backfill_failed(work.share());
+                    log_failure(
+                        &json!({"event": "backfill", "message_id": id, "work": work, "outcome": "failed",
+                                "retryable": error.retryable(), "error": error.to_string()}),
+                        error.retryable(),
+                    );
+                    Err(error.to_string())
+                }
+            },
             Ok(notification) => Ok(Expansion {
                 objects: self.objects_of(notification, Some(id)),
                 ..Expansion::default()
@@ -264,76 +269,19 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// Queues a finished page's next page.
     async fn follow_up_piece(&self, i: usize, work: Work) -> Unit {
         let result = self.queue.send(&[work.to_body()]).await.map_err(|error| {
-            log(
+            log_failure(
                 &json!({"event": "backfill", "work": work, "outcome": "follow_up_failed",
                         "retryable": error.retryable(), "error": error.to_string()}),
+                error.retryable(),
             );
             error.to_string()
         });
         Unit::FollowedUp(i, result)
     }
-
-    /// Backfill items never started on their last receive: queued again as
-    /// fresh copies (then acknowledged), so time alone never dead-letters
-    /// one. Returns the messages so handed on.
-    async fn requeue_unstarted(
-        &self,
-        messages: &[QueuedMessage],
-        slots: &[Slot],
-        receives: impl Fn(usize) -> u32,
-    ) -> BTreeSet<usize> {
-        let last: Vec<(usize, &Work)> = (0..messages.len())
-            .filter(|&i| slots[i].started.is_none() && receives(i) >= self.config.max_receives)
-            .filter_map(|i| work_of(&messages[i]).map(|work| (i, work)))
-            .collect();
-        let bodies: Vec<String> = last.iter().map(|(_, work)| work.to_body()).collect();
-        if bodies.is_empty() || self.queue.send(&bodies).await.is_err() {
-            return BTreeSet::new();
-        }
-        last.into_iter().map(|(i, _)| i).collect()
-    }
-
-    /// Adds what this batch did to each run: a finished item is done, one
-    /// that failed on its last receive is failed (it goes to the
-    /// dead-letter queue); others are counted when they finish. Returns the
-    /// runs whose counts could not be written.
-    async fn count(
-        &self,
-        runs: &[Option<RunKey>],
-        cancelled: &[bool],
-        slots: &[Slot],
-        receives: impl Fn(usize) -> u32,
-        views: &mut HashMap<RunKey, View>,
-    ) -> BTreeSet<RunKey> {
-        let Some(book) = &self.runs else {
-            return BTreeSet::new();
-        };
-        let mut deltas: HashMap<RunKey, Delta> = HashMap::new();
-        for (i, slot) in slots.iter().enumerate() {
-            let (Some(run), false) = (&runs[i], cancelled[i]) else {
-                continue;
-            };
-            if matches!(views.get(run), Some(View::Untracked)) {
-                continue;
-            }
-            let last = receives(i) >= self.config.max_receives;
-            let mut delta = Delta::default();
-            match &slot.finished {
-                Some(Ok(())) => delta.items.done = 1,
-                Some(Err(_)) if last => delta.items.failed = 1,
-                _ => continue,
-            }
-            delta.items.queued = slot.queued;
-            delta.files = file_counts(&slot.outcomes);
-            let sum = deltas.remove(run).unwrap_or_default().plus(delta);
-            deltas.insert(run.clone(), sum);
-        }
-        book.record(deltas, views).await.into_iter().collect()
-    }
 }
 
 /// The backfill item a message holds, if it holds one.
-fn work_of(message: &QueuedMessage) -> Option<&Work> {
+pub(crate) fn work_of(message: &QueuedMessage) -> Option<&Work> {
     match &message.content {
         Ok(Notification::Backfill(work)) => Some(work),
         _ => None,
@@ -349,7 +297,7 @@ fn settle(slot: &mut Slot) -> Option<Work> {
     let failed: Vec<&str> = slot
         .outcomes
         .iter()
-        .filter_map(|o| match o {
+        .filter_map(|(_, o)| match o {
             Outcome::Failed { error } => Some(error.as_str()),
             _ => None,
         })

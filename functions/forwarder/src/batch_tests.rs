@@ -103,6 +103,11 @@ fn forwarder(
     let config = Config::from_lookup(|name| match name {
         "TRAIL_BUCKET" => Some("trail-bucket".into()),
         "SHARE_CACHE_SECONDS" => Some("0".into()),
+        // A message's last receive is its 5th.
+        "DEAD_LETTER_QUEUE_URL" => {
+            Some("https://sqs.us-east-1.amazonaws.com/111111111111/dlq".into())
+        }
+        "MAX_RECEIVES" => Some("5".into()),
         _ => None,
     })
     .unwrap();

@@ -39,7 +39,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         // a route that says otherwise (a role description edited outside
         // the API) is refused, and the file is retried, then dead-lettered.
         if trailshare::ids::arn_account(notice.notify.arn()) != Some(&notice.grantee_account) {
-            return Err(AwsError::Rejected {
+            return Err(AwsError::Refused {
                 call: "notify",
                 message: format!(
                     "{} is not in the grantee account {} of share {}",
@@ -188,6 +188,12 @@ impl SourceCache {
             })
             .await
             .cloned()
+    }
+
+    /// The source's size if known (from the event, the listing or a HEAD
+    /// read anyway): no request is made for it.
+    pub(crate) fn known_size(&self, object: &CreatedObject) -> Option<u64> {
+        object.size.or_else(|| self.head.get().map(|h| h.size))
     }
 
     /// The source ETag if already known (from the event or a HEAD).

@@ -4,9 +4,12 @@
 
 mod backfill;
 mod batch;
+mod batch_tail;
 pub mod budget;
 mod delivery;
+mod last_receive;
 mod log;
+pub mod metrics;
 mod runs;
 mod shares;
 
@@ -24,8 +27,10 @@ use trailshare::seal::ShareKey;
 use crate::budget::Budget;
 use crate::delivery::SourceCache;
 use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
+use crate::metrics::{Counted, Mode, Tally};
 pub use crate::shares::{DamagedShare, ShareCache};
-use trailshare::targets::{targets_for, Notice};
+use trailshare::targets::{asked, targets_for, Asked, Notice, Target};
+use trailshare::telemetry;
 
 /// The tag every delivered log file carries, valued with its owning account.
 pub const ACCOUNT_TAG: &str = "trailshare:account";
@@ -69,6 +74,8 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     /// The trail bucket's region, as announcements name it.
     region: String,
     config: Config,
+    /// Where the metric lines' metrics go (`metrics::namespace`).
+    namespace: String,
     /// Where backfill runs keep their counts (`None`: not counted).
     runs: Option<crate::runs::RunBook>,
     /// Seals the runs' objects (the share secret's key).
@@ -90,6 +97,7 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
             notifier: NoNotifier,
             region: "us-east-1".to_string(),
             config,
+            namespace: metrics::DEFAULT_NAMESPACE.to_string(),
             runs: None,
             key,
         }
@@ -106,6 +114,7 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier: self.notifier,
             region: self.region,
             config: self.config,
+            namespace: self.namespace,
             runs: self.runs,
             key: self.key,
         }
@@ -125,9 +134,17 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             notifier,
             region: region.into(),
             config: self.config,
+            namespace: self.namespace,
             runs: self.runs,
             key: self.key,
         }
+    }
+
+    /// The same forwarder publishing its metrics in `namespace` (see
+    /// [`metrics::namespace`]).
+    pub fn with_metrics_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
     }
 
     /// The same forwarder counting backfill runs in `store`
@@ -143,7 +160,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// event). Concurrent callers wait for this one read.
     pub async fn warm_up(&self) {
         if let Err(error) = self.shares.get().await {
-            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+            telemetry::warn(
+                &json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}),
+            );
         }
     }
 
@@ -151,7 +170,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     /// with the share secret (a failure is logged; the first event reads again).
     pub async fn prime(&self, listing: Vec<RoleSummary>) {
         if let Err(error) = self.shares.prime(listing).await {
-            log(&json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}));
+            telemetry::warn(
+                &json!({"event": "warm_up", "outcome": "failed", "error": error.to_string()}),
+            );
         }
     }
 
@@ -172,7 +193,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         match decode(&event)? {
             Trigger::Direct(notification) => {
                 let objects = self.objects_of(&notification, None);
-                let outcomes = self.process_all(&objects).await;
+                let tally = Tally::default();
+                let outcomes = self.process_all(&objects, &tally).await;
+                tally.emit(&self.namespace);
                 let summary = summary(&outcomes, None);
                 log(&summary);
                 match count_failed(&outcomes) {
@@ -183,10 +206,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     }),
                 }
             }
-            Trigger::Queue(messages) => {
-                let receives = crate::batch::receive_counts(&event);
-                Ok(self.handle_batch(&messages, &receives, budget).await)
-            }
+            Trigger::Queue(messages) => Ok(self.handle_batch(&messages, budget).await),
         }
     }
 
@@ -215,7 +235,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     }
 
     /// Processes objects concurrently (bounded), outcomes in input order.
-    async fn process_all(&self, objects: &[CreatedObject]) -> Vec<Outcome> {
+    async fn process_all(&self, objects: &[CreatedObject], tally: &Tally) -> Vec<Outcome> {
         let items: Vec<Item> = objects
             .iter()
             .map(|object| Item {
@@ -223,13 +243,15 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                 only: None,
             })
             .collect();
-        self.process_items(&items).await
+        self.process_items(&items, tally).await
     }
 
-    async fn process_items(&self, items: &[Item]) -> Vec<Outcome> {
+    async fn process_items(&self, items: &[Item], tally: &Tally) -> Vec<Outcome> {
         stream::iter(items)
             .map(|item| async move {
-                let outcome = self.process_for(&item.object, item.only.as_deref()).await;
+                let outcome = self
+                    .process_for(&item.object, item.only.as_deref(), tally)
+                    .await;
                 log_outcome(&item.object, &outcome);
                 outcome
             })
@@ -238,44 +260,33 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             .await
     }
 
-    /// Does what the shares ask for one object.
+    /// Does what the shares ask for one object (and writes its metrics).
     pub async fn process(&self, object: &CreatedObject) -> Outcome {
-        self.process_for(object, None).await
+        let tally = Tally::default();
+        let outcome = self.process_for(object, None, &tally).await;
+        tally.emit(&self.namespace);
+        outcome
     }
 
     /// Does what the shares (or only the share `only`, for backfill) ask for
     /// one object: every target (the tag, each distinct copy) is tried,
     /// independently of the others' results.
-    async fn process_for(&self, object: &CreatedObject, only: Option<&str>) -> Outcome {
-        if object.bucket != self.config.trail_bucket {
-            return skipped(format!("bucket {} is not the trail bucket", object.bucket));
-        }
-        let key = match LogKey::parse(&object.key) {
+    async fn process_for(
+        &self,
+        object: &CreatedObject,
+        only: Option<&str>,
+        tally: &Tally,
+    ) -> Outcome {
+        let key = match self.trail_key(object) {
             Ok(key) => key,
-            Err(error) => return skipped(error.to_string()),
+            Err(outcome) => return outcome,
         };
-        if key.prefix != self.config.trail_prefix {
-            return skipped("outside the trail prefix".to_string());
-        }
-        if key.organization_id.is_some() && key.organization_id != self.config.organization_id {
-            return skipped("organization layout of another organization".to_string());
-        }
         let shares = match self.shares.get().await {
             Ok(shares) => shares,
-            Err(error) => {
-                return Outcome::Failed {
-                    error: error.to_string(),
-                }
-            }
+            Err(error) => return failed(error),
         };
-        // IAM denies an expired share already; the forwarder stops too.
-        let now = time::OffsetDateTime::now_utc();
-        let selected = shares
-            .routes
-            .iter()
-            .filter(|s| only.is_none_or(|name| s.name == name) && !s.expired_at(now));
-        let (targets, notices) = targets_for(selected, &key.account, &object.key);
-        let damaged = damaged_claims(&shares.damaged, object, &key.account, only);
+        let (targets, notices, asked) = wanted(&shares.routes, only, &key.account, &object.key);
+        let damaged = damaged_claims(&shares.damaged, object, &key.account, only, tally);
         if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
@@ -283,30 +294,28 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             ));
         }
         let source = SourceCache::default();
-        let results = futures_util::future::join_all(
-            targets
-                .iter()
-                .map(|target| self.reach(object, &key.account, target, &source)),
-        )
-        .await;
-        let mut actions = Vec::new();
-        let mut errors = damaged;
-        let mut source_gone = None;
-        let mut done = Vec::new();
-        for (target, result) in targets.iter().zip(results) {
-            log_target(object, &target.name(), &result);
-            done.push(result.is_ok());
-            match result {
-                Ok(action) => actions.push(action),
-                Err(AwsError::NotFound { call }) => source_gone = Some(call),
-                Err(error) => errors.push(format!("{}: {error}", target.name())),
-            }
-        }
+        let mut gathered = Gathered {
+            errors: damaged,
+            ..Gathered::default()
+        };
+        let count = |i, t: &Target, r: &Result<String, AwsError>| {
+            tally.target(&asked, i, t, Counted::of(r, source.known_size(object)))
+        };
+        let done = self
+            .reach_all(
+                object,
+                &key.account,
+                &targets,
+                &source,
+                &mut gathered,
+                count,
+            )
+            .await;
         // Each announcement once its share's delivery is done; a delivery
         // that failed fails the object, so its notice comes on the retry.
         let due: Vec<&Notice> = notices
             .iter()
-            .filter(|n| source_gone.is_none() && n.after.is_none_or(|i| done[i]))
+            .filter(|n| gathered.source_gone.is_none() && n.after.is_none_or(|i| done[i]))
             .collect();
         let results = futures_util::future::join_all(
             due.iter()
@@ -314,25 +323,129 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         )
         .await;
         for (notice, result) in due.iter().zip(results) {
-            let name = format!("notify {}", notice.notify.arn());
-            log_target(object, &name, &result);
-            match result {
-                Ok(action) => actions.push(action),
-                Err(AwsError::NotFound { call }) => source_gone = Some(call),
-                Err(error) => errors.push(format!("{name}: {error}")),
-            }
+            tally.notice(&asked, &notices, notice, Counted::of(&result, None));
+            gathered.add_notice(object, notice, result);
         }
-        if !errors.is_empty() {
+        if !gathered.errors.is_empty() {
             return Outcome::Failed {
-                error: errors.join("; "),
+                error: gathered.errors.join("; "),
             };
         }
-        if let Some(call) = source_gone {
+        if let Some(call) = gathered.source_gone {
+            // Its announcements are not sent either: skipped too.
+            for notice in notices.iter().filter(|n| !due.contains(n)) {
+                tally.notice(&asked, &notices, notice, Counted::Skipped);
+            }
             return skipped(format!("the object no longer exists ({call})"));
         }
         Outcome::Processed {
             account: key.account,
-            actions,
+            actions: gathered.actions,
+        }
+    }
+
+    /// Every target at once; each result logged, counted (`count`) and
+    /// gathered. Which targets are done, in order (announcements wait on them).
+    async fn reach_all(
+        &self,
+        object: &CreatedObject,
+        account: &str,
+        targets: &[Target],
+        source: &SourceCache,
+        gathered: &mut Gathered,
+        count: impl Fn(usize, &Target, &Result<String, AwsError>),
+    ) -> Vec<bool> {
+        let results = futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|target| self.reach(object, account, target, source)),
+        )
+        .await;
+        let mut done = Vec::new();
+        for (index, (target, result)) in targets.iter().zip(results).enumerate() {
+            log_target(object, &target.name(), &result);
+            count(index, target, &result);
+            done.push(result.is_ok());
+            gathered.add(&target.name(), result);
+        }
+        done
+    }
+
+    /// The object's CloudTrail key, if it is a file of this stack's trail
+    /// (its bucket, prefix and organization); else why it is skipped.
+    fn trail_key(&self, object: &CreatedObject) -> Result<LogKey, Outcome> {
+        if object.bucket != self.config.trail_bucket {
+            return Err(skipped(format!(
+                "bucket {} is not the trail bucket",
+                object.bucket
+            )));
+        }
+        let key = LogKey::parse(&object.key).map_err(|error| skipped(error.to_string()))?;
+        if key.prefix != self.config.trail_prefix {
+            return Err(skipped("outside the trail prefix".to_string()));
+        }
+        if key.organization_id.is_some() && key.organization_id != self.config.organization_id {
+            return Err(skipped(
+                "organization layout of another organization".to_string(),
+            ));
+        }
+        Ok(key)
+    }
+}
+
+/// What the shares (`only` the one named, if any) want done with an
+/// account's file: the targets, the announcements, and which shares each
+/// result counts for in the metrics. IAM denies an expired share already;
+/// the forwarder stops too.
+fn wanted(
+    routes: &[trailshare::route::Route],
+    only: Option<&str>,
+    account: &str,
+    key: &str,
+) -> (Vec<Target>, Vec<Notice>, Vec<Asked>) {
+    let now = time::OffsetDateTime::now_utc();
+    let selected = || {
+        routes
+            .iter()
+            .filter(move |s| only.is_none_or(|name| s.name == name) && !s.expired_at(now))
+    };
+    let (targets, notices) = targets_for(selected(), account, key);
+    let asked = asked(selected(), account, key, &targets, &notices);
+    (targets, notices, asked)
+}
+
+fn failed(error: impl std::fmt::Display) -> Outcome {
+    Outcome::Failed {
+        error: error.to_string(),
+    }
+}
+
+/// What one object's deliveries and announcements came to: the actions
+/// done, the errors (which fail the object), and whether its source is gone.
+#[derive(Default)]
+struct Gathered {
+    actions: Vec<String>,
+    errors: Vec<String>,
+    source_gone: Option<&'static str>,
+}
+
+impl Gathered {
+    fn add_notice(
+        &mut self,
+        object: &CreatedObject,
+        notice: &Notice,
+        result: Result<String, AwsError>,
+    ) {
+        let name = format!("notify {}", notice.notify.arn());
+        log_target(object, &name, &result);
+        self.add(&name, result);
+    }
+
+    fn add(&mut self, name: &str, result: Result<String, AwsError>) {
+        match result {
+            Ok(action) => self.actions.push(action),
+            Err(AwsError::NotFound { call }) => self.source_gone = Some(call),
+            Err(error) => self.errors.push(format!("{name}: {error}")),
         }
     }
 }
@@ -345,6 +458,7 @@ fn damaged_claims(
     object: &CreatedObject,
     account: &str,
     only: Option<&str>,
+    tally: &Tally,
 ) -> Vec<String> {
     damaged
         .iter()
@@ -354,7 +468,8 @@ fn damaged_claims(
                 "share {} is damaged ({}): nothing is delivered for it until an admin's PUT heals it",
                 d.name, d.reason
             );
-            log(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
+            tally.count(&d.name, Mode::Damaged, Counted::Failed);
+            telemetry::error(&json!({"event": "target", "bucket": object.bucket, "key": object.key,
                         "target": format!("share {}", d.name), "outcome": "failed",
                         "retryable": false, "error": error}));
             error

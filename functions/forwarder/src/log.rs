@@ -4,6 +4,7 @@ use crate::Outcome;
 use serde_json::{json, Value};
 use trailshare::events::CreatedObject;
 use trailshare::ports::AwsError;
+use trailshare::telemetry;
 
 pub(crate) fn skipped(reason: String) -> Outcome {
     Outcome::Skipped { reason }
@@ -36,6 +37,7 @@ pub(crate) fn summary(outcomes: &[Outcome], messages: Option<(usize, usize)>) ->
 
 pub(crate) fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
     let mut line = json!({"event": "object", "bucket": object.bucket, "key": object.key});
+    let failed = matches!(outcome, Outcome::Failed { .. });
     match outcome {
         Outcome::Processed { account, actions } => {
             line["outcome"] = json!("processed");
@@ -51,13 +53,24 @@ pub(crate) fn log_outcome(object: &CreatedObject, outcome: &Outcome) {
             line["error"] = json!(error);
         }
     }
-    log(&line);
+    if failed {
+        telemetry::warn(&line);
+    } else {
+        telemetry::info(&line);
+    }
 }
 
 /// One line per target outcome; `retryable` says whether a redelivery may
 /// succeed by itself (throttles, 5xx) or needs a setting changed first.
+/// Its level: `INFO` when done, `WARN` when the source is gone or a retry
+/// may cure it, `ERROR` when it will not.
 pub(crate) fn log_target(object: &CreatedObject, target: &str, result: &Result<String, AwsError>) {
-    log(&target_line(object, target, result));
+    let line = target_line(object, target, result);
+    match result {
+        Ok(_) => telemetry::info(&line),
+        Err(AwsError::NotFound { .. }) => telemetry::warn(&line),
+        Err(error) => log_failure(&line, error.retryable()),
+    }
 }
 
 pub(crate) fn target_line(
@@ -86,7 +99,17 @@ pub(crate) fn target_line(
     line
 }
 
-/// One JSON line on stdout, which Lambda sends to CloudWatch Logs.
+/// One JSON line of the forwarder's normal work (see `trailshare::telemetry`:
+/// on stdout, which Lambda sends to CloudWatch Logs).
 pub(crate) fn log(line: &Value) {
-    println!("{line}");
+    telemetry::info(line);
+}
+
+/// A failure's line: `WARN` if a retry may cure it, else `ERROR`.
+pub(crate) fn log_failure(line: &Value, retryable: bool) {
+    if retryable {
+        telemetry::warn(line);
+    } else {
+        telemetry::error(line);
+    }
 }

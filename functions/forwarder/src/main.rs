@@ -1,5 +1,6 @@
 //! The forwarder Lambda: configuration and clients built once, then the
 //! runtime loop hands each S3, EventBridge, SNS or SQS event to the forwarder.
+//! Every line it writes goes through `trailshare::telemetry` (JSON).
 
 use forwarder::budget::Budget;
 use forwarder::Forwarder;
@@ -10,17 +11,16 @@ use trailshare::aws::{
 };
 use trailshare::config::Config;
 use trailshare::ports::RoleReader;
+use trailshare::telemetry::{self, refuse_to_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = Config::from_env().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
-    let secret_arn = config.share_secret_arn().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    telemetry::init();
+    let config = Config::from_env().unwrap_or_else(refuse_to_start);
+    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse_to_start);
+    let namespace =
+        forwarder::metrics::namespace(std::env::var("METRICS_NAMESPACE").ok().as_deref())
+            .unwrap_or_else(refuse_to_start);
     let sdk = load_sdk_config().await;
     // The share secret and the first share listing, concurrently: a cold
     // start costs the slower of the two, not their sum.
@@ -30,10 +30,7 @@ async fn main() -> Result<(), Error> {
         trailshare::seal::load(&secret),
         roles.list_summaries(&config.share_role_path)
     );
-    let key = key.unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    let key = key.unwrap_or_else(refuse_to_start);
     // Announcements name the trail bucket's region, as cli_profile does.
     let region = config.trail_bucket_region.clone().unwrap_or_else(|| {
         sdk.region()
@@ -41,10 +38,11 @@ async fn main() -> Result<(), Error> {
     });
     // Where backfill work fans out; unset, backfill work fails (and is
     // dead-lettered) instead of being dropped.
-    let queue = config
-        .forwarder_queue_url
-        .as_ref()
-        .map(|url| SqsQueue::new(&sdk, url));
+    let queue = config.forwarder_queue_url.as_ref().map(|url| {
+        // On a message's last receive, it goes there with an explanation.
+        let dead_letter = config.dead_letter.as_ref().map(|d| d.queue_url.clone());
+        SqsQueue::new(&sdk, url).with_dead_letter(dead_letter)
+    });
     // Where backfill runs keep their counts; unset, runs are not counted.
     let runs = config
         .backfill_bucket
@@ -53,7 +51,8 @@ async fn main() -> Result<(), Error> {
     // One forwarder for the life of the process.
     let mut forwarder = Forwarder::new(roles, S3Objects::new(&sdk), config, key)
         .with_queue(queue)
-        .with_notifier(AwsNotifier::new(&sdk), region);
+        .with_notifier(AwsNotifier::new(&sdk), region)
+        .with_metrics_namespace(namespace);
     if let Some(runs) = runs {
         forwarder = forwarder.with_runs(runs);
     }

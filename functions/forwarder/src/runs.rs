@@ -148,7 +148,7 @@ fn merge(mut line: serde_json::Value, more: serde_json::Value) -> serde_json::Va
 /// What one item's files come to: delivered (something written: a tag, a
 /// copy, a notice), already done (every target already there), skipped,
 /// failed.
-pub(crate) fn file_counts(outcomes: &[Outcome]) -> FileCounts {
+pub(crate) fn file_counts<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> FileCounts {
     let mut counts = FileCounts::default();
     for outcome in outcomes {
         match outcome {

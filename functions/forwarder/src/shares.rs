@@ -108,7 +108,7 @@ impl<S: RoleReader> ShareCache<S> {
             {
                 Some(read) => read.map_err(|(distrust, route)| Unbelieved {
                     reason: distrust.reason(),
-                    claims: route.log_accounts,
+                    claims: route.claims(),
                 }),
                 None => match self.route_from_tags(&role.role_name).await? {
                     Some(read) => read,
@@ -137,7 +137,7 @@ impl<S: RoleReader> ShareCache<S> {
             Ok(()) => Ok(route),
             Err(_) => Err(Unbelieved {
                 reason: "not_admitted",
-                claims: route.log_accounts,
+                claims: route.claims(),
             }),
         }
     }
@@ -171,7 +171,7 @@ impl<S: RoleReader> ShareCache<S> {
             Ok(()) => Ok(route),
             Err(distrust) => Err(Unbelieved {
                 reason: distrust.reason(),
-                claims: route.log_accounts,
+                claims: route.claims(),
             }),
         }))
     }
@@ -185,9 +185,8 @@ struct Unbelieved {
 
 /// One line per damaged share and listing, for the operator's alarm.
 fn log_damaged(share: &DamagedShare) {
-    println!(
-        "{}",
-        json!({"event": "share_damaged", "share": share.name, "reason": share.reason,
-               "claims": share.claims})
+    trailshare::telemetry::error(
+        &json!({"event": "share_damaged", "share": share.name, "reason": share.reason,
+               "claims": share.claims}),
     );
 }

@@ -60,9 +60,11 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             .on("expires_at"));
         }
         let id = random_id()?;
-        let work = Work::plan(&spec.name, Some(&id), &spec.log_accounts, window);
+        // The log accounts covered, as the share names them (["*"]: all).
+        let accounts = spec.log_scope();
+        let work = Work::plan(&spec.name, Some(&id), &accounts, window);
         let bodies: Vec<String> = work.iter().map(Work::to_body).collect();
-        let run = new_run(&id, spec, window, caller, bodies.len() as u64);
+        let run = new_run(&id, spec, &accounts, window, caller, bodies.len() as u64);
         if let Some(store) = &self.runs {
             if !runs::create(store, &self.key, &run).await? {
                 return Err(ApiError::new(
@@ -83,8 +85,7 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             "share": spec.name,
             "from": run.from,
             "until": run.until,
-            // The log accounts covered, as the share names them (["*"]: all).
-            "accounts": spec.log_accounts,
+            "accounts": accounts,
             "queued": bodies.len(),
         }});
         (self.audit)(
@@ -170,13 +171,20 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
 }
 
 /// A run as it starts: `queued` items on the queue, nothing done.
-fn new_run(id: &str, spec: &ShareSpec, window: Window, caller: &str, queued: u64) -> Run {
+fn new_run(
+    id: &str,
+    spec: &ShareSpec,
+    accounts: &[String],
+    window: Window,
+    caller: &str,
+    queued: u64,
+) -> Run {
     Run {
         id: id.to_string(),
         share: spec.name.clone(),
         from: format_day(window.from),
         until: format_day(window.until),
-        accounts: spec.log_accounts.clone(),
+        accounts: accounts.to_vec(),
         created_at: now_rfc3339(),
         created_by: caller.to_string(),
         cancelled_at: None,

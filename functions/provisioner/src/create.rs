@@ -52,9 +52,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         };
         if let Err(error) = sealed.await {
             if let Err(cleanup) = self.store.delete(&role.role_name).await {
-                eprintln!(
-                    "{}",
-                    json!({"event": "aws_error", "call": cleanup.call(), "role": role.role_name, "error": cleanup.to_string()})
+                trailshare::telemetry::error(
+                    &json!({"event": "aws_error", "call": cleanup.call(), "role": role.role_name, "error": cleanup.to_string()}),
                 );
             }
             return Err(error.into());

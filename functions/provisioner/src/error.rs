@@ -65,6 +65,9 @@ pub(crate) fn aws_code(error: &AwsError) -> String {
         | AwsError::Denied { message, .. }
         | AwsError::Failed { message, .. }
         | AwsError::Rejected { message, .. } => message,
+        AwsError::NotConfigured { .. } | AwsError::Refused { .. } => {
+            return "no error code (not an AWS call)".into()
+        }
     };
     let head = text
         .split_once(": ")
@@ -78,9 +81,8 @@ pub(crate) fn aws_code(error: &AwsError) -> String {
 
 impl From<AwsError> for ApiError {
     fn from(error: AwsError) -> ApiError {
-        eprintln!(
-            "{}",
-            json!({"event": "aws_error", "call": error.call(), "error": error.to_string()})
+        trailshare::telemetry::error(
+            &json!({"event": "aws_error", "call": error.call(), "error": error.to_string()}),
         );
         let message = format!("{} failed: {}", error.call(), aws_code(&error));
         match error {
@@ -119,9 +121,8 @@ pub(crate) fn principal_error(error: AwsError, spec: &ShareSpec) -> ApiError {
                 Some(i) => format!("grantee_principals[{i}]"),
                 None => "grantee_principals".to_string(),
             };
-            eprintln!(
-                "{}",
-                json!({"event": "aws_error", "call": error.call(), "error": error.to_string()})
+            trailshare::telemetry::error(
+                &json!({"event": "aws_error", "call": error.call(), "error": error.to_string()}),
             );
             return ApiError::new(
                 400,

@@ -32,7 +32,7 @@ pub struct ApiRequest {
 /// `template.yaml` must route exactly these (plus an `ANY` fallback per
 /// path, so other methods get a 405): API Gateway answers 404 for any route
 /// it lacks before the function runs. Checked against the router and the
-/// template by `route_table_tests`.
+/// template by `tests::routes`.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/shares"),
     ("POST", "/shares"),
@@ -44,10 +44,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/shares/{name}/backfill/{id}"),
     ("DELETE", "/shares/{name}/backfill/{id}"),
 ];
-
-#[cfg(test)]
-#[path = "route_table_tests.rs"]
-mod route_table_tests;
 
 /// What a request is about; routes match exactly, so a share may be named
 /// `shares` or `revoke-sessions`.

@@ -8,9 +8,8 @@
 
 mod backfill;
 mod create;
-#[cfg(test)]
-mod edge_tests;
 mod error;
+mod found;
 mod http;
 mod list;
 mod replace;
@@ -22,18 +21,17 @@ use serde_json::{json, Value};
 use trailshare::admin::AdminMatch;
 use trailshare::admission::{admit, Refusal};
 use trailshare::config::Config;
-use trailshare::grantee::grantee_setup;
 use trailshare::policy::{role_policy, READ_POLICY_NAME};
 use trailshare::ports::{
     AwsError, NoQueue, NoRolePaths, RolePaths, RoleStore, StoredRole, WorkQueue,
 };
-use trailshare::record::{read_tags, role_name, share_name, ShareRecord};
-use trailshare::route::read_description;
-use trailshare::seal::{Distrust, ShareKey};
+use trailshare::record::{role_name, ShareRecord};
+use trailshare::seal::ShareKey;
 use trailshare::share::{validate_existing_name, validate_name, ShareSpec};
 
 pub use crate::error::ApiError;
 use crate::error::{aws_code, method_not_allowed, Result};
+use crate::found::{readable, Found};
 pub use crate::http::{ApiRequest, ApiResponse, Route, ROUTES};
 use crate::replace::revocation_moment;
 pub use crate::replace::PROPAGATION_MARGIN;
@@ -64,34 +62,13 @@ pub struct Provisioner<S, Q = NoQueue, P = NoRolePaths> {
     runs: Option<trailshare::backfill::AnyRuns>,
 }
 
-/// A role on the share path, as far as it can be read and believed.
-enum Found {
-    Share(Box<ShareRecord>, StoredRole),
-    Damaged {
-        role: StoredRole,
-        not_managed: bool,
-        /// `unreadable`, `unsigned`, `unauthenticated` or `not_managed`.
-        reason: &'static str,
-        error: String,
-    },
-}
-
-fn damaged(role: StoredRole, reason: &'static str, error: impl Into<String>) -> Found {
-    Found::Damaged {
-        role,
-        not_managed: false,
-        reason,
-        error: error.into(),
-    }
-}
-
 impl<S: RoleStore> Provisioner<S, NoQueue> {
     pub fn new(store: S, config: Config, key: ShareKey) -> Provisioner<S, NoQueue> {
         Provisioner {
             store,
             config,
             key,
-            audit: Box::new(|line| println!("{line}")),
+            audit: Box::new(trailshare::telemetry::info),
             queue: NoQueue,
             role_paths: NoRolePaths,
             known_paths: Default::default(),
@@ -282,9 +259,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             Some(path) => Some(path),
             None => {
                 let found = self.role_paths.role_path(&role_name).await.map_err(|error| {
-                    eprintln!(
-                        "{}",
-                        json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()})
+                    trailshare::telemetry::error(
+                        &json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()}),
                     );
                     ApiError::new(
                         503,
@@ -328,67 +304,16 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 ),
             )
             .on("grantee_account"),
+            Refusal::OrganizationNotAllowed { allowed } => ApiError::new(
+                403,
+                "forbidden",
+                format!(
+                    "an organization share grants every member account, but GRANTEE_ACCOUNTS allows only {}",
+                    allowed.join(", ")
+                ),
+            )
+            .on("organization"),
         })
-    }
-
-    /// Reads a role as a share, or says why it cannot be one: its record
-    /// must carry this stack's seal for this very role, and still be a
-    /// share this stack admits (validator and allow-lists).
-    fn classify(&self, role: StoredRole) -> Found {
-        if let Some(boundary) = &self.config.permissions_boundary_arn {
-            if role.permissions_boundary.as_ref() != Some(boundary) {
-                return Found::Damaged {
-                    role,
-                    not_managed: true,
-                    reason: "not_managed",
-                    error: "not_managed: its permissions boundary was removed or changed outside trailshare; the provisioner's fence forbids touching it, so an IAM administrator must remove the role".into(),
-                };
-            }
-        }
-        let read = match read_tags(&role.role_name, role.tag_pairs()) {
-            Ok(read) => read,
-            Err(error) => return damaged(role, "unreadable", error.to_string()),
-        };
-        if let Err(distrust) = read.check(&self.key, role.identity()) {
-            let error = match distrust {
-                Distrust::Unsigned => "the record carries no seal (written by an earlier version, or by hand): a PUT of the share re-signs it",
-                Distrust::Unauthenticated => "the record's seal does not verify: it was not written for this role by this stack's provisioner; a PUT of the share heals it",
-            };
-            return damaged(role, distrust.reason(), error);
-        }
-        // The route the forwarder acts on must be sealed too (a sealed but
-        // older route is drift, which GET of one share checks).
-        let route =
-            read_description(role.description.as_deref()).believe(&self.key, role.identity());
-        if let Some(Err((distrust, _))) = route {
-            let error = "the route in the role's description was not written for this role by this stack's provisioner: the forwarder delivers nothing for it; a PUT of the share heals it";
-            return damaged(role, distrust.reason(), error);
-        }
-        if let Err(invalid) = trailshare::admission::readmit(&read.record.spec, &self.config) {
-            return damaged(
-                role,
-                "unreadable",
-                format!("the record is not a share this stack admits ({invalid}): a PUT of the share heals it"),
-            );
-        }
-        Found::Share(Box::new(read.record), role)
-    }
-
-    /// The role of share `name`, if one is on the share path.
-    async fn find(&self, name: &str) -> Result<Option<Found>> {
-        Ok(self
-            .store
-            .get(&self.config.share_role_path, &role_name(name))
-            .await?
-            .map(|role| self.classify(role)))
-    }
-
-    /// An existing, readable, managed share, or the 404/409 that says why not.
-    async fn existing(&self, name: &str) -> Result<(ShareRecord, StoredRole)> {
-        match self.find(name).await? {
-            None => Err(ApiError::not_found(name)),
-            Some(found) => readable(found),
-        }
     }
 
     /// `POST /shares/{name}/revoke-sessions`: every session issued before
@@ -449,9 +374,8 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
         let stale = ShareRecord::stale_tag_keys(role.tags.iter().map(|(k, _)| k.as_str()), &tags);
         if !stale.is_empty() {
             if let Err(error) = self.store.untag(&role.role_name, &stale).await {
-                eprintln!(
-                    "{}",
-                    json!({"event": "stale_tags_left", "role": role.role_name, "keys": stale, "error": error.to_string()})
+                trailshare::telemetry::warn(
+                    &json!({"event": "stale_tags_left", "role": role.role_name, "keys": stale, "error": error.to_string()}),
                 );
             }
         }
@@ -478,102 +402,6 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             "action": action, "share": share, "before": before, "after": after}),
         );
     }
-
-    fn render_found(&self, found: &Found) -> Value {
-        match found {
-            Found::Share(record, role) => {
-                let mut share = self.render(record, &role.arn);
-                // IAM's RoleLastUsed (hours behind): who reviews access asks.
-                share["last_used"] = match &role.last_used {
-                    Some(used) => json!({"at": used.at, "region": used.region}),
-                    None => Value::Null,
-                };
-                share
-            }
-            Found::Damaged {
-                role,
-                reason,
-                error,
-                ..
-            } => json!({
-                "name": share_name(&role.role_name).unwrap_or(&role.role_name),
-                "role_arn": role.arn,
-                "status": "damaged",
-                "reason": reason,
-                "error": error,
-            }),
-        }
-    }
-
-    /// One share as `GET /shares/{name}` shows it: a record IAM does not
-    /// hold (a stopped replace, a record rolled back to an older sealed
-    /// one) is `damaged`, reason `drift`, never shown as if it held.
-    async fn render_checked(&self, found: Found) -> Result<Value> {
-        let mut share = self.render_found(&found);
-        if let Found::Share(record, role) = &found {
-            let held = self.holds(record, role).await?;
-            if !held.all() {
-                let parts: Vec<&str> = [
-                    (held.trust, "trust policy"),
-                    (held.policy, "inline policy"),
-                    (held.route, "route (description, session length)"),
-                ]
-                .into_iter()
-                .filter(|(holds, _)| !holds)
-                .map(|(_, part)| part)
-                .collect();
-                share["status"] = json!("damaged");
-                share["reason"] = json!("drift");
-                share["error"] = json!(format!(
-                    "IAM's {} differs from the share's record: a PUT of the share repairs it",
-                    parts.join(", ")
-                ));
-            }
-        }
-        Ok(share)
-    }
-
-    /// The share as the API returns it.
-    fn render(&self, record: &ShareRecord, role_arn: &str) -> Value {
-        let mut share = serde_json::to_value(&record.spec).expect("a share spec serialises");
-        share["role_arn"] = json!(role_arn);
-        // IAM denies an expired role already; the daily sweep deletes it.
-        let expired = record.spec.expired_at(time::OffsetDateTime::now_utc());
-        share["status"] = json!(if expired { "expired" } else { "active" });
-        share["created_by"] = json!(record.created_by);
-        share["created_at"] = json!(record.created_at);
-        for (key, value) in [
-            ("updated_by", &record.updated_by),
-            ("updated_at", &record.updated_at),
-            ("sessions_valid_after", &record.sessions_valid_after),
-        ] {
-            if let Some(value) = value {
-                share[key] = json!(value);
-            }
-        }
-        share["grantee_setup"] = grantee_setup(&record.spec, &self.config, role_arn);
-        share
-    }
-}
-
-/// A found role as a share to change, or the 409 that says why it cannot be.
-fn readable(found: Found) -> Result<(ShareRecord, StoredRole)> {
-    match found {
-        Found::Share(record, role) => Ok((*record, role)),
-        Found::Damaged {
-            not_managed: true,
-            error,
-            ..
-        } => Err(ApiError::new(409, "not_managed", error).on("name")),
-        Found::Damaged { reason, error, .. } => Err(ApiError::new(
-            409,
-            "damaged",
-            format!(
-                "the share is damaged ({reason}: {error}); PUT the share to heal it, or DELETE it"
-            ),
-        )
-        .on("name")),
-    }
 }
 
 fn rfc3339(moment: time::OffsetDateTime) -> String {
@@ -590,9 +418,8 @@ fn now_rfc3339() -> String {
 
 /// One structured log line per request.
 fn log_request(request: &ApiRequest, response: &ApiResponse) {
-    println!(
-        "{}",
-        json!({"event": "request", "method": request.method, "path": request.path,
-               "status": response.status, "caller": request.caller})
+    trailshare::telemetry::info(
+        &json!({"event": "request", "method": request.method, "path": request.path,
+               "status": response.status, "caller": request.caller}),
     );
 }

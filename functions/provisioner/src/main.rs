@@ -1,33 +1,27 @@
 //! The provisioner Lambda: configuration and clients built once, then the
 //! runtime loop hands each API Gateway event to the share API, and each
-//! daily `Scheduled Event` to the sweep of expired shares.
+//! daily `Scheduled Event` to the sweep of expired shares. Every line it
+//! writes goes through `trailshare::telemetry` (JSON).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
 use serde_json::Value;
 use trailshare::aws::{load_sdk_config, IamRoles, S3Runs, SecretsManagerSecret, SqsQueue};
 use trailshare::config::Config;
+use trailshare::telemetry::{self, refuse_to_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = Config::from_env().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
-    let secret_arn = config.share_secret_arn().unwrap_or_else(|error| {
-        eprintln!("{error}");
-        std::process::exit(1);
-    });
+    telemetry::init();
+    let config = Config::from_env().unwrap_or_else(refuse_to_start);
+    let secret_arn = config.share_secret_arn().unwrap_or_else(refuse_to_start);
     let sdk = load_sdk_config().await;
     // The key that seals every share record and route: read once per cold
     // start; without it no share could be written or believed.
     let secret = SecretsManagerSecret::new(&sdk, secret_arn);
     let key = trailshare::seal::load(&secret)
         .await
-        .unwrap_or_else(|error| {
-            eprintln!("{error}");
-            std::process::exit(1);
-        });
+        .unwrap_or_else(refuse_to_start);
     // The forwarder's queue, where backfill work goes (unset: backfill 503).
     let queue = config
         .forwarder_queue_url

@@ -31,6 +31,14 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             } => return self.heal(spec, role, reason, caller).await,
             found => readable(found)?,
         };
+        if current.spec.organization.is_some() != spec.organization.is_some() {
+            return Err(ApiError::new(
+                409,
+                "immutable",
+                "whether a share is an organization share is fixed for its life: delete the share and create a new one",
+            )
+            .on("organization"));
+        }
         if current.spec.grantee_account != spec.grantee_account {
             return Err(ApiError::new(
                 409,
@@ -70,6 +78,9 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
     /// 2. the trust;
     /// 3. the new reach, with a deny of sessions issued before a moment
     ///    after the trust changed, when who may assume or what is read changed;
+    ///    when only an organization share's `exclude_accounts` changed, the
+    ///    new policy alone (its deny cuts the excluded accounts' sessions;
+    ///    no other member's is revoked);
     /// 4. the session length and the description (the route), then the record.
     pub(crate) async fn replace(
         &self,
@@ -103,6 +114,13 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             self.store
                 .put_policy(name, READ_POLICY_NAME, &policy.to_string())
                 .await?;
+        } else {
+            let policy = role_policy(&spec, &self.config, valid_after.as_deref());
+            if policy != role_policy(old, &self.config, valid_after.as_deref()) {
+                self.store
+                    .put_policy(name, READ_POLICY_NAME, &policy.to_string())
+                    .await?;
+            }
         }
         // The description carries the route (expiry, delivery) that the
         // forwarder and the sweep read.

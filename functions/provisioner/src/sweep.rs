@@ -49,16 +49,15 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 Ok(Some(name)) => swept.push(name),
                 Ok(None) => {}
                 Err(error) => {
-                    eprintln!(
-                        "{}",
-                        json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()})
+                    trailshare::telemetry::error(
+                        &json!({"event": "aws_error", "call": error.call(), "role": role_name, "error": error.to_string()}),
                     );
                     failure.get_or_insert(error);
                 }
             }
         }
         let outcome = json!({"event": "sweep", "swept": swept, "left": left});
-        println!("{outcome}");
+        trailshare::telemetry::info(&outcome);
         match failure {
             Some(error) => Err(error),
             None => Ok(outcome),

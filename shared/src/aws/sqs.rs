@@ -1,8 +1,10 @@
 //! `WorkQueue` over SQS: the forwarder's own queue, where backfill work fans
-//! out (share → account → day) for Lambda's concurrency to carry out.
+//! out (share → account → day) for Lambda's concurrency to carry out, and
+//! its dead-letter queue, where the forwarder puts a message that failed
+//! for the last time, with attributes saying why.
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 
 use super::classify;
@@ -16,6 +18,7 @@ const BATCH: usize = 10;
 pub struct SqsQueue {
     sqs: Client,
     url: String,
+    dead_letter_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -23,7 +26,14 @@ impl SqsQueue {
         SqsQueue {
             sqs: Client::new(sdk),
             url: url.into(),
+            dead_letter_url: None,
         }
+    }
+
+    /// The same queue, dead-lettering into `url` (`DEAD_LETTER_QUEUE_URL`).
+    pub fn with_dead_letter(mut self, url: Option<impl Into<String>>) -> SqsQueue {
+        self.dead_letter_url = url.map(Into::into);
+        self
     }
 }
 
@@ -69,6 +79,33 @@ impl WorkQueue for SqsQueue {
                 });
             }
         }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        attributes: &[(&'static str, String)],
+    ) -> Result<(), AwsError> {
+        let Some(url) = &self.dead_letter_url else {
+            return crate::ports::NoQueue.dead_letter(body, attributes).await;
+        };
+        let mut request = self.sqs.send_message().queue_url(url).message_body(body);
+        for (name, value) in attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError::Rejected {
+                    call: "sqs:SendMessage",
+                    message: e.to_string(),
+                })?;
+            request = request.message_attributes(*name, value);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify("sqs:SendMessage", e))?;
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         trail_bucket_region: None,
         share_secret_arn: None,
         backfill_bucket: None,
-        max_receives: 5,
+        dead_letter: None,
     }
 }
 

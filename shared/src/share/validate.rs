@@ -12,16 +12,18 @@ use super::*;
 /// its field must be (`null` is the same as leaving the field out).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ShareRequest {
-    name: Option<Value>,
-    grantee_account: Option<Value>,
-    grantee_principals: Option<Value>,
-    log_accounts: Option<Value>,
-    external_id: Option<Value>,
-    max_session_seconds: Option<Value>,
-    expires_at: Option<Value>,
-    delivery: Option<Value>,
-    notify: Option<Value>,
+pub(super) struct ShareRequest {
+    pub(super) name: Option<Value>,
+    pub(super) grantee_account: Option<Value>,
+    pub(super) grantee_principals: Option<Value>,
+    pub(super) log_accounts: Option<Value>,
+    pub(super) external_id: Option<Value>,
+    pub(super) max_session_seconds: Option<Value>,
+    pub(super) expires_at: Option<Value>,
+    pub(super) delivery: Option<Value>,
+    pub(super) notify: Option<Value>,
+    /// An organization share (see `organization`).
+    pub(super) organization: Option<Value>,
 }
 
 /// `delivery`'s fields.
@@ -44,7 +46,10 @@ struct NotifyRequest {
 
 /// Reads a JSON object's fields into `T`; a field `T` does not list is an
 /// `unknown_field` error naming it (after `parent`, e.g. `delivery.`).
-fn fields<T: DeserializeOwned>(object: &Map<String, Value>, parent: &str) -> Result<T, Invalid> {
+pub(super) fn fields<T: DeserializeOwned>(
+    object: &Map<String, Value>,
+    parent: &str,
+) -> Result<T, Invalid> {
     serde_path_to_error::deserialize(&Value::Object(object.clone())).map_err(|error| {
         let known = error.inner().to_string();
         let known = known.split_once(", ").map_or("", |(_, expected)| expected);
@@ -67,6 +72,14 @@ pub fn validate(
         .as_object()
         .ok_or_else(|| Invalid::new("", "invalid_body", "the body must be a JSON object"))?;
     let request: ShareRequest = fields(object, "")?;
+    if let Some(organization) = &request.organization {
+        return super::organization::validate_share(
+            &request,
+            organization,
+            path_name,
+            trail_bucket,
+        );
+    }
     let grantee_account = match &request.grantee_account {
         None => return Err(Invalid::missing("grantee_account", "is required")),
         Some(value) => account_id(value, "grantee_account")?,
@@ -98,6 +111,7 @@ pub fn validate(
             .map(|value| notify(value, grantee))
             .transpose()?,
         grantee_account: grantee_account.clone(),
+        organization: None,
     };
     if spec.reads_third_party_logs() && spec.external_id.is_none() {
         return Err(Invalid::missing(
@@ -111,7 +125,7 @@ pub fn validate(
 
 /// The share's name: the path's and the body's must agree; without either,
 /// a share of the grantee's own logs is `account-<grantee>`.
-fn share_name(
+pub(super) fn share_name(
     body_name: Option<&Value>,
     path_name: Option<&str>,
     spec: &ShareSpec,
@@ -133,6 +147,10 @@ fn share_name(
             Ok(path.to_string())
         }
         (None, Some(body)) => Ok(body),
+        (None, None) if spec.organization.is_some() => Err(Invalid::missing(
+            "name",
+            "is required for organization shares",
+        )),
         (None, None) if !spec.reads_third_party_logs() => {
             Ok(format!("account-{}", spec.grantee_account))
         }
@@ -143,7 +161,7 @@ fn share_name(
     }
 }
 
-fn session_seconds(value: &Value) -> Result<u32, Invalid> {
+pub(super) fn session_seconds(value: &Value) -> Result<u32, Invalid> {
     value
         .as_u64()
         .filter(|s| (u64::from(MIN_SESSION_SECONDS)..=u64::from(MAX_SESSION_SECONDS)).contains(s))
@@ -156,7 +174,7 @@ fn session_seconds(value: &Value) -> Result<u32, Invalid> {
         })
 }
 
-fn account_id(value: &Value, field: &str) -> Result<String, Invalid> {
+pub(super) fn account_id(value: &Value, field: &str) -> Result<String, Invalid> {
     match value.as_str() {
         Some(id) if is_account_id(id) => Ok(id.to_string()),
         _ => Err(Invalid::value(
@@ -166,7 +184,7 @@ fn account_id(value: &Value, field: &str) -> Result<String, Invalid> {
     }
 }
 
-fn string_array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<Value>, Invalid> {
+pub(super) fn string_array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<Value>, Invalid> {
     match value.as_array() {
         Some(items) if !items.is_empty() => Ok(items),
         Some(_) => Err(Invalid::value(
@@ -177,7 +195,7 @@ fn string_array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<Value>, Inv
     }
 }
 
-fn no_duplicate(seen: &[String], item: &str, field: &str) -> Result<(), Invalid> {
+pub(super) fn no_duplicate(seen: &[String], item: &str, field: &str) -> Result<(), Invalid> {
     if seen.iter().any(|s| s == item) {
         return Err(Invalid::value(field, "is listed twice"));
     }
@@ -256,7 +274,7 @@ fn external_id(value: &Value) -> Result<String, Invalid> {
 /// RFC 3339 in UTC, stored as `YYYY-MM-DDTHH:MM:SSZ` (whole seconds: IAM's
 /// date conditions compare this form). Whether it is in the future is
 /// [`check_not_expired`]'s question, so a stored share stays valid.
-fn expires_at(value: &Value) -> Result<String, Invalid> {
+pub(super) fn expires_at(value: &Value) -> Result<String, Invalid> {
     use time::format_description::well_known::Rfc3339;
     const MESSAGE: &str = "must be an RFC 3339 UTC time such as 2027-03-31T00:00:00Z";
     let text = value
@@ -305,97 +323,103 @@ fn notify(value: &Value, grantee: &str) -> Result<Notify, Invalid> {
     }
 }
 
-fn delivery(value: &Value, trail_bucket: &str, grantee: &str) -> Result<Delivery, Invalid> {
+pub(super) fn delivery(
+    value: &Value,
+    trail_bucket: &str,
+    grantee: &str,
+) -> Result<Delivery, Invalid> {
     let object = value
         .as_object()
         .ok_or_else(|| Invalid::value("delivery", "must be an object with a mode"))?;
     let request: DeliveryRequest = fields(object, "delivery.")?;
-    let field_str = |name: &str| -> Result<Option<&str>, Invalid> {
-        let value = match name {
-            "mode" => &request.mode,
-            "bucket" => &request.bucket,
-            "prefix" => &request.prefix,
-            _ => &request.role_arn,
-        };
-        match value {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str())),
-            Some(_) => Err(Invalid::value(
-                format!("delivery.{name}"),
-                "must be a string",
-            )),
-        }
-    };
-    let mode = field_str("mode")?.unwrap_or("none");
-    let only_for_copy = |name: &str| -> Result<(), Invalid> {
-        match field_str(name)? {
-            Some(_) => Err(Invalid::value(
-                format!("delivery.{name}"),
-                "is only for mode \"copy\"",
-            )),
-            None => Ok(()),
-        }
-    };
-    match mode {
-        "none" | "tag" => {
-            for name in ["bucket", "prefix", "role_arn"] {
-                only_for_copy(name)?;
-            }
-            Ok(if mode == "tag" {
-                Delivery::Tag
-            } else {
-                Delivery::None
-            })
-        }
-        "copy" => {
-            let bucket = field_str("bucket")?.ok_or_else(|| {
-                Invalid::missing("delivery.bucket", "is required for mode \"copy\"")
-            })?;
-            if !is_bucket_name(bucket) {
-                return Err(Invalid::value(
-                    "delivery.bucket",
-                    "is not a valid S3 bucket name",
-                ));
-            }
-            if bucket == trail_bucket {
-                return Err(Invalid::value(
-                    "delivery.bucket",
-                    "must not be the trail bucket: every copy would trigger another copy",
-                ));
-            }
-            let prefix = field_str("prefix")?.unwrap_or_default();
-            if !is_delivery_prefix(prefix) {
-                return Err(Invalid::value(
-                    "delivery.prefix",
-                    "must be at most 256 characters ending in '/', not start with '/', and have no '//', '*', '?', '$' or control characters",
-                ));
-            }
-            let role_arn = field_str("role_arn")?;
-            match role_arn.map(role_account) {
-                None => {}
-                Some(None) => {
+    let copy_fields = [
+        ("bucket", &request.bucket),
+        ("prefix", &request.prefix),
+        ("role_arn", &request.role_arn),
+    ];
+    match text("mode", &request.mode)?.unwrap_or("none") {
+        mode @ ("none" | "tag") => {
+            for (name, value) in copy_fields {
+                if text(name, value)?.is_some() {
                     return Err(Invalid::value(
-                        "delivery.role_arn",
-                        "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                        format!("delivery.{name}"),
+                        "is only for mode \"copy\"",
                     ));
                 }
-                Some(Some(account)) if account != grantee => {
-                    return Err(Invalid::value(
-                        "delivery.role_arn",
-                        format!("must be a role in the grantee account {grantee}: copies go to the grantee only"),
-                    ));
-                }
-                Some(Some(_)) => {}
             }
-            Ok(Delivery::Copy {
-                bucket: bucket.to_string(),
-                prefix: prefix.to_string(),
-                role_arn: role_arn.map(str::to_string),
+            Ok(match mode {
+                "tag" => Delivery::Tag,
+                _ => Delivery::None,
             })
         }
+        "copy" => copy_delivery(&request, trail_bucket, grantee),
         _ => Err(Invalid::value(
             "delivery.mode",
             "must be \"none\", \"tag\" or \"copy\"",
         )),
     }
+}
+
+/// A `delivery` field's text (`None` when left out).
+fn text<'a>(name: &str, value: &'a Option<Value>) -> Result<Option<&'a str>, Invalid> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(Invalid::value(
+            format!("delivery.{name}"),
+            "must be a string",
+        )),
+    }
+}
+
+/// `mode: "copy"`: a bucket other than the trail's, a well-formed prefix,
+/// and a writer role (if any) in the grantee's account.
+fn copy_delivery(
+    request: &DeliveryRequest,
+    trail_bucket: &str,
+    grantee: &str,
+) -> Result<Delivery, Invalid> {
+    let bucket = text("bucket", &request.bucket)?
+        .ok_or_else(|| Invalid::missing("delivery.bucket", "is required for mode \"copy\""))?;
+    if !is_bucket_name(bucket) {
+        return Err(Invalid::value(
+            "delivery.bucket",
+            "is not a valid S3 bucket name",
+        ));
+    }
+    if bucket == trail_bucket {
+        return Err(Invalid::value(
+            "delivery.bucket",
+            "must not be the trail bucket: every copy would trigger another copy",
+        ));
+    }
+    let prefix = text("prefix", &request.prefix)?.unwrap_or_default();
+    if !is_delivery_prefix(prefix) {
+        return Err(Invalid::value(
+            "delivery.prefix",
+            "must be at most 256 characters ending in '/', not start with '/', and have no '//', '*', '?', '$' or control characters",
+        ));
+    }
+    let role_arn = text("role_arn", &request.role_arn)?;
+    match role_arn.map(role_account) {
+        None => {}
+        Some(None) => {
+            return Err(Invalid::value(
+                "delivery.role_arn",
+                "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+            ));
+        }
+        Some(Some(account)) if account != grantee => {
+            return Err(Invalid::value(
+                "delivery.role_arn",
+                format!("must be a role in the grantee account {grantee}: copies go to the grantee only"),
+            ));
+        }
+        Some(Some(_)) => {}
+    }
+    Ok(Delivery::Copy {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        role_arn: role_arn.map(str::to_string),
+    })
 }

@@ -2,15 +2,15 @@
 //! router answers, and `template.yaml` routes exactly `ROUTES` (plus one
 //! `ANY` fallback per path). In a real HTTP API a missing route is API
 //! Gateway's 404 before the function runs; the local stand-in forwards
-//! every path, so only this test sees it.
+//! every path, so only these tests see it.
 
 use std::collections::BTreeSet;
 
 use trailshare::config::Config;
+use trailshare::testkit::MemRoles;
 
-use super::ROUTES;
-use crate::edge_tests::NoIam;
-use crate::{ApiRequest, Provisioner};
+use super::support::{key, request};
+use crate::{Provisioner, ROUTES};
 
 /// The provisioner's `HttpApi` events in `template.yaml`: (method, path).
 /// A line scan is enough for the template's own layout (each event's
@@ -103,18 +103,15 @@ fn the_scan_sees_a_missing_route() {
 async fn the_router_serves_exactly_the_route_table() {
     let config = Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| "trail-bucket".into()))
         .expect("config");
-    let provisioner = Provisioner::new(NoIam, config, crate::edge_tests::key());
+    let provisioner = Provisioner::new(MemRoles::unreachable(), config, key());
     let status = |method: &str, path: &str| {
-        let request = ApiRequest {
-            method: method.into(),
-            path: path.replace("{name}", "bu-b"),
-            path_name: None,
-            content_type: Some("application/json".into()),
-            body: Some(b"{}".to_vec()),
-            caller: "arn:aws:iam::111111111111:user/reader".into(),
-            stage: None,
-            query: Vec::new(),
-        };
+        let path = path.replace("{name}", "bu-b");
+        let request = request(
+            "arn:aws:iam::111111111111:user/reader",
+            method,
+            &path,
+            Some("{}"),
+        );
         let provisioner = &provisioner;
         async move { provisioner.handle(&request).await.status }
     };

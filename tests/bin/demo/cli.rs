@@ -1,0 +1,133 @@
+//! The `trailshare` CLI on both sides.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use aws_credential_types::provider::ProvideCredentials;
+use serde_json::{json, Value};
+use stand_in::{unique, StandIn, A, C};
+
+use super::{analyst, step, Report};
+
+/// The `trailshare` CLI on both sides: C's analyst pulls C's log files with
+/// one command; A's admin lists the shares through a local API Gateway
+/// stand-in (SigV4 checked) in front of the provisioner Lambda.
+pub(crate) async fn cli_step(
+    report: &mut Report,
+    aws: &StandIn,
+    lambdas_port: u16,
+    trail: &str,
+    c_share: &Value,
+    c_key: &str,
+) {
+    use stand_in::api_gateway::{handler, ApiGateway, TestKey};
+    step("The trailshare CLI: C's analyst pulls C's logs; A's admin lists the shares");
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("trailshare")))
+        .filter(|bin| bin.is_file());
+    let (Some(bin), Some(role)) = (bin, c_share["role_arn"].as_str()) else {
+        report.check(false, "trailshare binary beside demo, and C's share");
+        return;
+    };
+    let trailshare = |args: &[&str], env: &[(&str, &str)]| {
+        println!("    $ trailshare {}", args.join(" "));
+        let out = Command::new(&bin)
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run trailshare");
+        for line in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&out.stderr).lines())
+        {
+            println!("      {line}");
+        }
+        out.status.success()
+    };
+
+    let analyst = analyst(aws, C, c_share).await;
+    let key = analyst
+        .credentials_provider()
+        .expect("credentials")
+        .provide_credentials()
+        .await
+        .expect("the analyst's key");
+    let dir = stand_in::repo_root()
+        .join("demo-out")
+        .join(unique("pull-c"));
+    let to = dir.to_string_lossy().into_owned();
+    let ok = trailshare(
+        &[
+            "pull",
+            "--role-arn",
+            role,
+            "--bucket",
+            trail,
+            "--since",
+            "2024-05-01",
+            "--until",
+            "2024-05-01",
+            "--to",
+            &to,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", key.access_key_id()),
+            ("AWS_SECRET_ACCESS_KEY", key.secret_access_key()),
+            ("AWS_ENDPOINT_URL", &aws.url),
+        ],
+    );
+    let own = dir.join(c_key).is_file();
+    let others = std::fs::read_dir(dir.join("AWSLogs"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    report.check(
+        ok && own && others == 1,
+        &format!("trailshare pull as C -> C's log file in {to}, no other account's"),
+    );
+
+    let (id, secret) = ("AKIADEMOPLATFORMADMN", "demo-admin-secret");
+    let url =
+        format!("http://127.0.0.1:{lambdas_port}/2015-03-31/functions/provisioner/invocations");
+    let gateway = ApiGateway::start(
+        vec![TestKey::new(
+            id,
+            secret,
+            &format!("arn:aws:iam::{A}:user/platform-admin"),
+        )],
+        handler(move |event: Value| {
+            let url = url.clone();
+            async move {
+                let mut curl = Command::new("curl")
+                    .args(["-sS", "-X", "POST", "--data-binary", "@-", &url])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("curl");
+                let _ = curl
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(event.to_string().as_bytes());
+                let out = curl.wait_with_output().expect("curl output");
+                serde_json::from_slice(&out.stdout)
+                    .unwrap_or(json!({"statusCode": 502, "body": ""}))
+            }
+        }),
+    );
+    let ok = trailshare(
+        &["shares", "list", "--api", &gateway.url],
+        &[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)],
+    );
+    let signed = gateway
+        .seen()
+        .iter()
+        .all(|s| s.caller.is_some() && s.status == 200);
+    report.check(
+        ok && signed,
+        "trailshare shares list as A's admin, SigV4-signed through the gateway -> 200",
+    );
+}
