@@ -117,12 +117,13 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             .flat_map(|s| s.outcomes.iter().map(|(_, o)| o.clone()))
             .collect();
         let mut line = summary(&outcomes, Some((messages.len(), failed.len())));
-        line["not_started"] = json!(slots.iter().filter(|s| s.started.is_none()).count());
-        line["cut"] = json!(cut);
-        line["requeued"] = json!(requeued);
         if let Some(end) = budget.end() {
-            // What this invocation had: its deadline, from its start.
+            // Under a deadline: what this invocation had, from its start,
+            // and what the budget did.
             line["deadline_ms"] = json!((end - budget.start()).as_millis() as u64);
+            line["not_started"] = json!(slots.iter().filter(|s| s.started.is_none()).count());
+            line["cut"] = json!(cut);
+            line["requeued"] = json!(requeued);
         }
         log(&line);
         serde_json::to_value(response).expect("a batch response serialises")
