@@ -46,7 +46,7 @@ pub fn admit(
     now: OffsetDateTime,
 ) -> Result<ShareSpec, Refusal> {
     let mut spec = validate(body, path_name, &config.trail_bucket)?;
-    bind_organization(&mut spec, config.organization_id.as_deref())?;
+    bind_organization(&mut spec, config)?;
     if spec.organization.is_some() && !config.grantee_accounts.is_empty() {
         return Err(Refusal::OrganizationNotAllowed {
             allowed: config.grantee_accounts.clone(),
@@ -87,7 +87,7 @@ pub fn readmit(spec: &ShareSpec, config: &Config) -> Result<(), Invalid> {
         organization.remove("id");
     }
     let mut read = validate(&body, Some(&spec.name), &config.trail_bucket)?;
-    bind_organization(&mut read, config.organization_id.as_deref())?;
+    bind_organization(&mut read, config)?;
     if read != *spec {
         return Err(Invalid::value(
             "record",
@@ -124,7 +124,7 @@ pub fn readmit_route(route: &Route, config: &Config) -> Result<(), Invalid> {
         }
     }
     let mut spec = validate(&body, Some(&route.name), &config.trail_bucket)?;
-    bind_organization(&mut spec, config.organization_id.as_deref())?;
+    bind_organization(&mut spec, config)?;
     if Route::from(&spec) != *route {
         return Err(Invalid::value(
             "route",

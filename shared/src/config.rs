@@ -388,6 +388,16 @@ impl Config {
         self.grantee_accounts.is_empty() || self.grantee_accounts.iter().any(|a| a == account)
     }
 
+    /// The stack's own account (A: the share roles' and the trail bucket's),
+    /// as the ARNs of its permissions boundary or its share secret name it
+    /// (the template makes both in the stack's account).
+    pub fn stack_account(&self) -> Option<&str> {
+        self.permissions_boundary_arn
+            .as_deref()
+            .or(self.share_secret_arn.as_deref())
+            .and_then(arn_account)
+    }
+
     /// The Region of the trail's key, which is the bucket's (SSE-KMS keys
     /// must be in the bucket's Region): `kms:ViaService` names S3 there.
     pub fn kms_region(&self) -> Option<&str> {

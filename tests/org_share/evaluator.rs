@@ -4,7 +4,7 @@
 //! request context AWS builds for each caller.
 
 use serde_json::{json, Value};
-use stand_in::{B, C, Z};
+use stand_in::{A, B, C, Z};
 
 use super::*;
 
@@ -304,6 +304,44 @@ async fn an_excluded_account_is_cut_even_with_a_session_issued_before_and_no_one
         (reads(&docs, B, &before), false),
         (reads(&docs, B, &after), true),
         (reads(&docs, D, &after), false),
+    ]);
+}
+
+/// A trust naming `*` needs no grant from a principal of the role's own
+/// account (A): any of them gets a session. So A's sessions read nothing;
+/// A's own files go through an ordinary share. Another member's
+/// principals need their own account's grant, as for any share.
+#[tokio::test]
+async fn the_stacks_own_account_reads_nothing_through_the_organization_share() {
+    let w = org_world(&[]).await;
+    let (name, _) = org_share(&w, json!({})).await;
+    let docs = documents(&w, &name).await;
+    let anyone_in_a = Member::role(A, "SomeAppRole");
+    let own = |account| Ask {
+        tags: match account {
+            A => &[("trailshare:account", A)],
+            _ => OWN,
+        },
+        ..Ask::default()
+    };
+    let read = |tag: &str| {
+        vec![docs.session(
+            Some(tag),
+            &from_now(-60),
+            "s3:GetObject",
+            &object(&w, &log(tag, true)),
+            json!({}),
+        )]
+    };
+    expect(vec![
+        (docs.assume_ungranted(&anyone_in_a, &own(A)), true),
+        (read(A), false),
+        (
+            docs.assume_ungranted(&Member::role(B, "LogReader"), &own(B)),
+            false,
+        ),
+        (docs.assume(&Member::role(B, "LogReader"), &own(B)), true),
+        (read(B), true),
     ]);
 }
 

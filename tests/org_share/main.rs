@@ -215,6 +215,16 @@ impl Documents {
             .collect()
     }
 
+    /// [`Documents::assume`] by a principal whose own account grants it
+    /// nothing (no identity policy).
+    fn assume_ungranted(&self, member: &Member, ask: &Ask<'_>) -> Vec<Value> {
+        let mut questions = self.assume(member, ask);
+        for question in &mut questions {
+            question["identityPolicies"] = json!([]);
+        }
+        questions
+    }
+
     /// A session of the role tagged `tag` (`None`: untagged), issued at
     /// `issued`, calls `action` on `resource` with `context`; its
     /// permissions are the inline policy, capped by the boundary.

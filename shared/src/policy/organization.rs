@@ -100,15 +100,24 @@ pub fn organization_read_policy(organization: &Organization, config: &Config) ->
     // above name CloudTrail's folders exactly (the session's account is
     // 12 digits: the trust pins it to the caller's account), so that room
     // is the excluded accounts'.
-    if !organization.exclude_accounts.is_empty() {
-        statements.push(excluded(&organization.exclude_accounts));
-    }
+    statements.push(excluded(organization, config));
     json!({"Version": VERSION, "Statement": statements})
 }
 
-/// Everything denied to the sessions of `accounts`: a deny in the
-/// permission policy also cuts the sessions issued before it.
-fn excluded(accounts: &[String]) -> Value {
+/// Everything denied to the sessions of the excluded accounts and of the
+/// stack's own: a deny in the permission policy also cuts the sessions
+/// issued before it. The stack's account is always cut: a trust naming
+/// `*` lets any principal of the role's own account assume it with no
+/// grant of its own (cross-account, the member's identity policy must
+/// allow it too), so its files would be open to all of its principals.
+/// Its own files go through an ordinary share (`grantee_account`).
+fn excluded(organization: &Organization, config: &Config) -> Value {
+    let mut accounts = organization.exclude_accounts.clone();
+    if let Some(own) = config.stack_account() {
+        if !organization.excludes(own) {
+            accounts.push(own.to_string());
+        }
+    }
     json!({"Sid": "DenyExcludedAccounts", "Effect": "Deny", "Action": "*", "Resource": "*",
            "Condition": {"StringEquals": {(format!("aws:PrincipalTag/{ACCOUNT_TAG}")): accounts}}})
 }

@@ -11,6 +11,7 @@ use super::validate::{
     string_array, ShareRequest,
 };
 use super::{Delivery, Invalid, ShareSpec, MIN_SESSION_SECONDS};
+use crate::config::Config;
 use crate::ids::{is_iam_name_char, is_organization_id};
 
 /// The session tag every member sets to its own account when it assumes
@@ -215,18 +216,25 @@ fn exclude_accounts(value: &Value) -> Result<Vec<String>, Invalid> {
 }
 
 /// Binds an organization share to the deployment's organization, or says
-/// why it cannot be one here (no `ORGANIZATION_ID`, or a path of another
+/// why it cannot be one here (no `ORGANIZATION_ID`; no known account of
+/// its own, whose sessions the policy must cut; a path of another
 /// organization). A share of no organization passes as it is.
-pub(crate) fn bind(spec: &mut ShareSpec, organization_id: Option<&str>) -> Result<(), Invalid> {
+pub(crate) fn bind(spec: &mut ShareSpec, config: &Config) -> Result<(), Invalid> {
     let Some(organization) = spec.organization.as_mut() else {
         return Ok(());
     };
-    let Some(id) = organization_id else {
+    let Some(id) = config.organization_id.as_deref() else {
         return Err(Invalid::value(
             "organization",
             "needs ORGANIZATION_ID: this stack is not deployed for an organization trail",
         ));
     };
+    if config.stack_account().is_none() {
+        return Err(Invalid::value(
+            "organization",
+            "needs the stack's account (from SHARE_SECRET_ARN or PERMISSIONS_BOUNDARY_ARN)",
+        ));
+    }
     organization.id = id.to_string();
     check_paths(organization)
 }

@@ -62,3 +62,35 @@ fn each_share_finds_the_target_and_the_announcement_it_asked_for() {
     assert_eq!(notices[0].share, "tag-2");
     assert_eq!(notices[1].after, Some(1));
 }
+
+#[test]
+fn an_organization_share_tags_its_layouts_files_of_members_not_excluded() {
+    let config = crate::config::Config::from_lookup(|name| match name {
+        "TRAIL_BUCKET" => Some("trail".into()),
+        "ORGANIZATION_ID" => Some("o-a1b2c3d4e5".into()),
+        "SHARE_SECRET_ARN" => Some("arn:aws:secretsmanager:us-east-1:111111111111:secret:s".into()),
+        _ => None,
+    })
+    .unwrap();
+    let body = serde_json::json!({"name": "members", "delivery": {"mode": "tag"},
+                                  "organization": {"exclude_accounts": ["333333333333"]}});
+    let spec =
+        crate::admission::admit(&body, None, &config, time::OffsetDateTime::now_utc()).unwrap();
+    let route = Route::from(&spec);
+    let key = |org: &str, account: &str| {
+        format!("AWSLogs/{org}{account}/CloudTrail/us-east-1/2024/05/01/{account}_CloudTrail_us-east-1_20240501T1200Z_AbCdEf12.json.gz")
+    };
+    let targets = |org: &str, account: &str| {
+        let key = key(org, account);
+        let (targets, notices) = targets_for([&route].into_iter(), account, &key);
+        let asked = asked([&route].into_iter(), account, &key, &targets, &notices);
+        assert_eq!(asked.len(), targets.len(), "asked agrees with targets_for");
+        targets
+    };
+    assert_eq!(targets("o-a1b2c3d4e5/", "222222222222"), [Target::Tag]);
+    assert_eq!(targets("o-a1b2c3d4e5/", "444444444444"), [Target::Tag]);
+    // Excluded, outside the organization's layout, another organization.
+    assert!(targets("o-a1b2c3d4e5/", "333333333333").is_empty());
+    assert!(targets("", "222222222222").is_empty());
+    assert!(targets("o-zzzzzzzzzz/", "222222222222").is_empty());
+}

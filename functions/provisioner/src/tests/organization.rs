@@ -203,3 +203,56 @@ async fn a_forged_organization_record_or_route_is_damaged() {
         "{share}"
     );
 }
+
+/// Records the work a backfill queues.
+#[derive(Clone, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl trailshare::ports::WorkQueue for Recorded {
+    async fn send(&self, bodies: &[String]) -> Result<(), trailshare::ports::AwsError> {
+        self.0.lock().unwrap().extend_from_slice(bodies);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_backfill_of_an_organization_share_discovers_every_account() {
+    let config = config(&[
+        ("ORGANIZATION_ID", ORG),
+        (
+            "FORWARDER_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/111111111111/trailshare-forwarder",
+        ),
+    ]);
+    let store = std::sync::Arc::new(trailshare::testkit::MemRoles::default());
+    let queue = Recorded::default();
+    let provisioner = crate::Provisioner::new(store, config, key()).with_queue(queue.clone());
+    let call = |method: &str, path: &str, body: Value| {
+        let body = body.to_string();
+        let request = request(ADMIN, method, path, Some(&body));
+        let provisioner = &provisioner;
+        async move { provisioner.handle(&request).await }
+    };
+    let created = call(
+        "PUT",
+        "/shares/members",
+        members(json!({"exclude_accounts": [C]})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let window = json!({"from": "2024-05-01", "until": "2024-05-02"});
+    let response = call("POST", "/shares/members/backfill", window).await;
+    let body = response.body.unwrap();
+    assert_eq!(response.status, 202, "{body}");
+    assert_eq!(body["backfill"]["accounts"], json!(["*"]));
+    let sent = queue.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let body: Value = serde_json::from_str(&sent[0]).unwrap();
+    let work = trailshare::backfill::Work::from_body(&body)
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(work, trailshare::backfill::Work::Accounts { ref share, .. } if share == "members"),
+        "{work:?}"
+    );
+}

@@ -80,6 +80,21 @@ fn an_organization_share_is_bound_to_the_deployments_organization() {
         Err(Refusal::Invalid(invalid)) => assert_eq!(invalid.field, "organization"),
         other => panic!("{other:?}"),
     }
+    // Nor without the stack's own account, whose sessions it must cut.
+    let anonymous = Config {
+        share_secret_arn: None,
+        permissions_boundary_arn: None,
+        ..config(&[])
+    };
+    match admit(
+        &json!({"name": "m", "organization": {}}),
+        None,
+        &anonymous,
+        now(),
+    ) {
+        Err(Refusal::Invalid(invalid)) => assert_eq!(invalid.field, "organization"),
+        other => panic!("{other:?}"),
+    }
     // GRANTEE_ACCOUNTS names the only grantees: every member would be one.
     let listed = config(&[("GRANTEE_ACCOUNTS", B)]);
     assert!(matches!(
