@@ -12,13 +12,18 @@
 #     the Python/boto3 one a user would write (bench/python_forwarder, under
 #     the real runtime interface client awslambdaric, from .venv-bench);
 #  6. `trailshare verify` over 100,000 log files under signed digests: peak
-#     RSS (goal under 64 MiB) and time (bench-verify).
+#     RSS (goal under 64 MiB) and time (bench-verify);
+#  7. backfill of one account's full-size day (17 regions x 312 files) by the
+#     release forwarder under the fake Lambda runtime (60 s deadlines), then
+#     the same window again: files/s, requests and CPU per file, peak RSS,
+#     and the extrapolation to an account-year and 2,000 accounts
+#     (bench-backfill).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/venv.sh .venv-bench requirements/bench.txt
 cargo bench --quiet -p trailshare --bench domain
-cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale --bin bench-verify
+cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale --bin bench-verify --bin bench-backfill
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Requests answered without AWS: an unknown route, an S3 test event.
@@ -38,3 +43,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 target/release/bench-copy | grep -v '^{'
 target/release/bench-scale | grep -v '^{'
 target/release/bench-verify target/release/trailshare 100000
+target/release/bench-backfill target/release/forwarder | grep -v '^{'

@@ -317,12 +317,15 @@ async fn backfill_work_and_a_deleted_source_are_counted_for_their_share() {
         w.put(&log_key(None, B, stamp), log_file(B, "x")).await;
     }
     let forwarder = w.forwarder(&[], &[]).await;
-    // One day of backfill for the share, as the provisioner's fan-out
-    // queues it (the day of log_key's files).
-    let day = trailshare::backfill::Work::Day {
+    // One page of one folder's day of backfill for the share, as the
+    // fan-out queues it (the folder and day of log_key's files).
+    let day = trailshare::backfill::Work::Files {
         share: tag.clone(),
+        run: None,
         account: B.to_string(),
         day: "2024-05-01".to_string(),
+        folder: format!("AWSLogs/{B}/CloudTrail/us-east-1/"),
+        after: None,
     };
     let message = sqs_event(&[day.to_body()]);
     let capture = Capture::default();

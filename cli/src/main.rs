@@ -2,6 +2,7 @@
 //! pull the CloudTrail log files a share lets them read, and verify them.
 
 mod api;
+mod backfill;
 mod credentials;
 mod dlq;
 mod global;

@@ -73,7 +73,8 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArg,
     },
-    /// Deliver (tag, copy, notify) a share's existing files of a window
+    /// Deliver (tag, copy, notify) a share's existing files of a window;
+    /// prints the run's id (`--wait`: follows it until it is done)
     Backfill {
         /// The share's name
         name: String,
@@ -83,6 +84,28 @@ pub enum Command {
         /// Last day, inclusive, YYYY-MM-DD [default: today, UTC]
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
+        #[command(flatten)]
+        wait: crate::backfill::WaitArgs,
+        #[command(flatten)]
+        api: ApiArg,
+    },
+    /// Show a backfill run: its work items and files queued, done, failed
+    BackfillStatus {
+        /// The share's name
+        name: String,
+        /// The run's id (`backfill` printed it)
+        id: String,
+        #[command(flatten)]
+        wait: crate::backfill::WaitArgs,
+        #[command(flatten)]
+        api: ApiArg,
+    },
+    /// Cancel a backfill run: its remaining work items do nothing
+    BackfillCancel {
+        /// The share's name
+        name: String,
+        /// The run's id
+        id: String,
         #[command(flatten)]
         api: ApiArg,
     },
@@ -234,7 +257,9 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
         | Command::Put { api, .. }
         | Command::Delete { api, .. }
         | Command::RevokeSessions { api, .. }
-        | Command::Backfill { api, .. } => api.api.clone(),
+        | Command::Backfill { api, .. }
+        | Command::BackfillStatus { api, .. }
+        | Command::BackfillCancel { api, .. } => api.api.clone(),
     };
     let api = Api::new(&api_arg, global.sdk_config().await)?;
     let item = |name: &str| format!("/shares/{}", encode(name));
@@ -266,17 +291,20 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
             Show::Share,
         ),
         Command::Backfill {
-            name, from, until, ..
+            name,
+            from,
+            until,
+            wait,
+            ..
         } => {
-            let mut body = json!({ "from": from });
-            if let Some(until) = until {
-                body["until"] = json!(until);
-            }
-            (
-                api.call("POST", &format!("{}/backfill", item(&name)), Some(&body))
-                    .await?,
-                Show::Backfill,
-            )
+            return crate::backfill::start(&api, &name, &from, until.as_deref(), &wait, global)
+                .await
+        }
+        Command::BackfillStatus { name, id, wait, .. } => {
+            return crate::backfill::status(&api, &name, &id, &wait, global).await
+        }
+        Command::BackfillCancel { name, id, .. } => {
+            return crate::backfill::cancel(&api, &name, &id, global).await
         }
     };
     if !response.ok() {
@@ -291,10 +319,6 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
     match shown {
         Show::Share => print!("{}", share_text(&response.body)),
         Show::Deleted(name) => println!("deleted share {name}: its role and policies are gone"),
-        Show::Backfill => {
-            let backfill = response.body.get("backfill").unwrap_or(&response.body);
-            println!("{}", fields_table(backfill, &[]));
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -302,7 +326,6 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
 enum Show {
     Share,
     Deleted(String),
-    Backfill,
 }
 
 /// Every page of `GET /shares`: an API that returns no `next` has one.
@@ -341,7 +364,7 @@ async fn list(api: &Api, page_size: u8, global: &Global) -> anyhow::Result<ExitC
 }
 
 /// Prints the API's error (code, message, field) and fails.
-fn api_error(response: &Response, global: &Global) -> ExitCode {
+pub(crate) fn api_error(response: &Response, global: &Global) -> ExitCode {
     if global.json && !response.body.is_null() {
         println!(
             "{}",
@@ -425,7 +448,7 @@ pub fn share_text(share: &Value) -> String {
 }
 
 /// Every field of `object` but `skip`, one per row.
-fn fields_table(object: &Value, skip: &[&str]) -> Table {
+pub(crate) fn fields_table(object: &Value, skip: &[&str]) -> Table {
     let mut table = new_table();
     if let Some(map) = object.as_object() {
         for (key, value) in map {

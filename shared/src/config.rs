@@ -62,6 +62,10 @@ pub struct Config {
     /// seals of share records and routes. Both functions refuse to start
     /// without it ([`Config::share_secret_arn`]).
     pub share_secret_arn: Option<String>,
+    /// `BACKFILL_BUCKET` (both): where each backfill run keeps its counts
+    /// (one sealed object per run); `None`: runs are carried out, not
+    /// counted, and `GET …/backfill/{id}` is a 503.
+    pub backfill_bucket: Option<String>,
     /// `DEAD_LETTER_QUEUE_URL` and `MAX_RECEIVES` (forwarder): on a
     /// message's last receive the forwarder dead-letters it itself, with
     /// attributes naming what failed; `None`: the queue's redrive alone.
@@ -243,6 +247,7 @@ impl Config {
             copy_destination_buckets: None,
             copy_writer_role_arns: None,
             notification_target_arns: None,
+            backfill_bucket: None,
             dead_letter: None,
         })
     }
@@ -299,6 +304,12 @@ impl Config {
         self.forwarder_queue_url = forwarder_queue_url;
         self.share_secret_arn = share_secret_arn;
         self.dead_letter = dead_letter::read(env)?;
+        // Where backfill runs keep their counts.
+        self.backfill_bucket = env.checked(
+            "BACKFILL_BUCKET",
+            is_bucket_name,
+            "is not a valid S3 bucket name",
+        )?;
         Ok(())
     }
 

@@ -298,6 +298,17 @@ pub struct ListedObject {
     pub size: Option<u64>,
 }
 
+/// One page of a listing (see [`LogObjects::list_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub objects: Vec<ListedObject>,
+    /// The listing goes on after the page's last key.
+    pub more: bool,
+}
+
+/// Where backfill runs are kept (`BACKFILL_BUCKET`).
+pub use crate::backfill::runs::RunStore;
+
 /// Where grantees hear of delivered files: their SQS queues and SNS topics.
 pub trait Notifier: Send + Sync {
     /// Sends one message (an S3 event notification's JSON) to `target`.
@@ -440,6 +451,30 @@ pub trait LogObjects: Send + Sync {
         prefix: &str,
         folders: bool,
     ) -> impl Future<Output = Result<Listing, AwsError>> + Send;
+    /// One page of the objects under `prefix` (no folders): at most
+    /// `max_keys`, in key order, those after `after` when given; `more`
+    /// when the listing goes on past the page (ListObjectsV2's
+    /// `StartAfter`, `MaxKeys`, `IsTruncated`). One request.
+    fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        max_keys: usize,
+    ) -> impl Future<Output = Result<Page, AwsError>> + Send {
+        async move {
+            let listing = self.list(bucket, prefix, false).await?;
+            let mut objects: Vec<ListedObject> = listing
+                .objects
+                .into_iter()
+                .filter(|o| after.is_none_or(|after| o.key.as_str() > after))
+                .collect();
+            objects.sort_by(|a, b| a.key.cmp(&b.key));
+            let more = objects.len() > max_keys;
+            objects.truncate(max_keys);
+            Ok(Page { objects, more })
+        }
+    }
     /// Reads the source and streams it to `destination` with the writer's
     /// credentials (never the whole body in memory). `if_match`: the ETag
     /// the source must still have. Returns the source ETag it copied.

@@ -112,6 +112,45 @@ impl ShareKey {
             .verify_slice(&bytes)
             .map_err(|_| Distrust::Unauthenticated)
     }
+
+    fn state_mac(&self, purpose: &str, subject: &str, content: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        // Its own label, so a state seal never passes for a role's seal.
+        for field in ["trailshare-state-seal-v1", purpose, subject] {
+            mac.update(field.as_bytes());
+            mac.update(b"\0");
+        }
+        mac.update(content.as_bytes());
+        mac
+    }
+
+    /// The seal of state the stack keeps outside IAM (a backfill run's
+    /// object): `purpose` says what it is, `subject` where it is kept (its
+    /// key), so it passes neither for another kind nor at another place.
+    pub fn seal_state(&self, purpose: &str, subject: &str, content: &str) -> String {
+        STANDARD.encode(
+            self.state_mac(purpose, subject, content)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether `seal` is this key's [`ShareKey::seal_state`] of `content`.
+    pub fn check_state(
+        &self,
+        purpose: &str,
+        subject: &str,
+        content: &str,
+        seal: Option<&str>,
+    ) -> Result<(), Distrust> {
+        let seal = seal.ok_or(Distrust::Unsigned)?;
+        let bytes = STANDARD
+            .decode(seal)
+            .map_err(|_| Distrust::Unauthenticated)?;
+        self.state_mac(purpose, subject, content)
+            .verify_slice(&bytes)
+            .map_err(|_| Distrust::Unauthenticated)
+    }
 }
 
 /// Reads the stack's share secret into a key (once per process), or says

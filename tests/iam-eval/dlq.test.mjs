@@ -39,6 +39,8 @@ const resolve = resolver(
       'ProvisionerRole.Arn': PROVISIONER_ROLE,
       'ForwarderRole.Arn': FORWARDER_ROLE,
       ShareSecret: `arn:aws:secretsmanager:${REGION}:${A}:secret:trailshare-ShareSecret-AbC123`,
+      BackfillBucket: 'trailshare-backfillbucket-x1y2',
+      'BackfillBucket.Arn': 'arn:aws:s3:::trailshare-backfillbucket-x1y2',
     },
   },
 )

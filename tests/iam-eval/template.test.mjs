@@ -16,6 +16,7 @@ const DEST = 'c-central-logs'
 const WRITER = 'arn:aws:iam::333333333333:role/trailshare-writer'
 const BOUNDARY = `arn:aws:iam::${A}:policy/trailshare/trailshare-SharePermissionsBoundary-1A2B3C`
 const SECRET = `arn:aws:secretsmanager:${REGION}:${A}:secret:trailshare-ShareSecret-AbC123`
+const RUNS = 'trailshare-backfillbucket-x1y2'
 const template = loadTemplate(fileURLToPath(new URL('../../template.yaml', import.meta.url)))
 
 function deployed(params) {
@@ -31,6 +32,8 @@ function deployed(params) {
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/trailshare-ForwarderRole-X`,
       'ProvisionerRole.Arn': `arn:aws:iam::${A}:role/trailshare-ProvisionerRole-X`,
       ShareSecret: SECRET,
+      BackfillBucket: RUNS,
+      'BackfillBucket.Arn': `arn:aws:s3:::${RUNS}`,
     },
   })
   const resources = template.Resources
@@ -38,6 +41,7 @@ function deployed(params) {
   return {
     provisioner: inline('ProvisionerRole'),
     forwarder: inline('ForwarderRole'),
+    runsPolicy: resolve(resources.BackfillBucketPolicy.Properties.PolicyDocument),
     boundary: resolve(resources.SharePermissionsBoundary.Properties.PolicyDocument),
     secretPolicy: resolve(resources.ShareSecretPolicy.Properties.ResourcePolicy),
   }
@@ -172,6 +176,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       'ForwarderRole.Arn': `arn:aws:iam::${A}:role/fwd`,
       ForwarderQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`,
       ShareSecret: SECRET,
+      BackfillBucket: RUNS,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
@@ -194,6 +199,8 @@ test('the provisioner is told who may change shares and what the forwarder may r
   assert.equal(globals.COPY_WRITER_ROLE_ARNS, WRITER)
   assert.equal(globals.NOTIFICATION_TARGET_ARNS, '')
   assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
+  // Both keep backfill runs in the stack's own bucket.
+  assert.equal(globals.BACKFILL_BUCKET, RUNS)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })
 
@@ -409,6 +416,8 @@ function queueWorld(params) {
       'ProvisionerRole.Arn': PROVISIONER_ROLE,
       'ForwarderRole.Arn': FORWARDER_ROLE,
       ShareSecret: SECRET,
+      BackfillBucket: RUNS,
+      'BackfillBucket.Arn': `arn:aws:s3:::${RUNS}`,
     },
   })
   const resources = template.Resources
@@ -547,4 +556,61 @@ test('metrics leave only through the functions\' own log groups, never PutMetric
       'ImplicitlyDenied',
     )
   }
+})
+
+// Backfill runs steer the forwarder (a cancelled run's items do nothing):
+// each function reads and writes run objects of the stack's own bucket and
+// nothing else there, and nobody else of A may write one, whatever their
+// identity policy allows. Failed before the bucket policy: the PowerUser
+// was Allowed.
+test('only the two functions write backfill runs, and only run objects', async () => {
+  const run = `arn:aws:s3:::${RUNS}/runs/bu-b/0123456789abcdef01234567.json`
+  const write = (principal, policies, resource = run) =>
+    evaluate({
+      name: `${principal} s3:PutObject ${resource}`,
+      identityPolicies: policies,
+      resourcePolicy: withDefaults.runsPolicy,
+      request: {
+        principal,
+        action: 's3:PutObject',
+        resource,
+        resourceAccount: A,
+        context: {
+          'aws:SecureTransport': 'true',
+          'aws:PrincipalArn': principal.replace(':sts::', ':iam::').replace(':assumed-role/', ':role/').replace(/\/[^/]*$/, ''),
+        },
+      },
+    })
+  const session = (role) => role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + '/session'
+  for (const [who, role, policies] of [
+    ['provisioner', PROVISIONER_ROLE, withDefaults.provisioner],
+    ['forwarder', FORWARDER_ROLE, withDefaults.forwarder],
+  ]) {
+    assert.equal(await write(session(role), policies), 'Allowed', `${who} writes a run`)
+    assert.equal(await decide(policies, 's3:GetObject', run), 'Allowed', `${who} reads a run`)
+    assert.equal(
+      await decide(policies, 's3:ListBucket', `arn:aws:s3:::${RUNS}`, { 's3:prefix': 'runs/bu-b/x.json' }),
+      'Allowed',
+      `${who} tells a missing run`,
+    )
+    assert.equal(
+      await decide(policies, 's3:ListBucket', `arn:aws:s3:::${RUNS}`, { 's3:prefix': '' }),
+      'ImplicitlyDenied',
+      `${who} lists the bucket`,
+    )
+    assert.equal(
+      await write(session(role), policies, `arn:aws:s3:::${RUNS}/elsewhere.json`),
+      'ImplicitlyDenied',
+      `${who} outside runs/`,
+    )
+    assert.equal(await decide(policies, 's3:DeleteObject', run), 'ImplicitlyDenied', `${who} deletes a run`)
+  }
+  const everyS3 = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }]
+  assert.equal(await write(`arn:aws:sts::${A}:assumed-role/PowerUser/mallory`, everyS3), 'ExplicitlyDenied')
+  assert.equal(await write(`arn:aws:iam::${A}:user/admin`, everyS3), 'ExplicitlyDenied')
+  assert.equal(
+    await write(`arn:aws:sts::${A}:assumed-role/trailshare-ForwarderRole-X/x`.replace('assumed-role/', 'assumed-role/evil/'), everyS3),
+    'ExplicitlyDenied',
+    'a look-alike function role',
+  )
 })

@@ -8,6 +8,7 @@
 pub mod api_gateway;
 pub mod binary;
 pub mod fault_proxy;
+pub mod lambda;
 pub mod world;
 
 use std::collections::HashMap;

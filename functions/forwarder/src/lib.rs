@@ -3,17 +3,19 @@
 //! it to the share's bucket. Idempotent, because S3 delivers at least once.
 
 mod backfill;
+mod batch;
+mod batch_tail;
+pub mod budget;
 mod delivery;
 mod last_receive;
 mod log;
 pub mod metrics;
+mod runs;
 mod shares;
 
-use std::collections::BTreeSet;
-
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use trailshare::backfill::RunStore;
 use trailshare::config::Config;
 use trailshare::events::{decode, CreatedObject, Notification, Trigger};
 use trailshare::key::LogKey;
@@ -22,8 +24,9 @@ use trailshare::ports::{
 };
 use trailshare::seal::ShareKey;
 
+use crate::budget::Budget;
 use crate::delivery::SourceCache;
-use crate::log::{count_failed, log, log_failure, log_outcome, log_target, skipped, summary};
+use crate::log::{count_failed, log, log_outcome, log_target, skipped, summary};
 use crate::metrics::{Counted, Mode, Tally};
 pub use crate::shares::{DamagedShare, ShareCache};
 use trailshare::targets::{asked, targets_for, Asked, Notice, Target};
@@ -73,6 +76,10 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     config: Config,
     /// Where the metric lines' metrics go (`metrics::namespace`).
     namespace: String,
+    /// Where backfill runs keep their counts (`None`: not counted).
+    runs: Option<crate::runs::RunBook>,
+    /// Seals the runs' objects (the share secret's key).
+    key: ShareKey,
 }
 
 impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
@@ -84,13 +91,15 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
         key: ShareKey,
     ) -> Forwarder<S, O, NoQueue, NoNotifier> {
         Forwarder {
-            shares: ShareCache::new(roles, &config, key),
+            shares: ShareCache::new(roles, &config, key.clone()),
             objects,
             queue: NoQueue,
             notifier: NoNotifier,
             region: "us-east-1".to_string(),
             config,
             namespace: metrics::DEFAULT_NAMESPACE.to_string(),
+            runs: None,
+            key,
         }
     }
 }
@@ -106,6 +115,8 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             region: self.region,
             config: self.config,
             namespace: self.namespace,
+            runs: self.runs,
+            key: self.key,
         }
     }
 
@@ -124,6 +135,8 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             region: region.into(),
             config: self.config,
             namespace: self.namespace,
+            runs: self.runs,
+            key: self.key,
         }
     }
 
@@ -131,6 +144,13 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
     /// [`metrics::namespace`]).
     pub fn with_metrics_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
+        self
+    }
+
+    /// The same forwarder counting backfill runs in `store`
+    /// (`BACKFILL_BUCKET`).
+    pub fn with_runs<R: RunStore + 'static>(mut self, store: R) -> Forwarder<S, O, Q, N> {
+        self.runs = Some(crate::runs::RunBook::new(store, self.key.clone()));
         self
     }
 }
@@ -156,9 +176,20 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         }
     }
 
-    /// Handles one invocation. SQS batches answer with the failed message
-    /// ids; direct invocations fail as a whole if any object failed.
+    /// Handles one invocation without a deadline (see
+    /// [`Forwarder::handle_event_by`]).
     pub async fn handle_event(&self, event: Value) -> Result<Value, ForwardError> {
+        self.handle_event_by(event, Budget::unlimited()).await
+    }
+
+    /// Handles one invocation within `budget` (from the invocation's
+    /// deadline). SQS batches answer with the messages to retry (see
+    /// `batch`); direct invocations fail as a whole if any object failed.
+    pub async fn handle_event_by(
+        &self,
+        event: Value,
+        budget: Budget,
+    ) -> Result<Value, ForwardError> {
         match decode(&event)? {
             Trigger::Direct(notification) => {
                 let objects = self.objects_of(&notification, None);
@@ -175,67 +206,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
                     }),
                 }
             }
-            Trigger::Queue(messages) => {
-                let mut failed_ids = BTreeSet::new();
-                let mut work: Vec<(usize, Item)> = Vec::new();
-                let tally = Tally::default();
-                for (index, message) in messages.iter().enumerate() {
-                    match &message.content {
-                        Ok(Notification::Backfill(item)) => match self.backfill(item).await {
-                            Ok(objects) => {
-                                tally.backfill_done(item.share(), objects.len());
-                                work.extend(objects.into_iter().map(|object| {
-                                    let only = Some(item.share().to_string());
-                                    (index, Item { object, only })
-                                }))
-                            }
-                            Err(error) => {
-                                tally.backfill_failed(item.share());
-                                log_failure(
-                                    &json!({"event": "backfill", "message_id": message.message_id, "work": item, "outcome": "failed",
-                                            "retryable": error.retryable(), "error": error.to_string()}),
-                                    error.retryable(),
-                                );
-                                failed_ids.insert(index);
-                            }
-                        },
-                        Ok(notification) => work.extend(
-                            self.objects_of(notification, Some(&message.message_id))
-                                .into_iter()
-                                .map(|object| (index, Item { object, only: None })),
-                        ),
-                        Err(error) => {
-                            telemetry::error(
-                                &json!({"event": "message", "message_id": message.message_id, "outcome": "failed", "error": error}),
-                            );
-                            failed_ids.insert(index);
-                        }
-                    }
-                }
-                let items: Vec<Item> = work.iter().map(|(_, item)| item.clone()).collect();
-                let outcomes = self.process_items(&items, &tally).await;
-                tally.emit(&self.namespace);
-                for ((index, _), outcome) in work.iter().zip(&outcomes) {
-                    if matches!(outcome, Outcome::Failed { .. }) {
-                        failed_ids.insert(*index);
-                    }
-                }
-                // Each failed message on its last receive goes to the
-                // dead-letter queue with an explanation (last_receive.rs).
-                self.dead_letter_last_receives(&messages, &work, &outcomes, &mut failed_ids)
-                    .await;
-                let mut response = SqsBatchResponse::default();
-                for index in &failed_ids {
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = messages[*index].message_id.clone();
-                    response.batch_item_failures.push(failure);
-                }
-                log(&summary(
-                    &outcomes,
-                    Some((messages.len(), failed_ids.len())),
-                ));
-                Ok(serde_json::to_value(response).expect("a batch response serialises"))
-            }
+            Trigger::Queue(messages) => Ok(self.handle_batch(&messages, budget).await),
         }
     }
 

@@ -2,11 +2,12 @@
 //! runtime loop hands each S3, EventBridge, SNS or SQS event to the forwarder.
 //! Every line it writes goes through `trailshare::telemetry` (JSON).
 
+use forwarder::budget::Budget;
 use forwarder::Forwarder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use trailshare::aws::{
-    load_sdk_config, AwsNotifier, IamRoles, S3Objects, SecretsManagerSecret, SqsQueue,
+    load_sdk_config, AwsNotifier, IamRoles, S3Objects, S3Runs, SecretsManagerSecret, SqsQueue,
 };
 use trailshare::config::Config;
 use trailshare::ports::RoleReader;
@@ -42,20 +43,30 @@ async fn main() -> Result<(), Error> {
         let dead_letter = config.dead_letter.as_ref().map(|d| d.queue_url.clone());
         SqsQueue::new(&sdk, url).with_dead_letter(dead_letter)
     });
+    // Where backfill runs keep their counts; unset, runs are not counted.
+    let runs = config
+        .backfill_bucket
+        .as_ref()
+        .map(|bucket| S3Runs::new(&sdk, bucket));
     // One forwarder for the life of the process.
-    let forwarder: &'static _ = Box::leak(Box::new(
-        Forwarder::new(roles, S3Objects::new(&sdk), config, key)
-            .with_queue(queue)
-            .with_notifier(AwsNotifier::new(&sdk), region)
-            .with_metrics_namespace(namespace),
-    ));
+    let mut forwarder = Forwarder::new(roles, S3Objects::new(&sdk), config, key)
+        .with_queue(queue)
+        .with_notifier(AwsNotifier::new(&sdk), region)
+        .with_metrics_namespace(namespace);
+    if let Some(runs) = runs {
+        forwarder = forwarder.with_runs(runs);
+    }
+    let forwarder: &'static _ = Box::leak(Box::new(forwarder));
     // A listing that failed is read again by the first event.
     if let Ok(listing) = listing {
         forwarder.prime(listing).await;
     }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The invocation's deadline (Lambda-Runtime-Deadline-Ms) bounds
+        // the batch: see forwarder::budget.
+        let budget = Budget::from_deadline_ms(event.context.deadline);
         forwarder
-            .handle_event(event.payload)
+            .handle_event_by(event.payload, budget)
             .await
             .map_err(Error::from)
     }))

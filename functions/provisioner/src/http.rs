@@ -41,6 +41,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/shares/{name}"),
     ("POST", "/shares/{name}/revoke-sessions"),
     ("POST", "/shares/{name}/backfill"),
+    ("GET", "/shares/{name}/backfill/{id}"),
+    ("DELETE", "/shares/{name}/backfill/{id}"),
 ];
 
 /// What a request is about; routes match exactly, so a share may be named
@@ -55,6 +57,8 @@ pub enum Route {
     RevokeSessions(String),
     /// `/shares/{name}/backfill`
     Backfill(String),
+    /// `/shares/{name}/backfill/{id}`: one run
+    BackfillRun(String, String),
 }
 
 impl ApiRequest {
@@ -164,6 +168,9 @@ impl ApiRequest {
             }
             ["", "shares", item, "backfill"] if !item.is_empty() => {
                 Some(Route::Backfill(name(item)))
+            }
+            ["", "shares", item, "backfill", id] if !item.is_empty() && !id.is_empty() => {
+                Some(Route::BackfillRun(name(item), percent_decode(id)))
             }
             _ => None,
         }

@@ -6,6 +6,7 @@
 //! `replace` (replace, repair, heal, drift), `list` (pages), `sweep`
 //! (expired shares), `error` (the API's errors) and `http` (events).
 
+mod backfill;
 mod create;
 mod error;
 mod found;
@@ -57,6 +58,8 @@ pub struct Provisioner<S, Q = NoQueue, P = NoRolePaths> {
     role_paths: P,
     /// Role name → path, as looked up: one `GetRole` per role and process.
     known_paths: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Where backfill runs are kept (`BACKFILL_BUCKET`); `None`: not kept.
+    runs: Option<trailshare::backfill::AnyRuns>,
 }
 
 impl<S: RoleStore> Provisioner<S, NoQueue> {
@@ -69,6 +72,7 @@ impl<S: RoleStore> Provisioner<S, NoQueue> {
             queue: NoQueue,
             role_paths: NoRolePaths,
             known_paths: Default::default(),
+            runs: None,
         }
     }
 }
@@ -84,6 +88,7 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
             queue,
             role_paths: self.role_paths,
             known_paths: self.known_paths,
+            runs: self.runs,
         }
     }
 
@@ -98,7 +103,17 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
             queue: self.queue,
             role_paths,
             known_paths: Default::default(),
+            runs: self.runs,
         }
+    }
+
+    /// The same API keeping backfill runs in `store` (`BACKFILL_BUCKET`).
+    pub fn with_runs<R: trailshare::backfill::RunStore + 'static>(
+        mut self,
+        store: R,
+    ) -> Provisioner<S, Q, P> {
+        self.runs = Some(trailshare::backfill::AnyRuns::new(store));
+        self
     }
 }
 
@@ -148,12 +163,14 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             (Route::Collection, "GET" | "POST")
             | (Route::Item(_), "GET" | "PUT" | "DELETE")
             | (Route::RevokeSessions(_), "POST")
-            | (Route::Backfill(_), "POST") => {}
+            | (Route::Backfill(_), "POST")
+            | (Route::BackfillRun(..), "GET" | "DELETE") => {}
             (Route::Collection, _) => return Err(method_not_allowed("GET, POST")),
             (Route::Item(_), _) => return Err(method_not_allowed("GET, PUT, DELETE")),
             (Route::RevokeSessions(_) | Route::Backfill(_), _) => {
                 return Err(method_not_allowed("POST"))
             }
+            (Route::BackfillRun(..), _) => return Err(method_not_allowed("GET, DELETE")),
         }
         // Every change needs an administrator: calling the API must never
         // be a way around IAM. Reads are open to whoever the API lets in.
@@ -191,6 +208,11 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 validate_existing_name(&name)?;
                 self.backfill(&name, &request.json_body()?, &request.caller)
                     .await
+            }
+            (Route::BackfillRun(name, id), method) => {
+                validate_existing_name(&name)?;
+                let cancel_by = (method == "DELETE").then_some(request.caller.as_str());
+                self.backfill_run(&name, &id, cancel_by).await
             }
         }
     }
@@ -292,56 +314,6 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             )
             .on("organization"),
         })
-    }
-
-    /// `POST /shares/{name}/backfill`: queues the first step of the share's
-    /// deliveries for the files already in the window — one message per
-    /// log account (or one that discovers them, for `["*"]`); the forwarder
-    /// fans each out to days. Costs one IAM read and ⌈messages / 10⌉ sends,
-    /// whatever the number of shares.
-    async fn backfill(&self, name: &str, body: &Value, caller: &str) -> Result<ApiResponse> {
-        if self.config.forwarder_queue_url.is_none() {
-            return Err(ApiError::new(
-                503,
-                "not_configured",
-                "backfill needs the forwarder's queue: FORWARDER_QUEUE_URL is not set",
-            ));
-        }
-        let today = time::OffsetDateTime::now_utc().date();
-        let window = trailshare::backfill::parse_window(body, today)?;
-        let (current, _) = self.existing(name).await?;
-        let spec = &current.spec;
-        // The forwarder does nothing for an expired share: queuing its work
-        // would answer 202 for deliveries that never happen.
-        if spec.expired_at(time::OffsetDateTime::now_utc()) {
-            return Err(ApiError::new(
-                409,
-                "expired",
-                format!(
-                    "share {} expired at {}: nothing is delivered for it; extend expires_at (PUT) first",
-                    spec.name,
-                    spec.expires_at.as_deref().unwrap_or_default()
-                ),
-            )
-            .on("expires_at"));
-        }
-        let accounts = spec.log_scope();
-        let work = trailshare::backfill::Work::plan(&spec.name, &accounts, window);
-        let bodies: Vec<String> = work.iter().map(|w| w.to_body()).collect();
-        self.queue.send(&bodies).await?;
-        let answer = json!({"backfill": {
-            "share": spec.name,
-            "from": trailshare::layout::format_day(window.from),
-            "until": trailshare::layout::format_day(window.until),
-            // The log accounts covered, as the share names them (["*"]: all).
-            "accounts": accounts,
-            "queued": bodies.len(),
-        }});
-        (self.audit)(
-            &json!({"event": "audit", "at": now_rfc3339(), "caller": caller, "action": "backfill",
-                             "share": name, "before": Value::Null, "after": answer["backfill"]}),
-        );
-        Ok(ApiResponse::json(202, &answer))
     }
 
     /// `POST /shares/{name}/revoke-sessions`: every session issued before

@@ -6,7 +6,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, SecretsManagerSecret, SqsQueue};
+use trailshare::aws::{load_sdk_config, IamRoles, S3Runs, SecretsManagerSecret, SqsQueue};
 use trailshare::config::Config;
 use trailshare::telemetry::{self, refuse_to_start};
 
@@ -27,11 +27,19 @@ async fn main() -> Result<(), Error> {
         .forwarder_queue_url
         .as_ref()
         .map(|url| SqsQueue::new(&sdk, url));
+    // Where backfill runs are kept (unset: runs are not kept, GET 503).
+    let runs = config
+        .backfill_bucket
+        .as_ref()
+        .map(|bucket| S3Runs::new(&sdk, bucket));
     let iam = IamRoles::from_sdk(&sdk);
     // The same IAM client looks up an administrator's role path.
-    let provisioner = Provisioner::new(iam.clone(), config, key)
+    let mut provisioner = Provisioner::new(iam.clone(), config, key)
         .with_queue(queue)
         .with_role_paths(iam);
+    if let Some(runs) = runs {
+        provisioner = provisioner.with_runs(runs);
+    }
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(provisioner.handle_invocation(event.payload).await?)

@@ -3,12 +3,14 @@
 
 mod iam;
 mod notify;
+mod runs;
 mod s3;
 mod secret;
 mod sqs;
 
 pub use iam::IamRoles;
 pub use notify::AwsNotifier;
+pub use runs::S3Runs;
 pub use s3::S3Objects;
 pub use secret::SecretsManagerSecret;
 pub use sqs::SqsQueue;

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 
 use super::{classify, s3_client};
 use crate::ports::{
-    AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata,
+    AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, Page,
     SourceHead, Writer, SOURCE_ETAG_METADATA,
 };
 
@@ -291,6 +291,42 @@ impl LogObjects for S3Objects {
                 None => return Ok(listing),
             }
         }
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<Page, AwsError> {
+        let page = self
+            .own
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(after.map(str::to_string))
+            .max_keys(i32::try_from(max_keys).unwrap_or(1000).clamp(1, 1000))
+            .send()
+            .await
+            .map_err(|e| classify("s3:ListObjectsV2", e))?;
+        let mut objects: Vec<ListedObject> = page
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| {
+                Some(ListedObject {
+                    key: o.key?,
+                    etag: unquote(o.e_tag),
+                    size: o.size.map(|s| s.max(0) as u64),
+                })
+            })
+            .collect();
+        // S3 never returns more than MaxKeys; a stand-in that did would not
+        // make one item more than a page.
+        let more = page.is_truncated == Some(true) || objects.len() > max_keys;
+        objects.truncate(max_keys);
+        Ok(Page { objects, more })
     }
 
     async fn copy_streamed(

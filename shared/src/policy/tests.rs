@@ -22,6 +22,7 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         forwarder_queue_url: None,
         trail_bucket_region: None,
         share_secret_arn: None,
+        backfill_bucket: None,
         dead_letter: None,
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use stand_in::{put_log, s3, trail_file, unique, StandIn, A, B, C};
 
 use super::lambdas::{functions_key, queue_batch, runtime_env, Lambdas};
-use super::{analyst, object_tags, read_status, step, Report};
+use super::{analyst, backfill, object_tags, read_status, step, Report};
 
 /// The organization of the layouts below.
 const ORG: &str = "o-a1b2c3d4e5";
@@ -134,7 +134,11 @@ pub(crate) async fn layout_step(
     // sqs:SendMessage (the template's grant).
     let root = layout.logs_root();
     let secret = stand_in::create_share_secret(&admin).await;
+    // Where backfill runs keep their counts (the template's BackfillBucket).
+    let runs = aws.bucket(A, &format!("runs-{}", layout.short)).await;
     let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::{runs}/runs/*")},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{runs}")},
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
         {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
             "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
@@ -151,6 +155,7 @@ pub(crate) async fn layout_step(
         ("SHARE_ROLE_PATH", format!("/trailshare-{}/", layout.short)),
         ("PERMISSIONS_BOUNDARY_ARN", boundary),
         ("FORWARDER_QUEUE_URL", queue.clone()),
+        ("BACKFILL_BUCKET", runs),
     ]);
     env.extend(runtime_env(aws, &key));
     let settings: Vec<String> = vars[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -234,6 +239,7 @@ pub(crate) async fn layout_step(
 
     // Backfill both shares over May 1-2: the files from before them.
     let mut accepted = Vec::new();
+    let mut runs = Vec::new();
     for name in [&b_name, &c_name] {
         let (status, answer) = lambdas.api(
             "POST",
@@ -247,44 +253,20 @@ pub(crate) async fn layout_step(
         if status != 202 {
             accepted.push("FAILED".into());
         }
+        runs.push(
+            answer["backfill"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
     }
-    // Lambda's SQS poller: receive, invoke the forwarder, delete what it
-    // acknowledged, until the fan-out (share -> account -> day) is done.
-    let mut invocations = 0;
-    let mut failures = 0;
-    for _ in 0..20 {
-        let messages = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .ok()
-            .and_then(|r| r.messages)
-            .unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:{A}:{queue_name}")}))
-            .collect();
-        let reply = lambdas.invoke("forwarder", &json!({ "Records": records }));
-        invocations += 1;
-        if reply != json!({"batchItemFailures": []}) {
-            failures += 1;
-            println!("          forwarder: {reply}");
-        }
-        for m in &messages {
-            let _ = sqs
-                .delete_message()
-                .queue_url(&queue)
-                .set_receipt_handle(m.receipt_handle.clone())
-                .send()
-                .await;
-        }
-    }
+    let queue = backfill::Queue {
+        sqs: &sqs,
+        url: &queue,
+        name: &queue_name,
+    };
+    let (invocations, failures) =
+        backfill::drain(&queue, &lambdas, Some((b_name.as_str(), runs[0].as_str()))).await;
     let b_old = tagged(object_tags(&a_s3, &trail, &old[0].1).await)
         && tagged(object_tags(&a_s3, &trail, &old[1].1).await);
     let c_old = copied(&old[2].1).await.is_ok();
@@ -300,5 +282,6 @@ pub(crate) async fn layout_step(
             accepted.join(", ")
         ),
     );
+    backfill::check_runs(report, &lambdas, &queue, &b_name, &runs[0]).await;
     drop(lambdas);
 }

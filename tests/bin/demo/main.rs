@@ -4,6 +4,7 @@
 //! Prints what succeeded and what was denied; exits non-zero if anything
 //! did not behave as expected.
 
+mod backfill;
 mod cli;
 mod forwarding;
 mod lambdas;

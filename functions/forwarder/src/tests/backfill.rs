@@ -1,5 +1,5 @@
-//! Backfill: work items fan out share → account → day on the forwarder's
-//! own queue, each bounded as the API bounds a request.
+//! Backfill: work items fan out share → account → day → folder on the
+//! forwarder's own queue, each bounded as the API bounds a request.
 
 use std::sync::Mutex;
 
@@ -75,9 +75,14 @@ async fn backfill_fans_out_share_to_account_to_day_and_treats_only_that_share() 
     assert_eq!(days.len(), 4, "two accounts x two days: {days:?}");
     let reply = forwarder.handle_event(queued(&days)).await.unwrap();
     assert_eq!(reply, json!({"batchItemFailures": []}));
+    // Each day: one item per region folder of the account (two regions).
+    let folders = std::mem::take(&mut *queue.sent.lock().unwrap());
+    assert_eq!(folders.len(), 8, "four days x two regions: {folders:?}");
+    let reply = forwarder.handle_event(queued(&folders)).await.unwrap();
+    assert_eq!(reply, json!({"batchItemFailures": []}));
     assert!(
         queue.sent.lock().unwrap().is_empty(),
-        "a day is the last step"
+        "a folder's only page is the last step"
     );
     for key in &existing {
         let in_window = !key.contains("/2024/06/");
@@ -124,8 +129,9 @@ async fn backfill_for_a_share_that_is_gone_does_nothing_and_without_a_queue_fail
         no_queue,
         json!({"batchItemFailures": [{"itemIdentifier": "w0"}]})
     );
-    // A day item needs no queue: it delivers that day's files.
-    let day = json!({"trailshare_backfill": {"step": "day", "share": name, "account": B, "day": "2024-05-01"}});
+    // A folder's page needs no queue: it delivers that page's files.
+    let day = json!({"trailshare_backfill": {"step": "files", "share": name, "account": B, "day": "2024-05-01",
+                                             "folder": format!("AWSLogs/{B}/CloudTrail/us-east-1/")}});
     let done = forwarder
         .handle_event(queued(&[day.to_string()]))
         .await

@@ -126,7 +126,11 @@ async fn the_router_serves_exactly_the_route_table() {
             }
         }
     }
-    for path in ["/shares/bu-b/activity", "/shares/bu-b/backfill/run-1", "/"] {
+    for path in [
+        "/shares/bu-b/activity",
+        "/shares/bu-b/backfill/run-1/items",
+        "/",
+    ] {
         assert_eq!(status("GET", path).await, 404, "{path}");
     }
 }
