@@ -4,6 +4,7 @@
 //! `telemetry` (feature `telemetry`) how both functions log. `emf` builds
 //! Embedded Metric Format lines (pure JSON).
 
+pub mod activity;
 pub mod admin;
 pub mod admission;
 pub mod backfill;
