@@ -408,11 +408,12 @@ pub fn list_table(shares: &[Value]) -> Table {
         "ROLE",
     ]);
     for share in shares {
+        let (grantee, log_accounts) = who_and_whose(share);
         table.add_row([
             text(&share["name"]),
             share["status"].as_str().unwrap_or("active").to_string(),
-            text(&share["grantee_account"]),
-            text(&share["log_accounts"]),
+            grantee,
+            log_accounts,
             share["delivery"]["mode"]
                 .as_str()
                 .unwrap_or("none")
@@ -422,6 +423,21 @@ pub fn list_table(shares: &[Value]) -> Table {
         ]);
     }
     table
+}
+
+/// The GRANTEE and LOG ACCOUNTS columns: an organization share has no one
+/// grantee; each member account reads its own logs.
+fn who_and_whose(share: &Value) -> (String, String) {
+    match share["organization"].as_object() {
+        Some(organization) => (
+            format!("organization {}", text(&organization["id"])),
+            "each member its own".to_string(),
+        ),
+        None => (
+            text(&share["grantee_account"]),
+            text(&share["log_accounts"]),
+        ),
+    }
 }
 
 /// A share as a two-column table, then what its grantee sets up.
@@ -568,5 +584,14 @@ mod tests {
         let one = share_text(&share);
         assert!(one.contains("grantee_account") && one.contains("mode=tag"));
         assert!(one.contains("aws sts assume-role --role-arn X"));
+    }
+
+    #[test]
+    fn an_organization_share_lists_its_organization_as_grantee() {
+        let share = json!({"name": "members", "organization": {"id": "o-a1b2c3d4e5"},
+                           "delivery": {"mode": "tag"}});
+        let list = list_table(std::slice::from_ref(&share)).to_string();
+        assert!(list.contains("organization o-a1b2c3d4e5"), "{list}");
+        assert!(list.contains("each member its own"), "{list}");
     }
 }
