@@ -215,21 +215,9 @@ impl World {
     /// The environment of the forwarder binary: the stack's variables, the
     /// forwarder's keys, and `endpoint` (the stand-in, or a proxy to it).
     pub(crate) async fn forwarder_env(&self, endpoint: &str) -> Vec<(&'static str, String)> {
-        use aws_credential_types::provider::ProvideCredentials;
         let user = self.forwarder_user().await;
-        let key = user
-            .credentials_provider()
-            .unwrap()
-            .provide_credentials()
-            .await
-            .unwrap();
         let mut env = self.vars.clone();
-        env.extend([
-            ("AWS_ENDPOINT_URL", endpoint.to_string()),
-            ("AWS_REGION", stand_in::REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
-            ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
-        ]);
+        env.extend(stand_in::binary_env(&user, endpoint).await);
         env
     }
 

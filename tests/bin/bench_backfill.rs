@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use aws_credential_types::provider::ProvideCredentials;
 use futures_util::stream::{self, StreamExt};
 use provisioner::Provisioner;
 use serde_json::{json, Value};
@@ -20,25 +19,7 @@ use stand_in::lambda::{Function, QueueTrigger};
 use stand_in::{s3, stand_in, unique, A, B};
 use trailshare::aws::{IamRoles, S3Runs, SqsQueue};
 
-const REGIONS: [&str; 17] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "sa-east-1",
-];
+use stand_in::SEVENTEEN_REGIONS as REGIONS;
 /// One log file every five minutes, one digest an hour.
 const LOGS: usize = 288;
 const DIGESTS: usize = 24;
@@ -220,20 +201,9 @@ async fn main() {
     );
     let proxy = FaultProxy::start(&aws.url);
     let user = forwarder_user(aws, &bench.trail, &bench.runs, &bench.queue_name).await;
-    let key = user
-        .credentials_provider()
-        .unwrap()
-        .provide_credentials()
-        .await
-        .unwrap();
     let mut env = bench.vars.clone();
-    env.extend([
-        ("AWS_ENDPOINT_URL", proxy.url.clone()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
-        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
-        ("RUST_LOG", "warn".to_string()),
-    ]);
+    env.extend(stand_in::binary_env(&user, &proxy.url).await);
+    env.push(("RUST_LOG", "warn".to_string()));
     let function = Function::start_binary(&bin, &env);
     let first = bench.pass(&function, &proxy).await;
     let again = bench.pass(&function, &proxy).await;

@@ -10,7 +10,6 @@
 
 mod move_task;
 
-use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use forwarder::Forwarder;
 use provisioner::Provisioner;
@@ -64,20 +63,7 @@ async fn world() -> World {
             .map(|(_, v)| v.clone())
     })
     .unwrap();
-    let key_pair = admin
-        .credentials_provider()
-        .unwrap()
-        .provide_credentials()
-        .await
-        .unwrap();
-    let admin_env = vec![
-        ("AWS_ACCESS_KEY_ID", key_pair.access_key_id().to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            key_pair.secret_access_key().to_string(),
-        ),
-        ("AWS_ENDPOINT_URL", aws.url.clone()),
-    ];
+    let admin_env = stand_in::binary_env(&admin, &aws.url).await;
     World {
         aws,
         trail,

@@ -31,6 +31,26 @@ pub const C: &str = "333333333333";
 pub const Z: &str = "444444444444";
 pub const ACCOUNTS: [&str; 4] = [A, B, C, Z];
 pub const REGION: &str = "us-east-1";
+/// The 17 Regions a Control Tower trail of the size delivers from.
+pub const SEVENTEEN_REGIONS: [&str; 17] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
 
 /// A running stand-in and the administrator keys of each account.
 pub struct StandIn {
@@ -503,4 +523,22 @@ pub async fn grantee_queue(sqs: &aws_sdk_sqs::Client, account: &str) -> (String,
         .queue_url
         .expect("queue url");
     (format!("arn:aws:sqs:{REGION}:{account}:{name}"), url)
+}
+
+/// What a Lambda binary needs to reach `endpoint` (the stand-in, or a proxy
+/// to it) as `principal`: the endpoint, the Region and its access keys.
+pub async fn binary_env(principal: &SdkConfig, endpoint: &str) -> Vec<(&'static str, String)> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let key = principal
+        .credentials_provider()
+        .expect("a principal with credentials")
+        .provide_credentials()
+        .await
+        .expect("static credentials");
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", key.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_string()),
+    ]
 }
