@@ -118,10 +118,11 @@ async fn main() {
     tamper::tamper_step(&mut report, aws, &lambdas, &demo.trail, &demo.c_bucket).await;
     shares::expiry(&mut report, &lambdas).await;
     shares::revocation(&mut report, &demo, &lambdas, &b_share).await;
+    let gateway = cli::admin_gateway(lambdas.port);
     cli::cli_step(
         &mut report,
         aws,
-        lambdas.port,
+        &gateway,
         &demo.trail,
         &c_share,
         &demo.keys[2],
