@@ -211,9 +211,12 @@ sns_responses.SNSResponse._determine_resource = _sns_resource
 # supplied to StringEquals conditions. A variable the request has no value
 # for matches nothing ("Policy variables with no value",
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+# A condition on a key the request lacks still counts as met (moto's
+# rule), so an untagged session is denied by the deny of excluded accounts.
 # Trust policies stay as moto has them (not judged across accounts, no
 # aws:RequestTag, aws:TagKeys or aws:PrincipalOrgID): who may get a session
-# with which tag is the evaluator's (tests/iam-eval).
+# with which tag is the evaluator's (tests/iam-eval). Proven, and shown to
+# fail without this fix, by tests/org_share/session_tags.rs.
 from moto.sts import responses as sts_responses
 from moto.sts.models import sts_backends
 
