@@ -26,6 +26,7 @@ usage: moto_server.py [moto_server options]
 """
 import datetime
 import io
+import json
 import operator
 import re
 import sys
@@ -195,6 +196,145 @@ def _sns_resource(self):
 
 
 sns_responses.SNSResponse._determine_resource = _sns_resource
+
+# 7. Session tags and policy variables (organization shares). moto drops
+# AssumeRole's `Tags`, so no session has a principal tag; it evaluates
+# identity policies with no request context, so `${aws:PrincipalTag/…}`
+# in a resource never matches (read as a regular expression, `$` ends the
+# text) and a `StringEquals aws:PrincipalTag/…` Deny applies to everyone.
+# Here, as AWS does: a session keeps the tags it was issued with
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html),
+# and the identity policies of every request are judged with the
+# principal's context: `aws:PrincipalAccount` and, for a session,
+# `aws:PrincipalTag/<key>` (keys in any case), substituted for their
+# `${…}` variables in Resource, NotResource and condition values, and
+# supplied to StringEquals conditions. A variable the request has no value
+# for matches nothing ("Policy variables with no value",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+# A condition on a key the request lacks still counts as met (moto's
+# rule), so an untagged session is denied by the deny of excluded accounts.
+# Trust policies stay as moto has them (not judged across accounts, no
+# aws:RequestTag, aws:TagKeys or aws:PrincipalOrgID): who may get a session
+# with which tag is the evaluator's (tests/iam-eval). Proven, and shown to
+# fail without this fix, by tests/org_share/session_tags.rs.
+from moto.sts import responses as sts_responses
+from moto.sts.models import sts_backends
+
+
+class _Context(dict):
+    """Condition keys are case-insensitive in IAM."""
+
+    def __init__(self, values):
+        super().__init__({key.lower(): value for key, value in values.items()})
+
+    def __contains__(self, key):
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+
+_token_assume_role = sts_responses.TokenResponse.assume_role
+_backend_assume_role = sts_models.STSBackend.assume_role
+
+
+def _assume_role_with_tags(self):
+    tags = self._get_param("Tags") or []
+    _request.session_tags = {tag["Key"]: tag["Value"] for tag in tags}
+    try:
+        return _token_assume_role(self)
+    finally:
+        _request.session_tags = {}
+
+
+def _session_keeps_its_tags(self, *args, **kwargs):
+    session = _backend_assume_role(self, *args, **kwargs)
+    session.session_tags = dict(getattr(_request, "session_tags", {}) or {})
+    return session
+
+
+def _principal_context(access_key):
+    values = {"aws:PrincipalAccount": access_key.account_id}
+    if isinstance(access_key, access_control.AssumedRoleAccessKey):
+        for session in sts_backends[access_key.account_id][access_key.partition].assumed_roles:
+            if session.access_key_id == access_key._access_key_id:
+                for key, value in getattr(session, "session_tags", {}).items():
+                    values[f"aws:PrincipalTag/{key}"] = value
+    return _Context(values)
+
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _resolve(text, context):
+    """`text` with its variables replaced, or None if one has no value."""
+    missing = []
+
+    def value(match):
+        key = match.group(1).strip()
+        if key in context:
+            return context[key]
+        missing.append(key)
+        return ""
+
+    resolved = _VARIABLE.sub(value, text)
+    return None if missing else resolved
+
+
+def _resolve_all(values, context):
+    if "${" not in json.dumps(values):
+        return values
+    values = values if isinstance(values, list) else [values]
+    resolved = (_resolve(v, context) if isinstance(v, str) else v for v in values)
+    return [v for v in resolved if v is not None]
+
+
+def _resolved_statement(statement, context):
+    statement = dict(statement)
+    for element in ("Resource", "NotResource"):
+        if element in statement:
+            statement[element] = _resolve_all(statement[element], context)
+    if "Condition" in statement:
+        statement["Condition"] = {
+            operator_name: {key: _resolve_all(values, context) for key, values in keys.items()}
+            for operator_name, keys in statement["Condition"].items()
+        }
+    return statement
+
+
+def _resolved_policy(document, context):
+    statements = document["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    resolved = [_resolved_statement(s, context) for s in statements]
+    # A Resource left with no entry matches nothing (moto reads an empty
+    # one as a trust policy's statement and permits it).
+    kept = [s for s in resolved if "Resource" not in s or s["Resource"]]
+    return {**document, "Statement": kept}
+
+
+def _check_with_principal_context(self, resource):
+    if self._action == "sts:GetCallerIdentity":
+        return
+    context = _principal_context(self._access_key)
+    permitted = False
+    for policy in self._access_key.collect_policies():
+        iam_policy = access_control.IAMPolicy(policy)
+        if "${" in json.dumps(iam_policy._policy_json):
+            iam_policy._policy_json = _resolved_policy(iam_policy._policy_json, context)
+        result = iam_policy.is_action_permitted(self._action, resource, None, context)
+        if result == access_control.PermissionResult.DENIED:
+            self._raise_access_denied()
+        elif result == access_control.PermissionResult.PERMITTED:
+            permitted = True
+    if self._is_assuming_role_operation(resource):
+        permitted = permitted and self._check_role_trust_relationship(resource)
+    if not permitted:
+        self._raise_access_denied()
+
+
+sts_responses.TokenResponse.assume_role = _assume_role_with_tags
+sts_models.STSBackend.assume_role = _session_keeps_its_tags
+access_control.IAMRequestBase.check_action_permitted = _check_with_principal_context
 
 if __name__ == "__main__":
     from moto.server import main

@@ -1,19 +1,19 @@
 //! An organization share through the API on the stand-in: one role (one
 //! trust, one inline policy, the boundary), a field that cannot go with it
 //! refused by name with nothing made, replace / revoke / delete with their
-//! audit lines, the seals, `tag` delivery to members' files of the
-//! organization layout only, and what the stand-in itself judges.
+//! audit lines, the seals, and `tag` delivery to members' files of the
+//! organization layout only.
 
 use std::sync::{Arc, Mutex};
 
 use forwarder::Outcome;
 use serde_json::{json, Value};
-use stand_in::{log_file, put_log, s3, s3_status, B, C};
+use stand_in::{log_file, put_log, s3, B, C};
 
 use super::*;
 
 /// `account`'s log file in the organization layout, or its own trail's.
-fn key(account: &str, org: bool) -> String {
+pub(super) fn key(account: &str, org: bool) -> String {
     let layout = if org {
         format!("{ORG}/")
     } else {
@@ -242,79 +242,4 @@ async fn tag_delivery_tags_members_files_of_the_organization_layout_and_a_forged
         Outcome::Skipped { .. }
     ));
     assert!(w.tags(&keys[1]).await.is_empty());
-}
-
-/// What the stand-in judges of an organization share, found out here:
-/// it issues a session whatever tag is asked for (a trust's conditions
-/// on `aws:PrincipalOrgID` and session tags are not judged; across
-/// accounts no trust at all), and a policy variable in a resource never
-/// matches, so even a member's own file is denied. Neither answer can
-/// prove anything about the share: the evaluator judges both
-/// (`evaluator`). If moto learns either, this test says so.
-#[tokio::test]
-async fn stand_in_judges_no_session_tag_and_no_policy_variable() {
-    let w = org_world(&[]).await;
-    let (_, share) = org_share(&w, json!({})).await;
-    let role_arn = share["role_arn"].as_str().unwrap();
-    put_log(
-        &s3(&w.admin),
-        &w.bucket,
-        &key(B, true),
-        log_file(B, "GetObject"),
-    )
-    .await;
-    let member = |account: &'static str| {
-        let policy = share["grantee_setup"]["identity_policy"].clone();
-        async move { w.aws.user(account, &unique("member"), &policy).await }
-    };
-    let (b, c) = (member(B).await, member(C).await);
-    let assume = |who: aws_config::SdkConfig, tag: &'static str| async move {
-        aws_sdk_sts::Client::new(&who)
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name("member")
-            .tags(
-                aws_sdk_sts::types::Tag::builder()
-                    .key("trailshare:account")
-                    .value(tag)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-    };
-    // C asking for B's tag gets a session here (IAM refuses it: evaluator).
-    assert!(assume(c, B).await.is_ok());
-    let own = assume(b, B)
-        .await
-        .expect("B's own session")
-        .credentials
-        .unwrap();
-    let session = aws_config::SdkConfig::builder()
-        .endpoint_url(&w.aws.url)
-        .region(aws_config::Region::new(stand_in::REGION))
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    own.access_key_id,
-                    own.secret_access_key,
-                    Some(own.session_token),
-                    None,
-                    "member",
-                ),
-            ),
-        )
-        .build();
-    let read = s3(&session)
-        .get_object()
-        .bucket(&w.bucket)
-        .key(key(B, true))
-        .send()
-        .await;
-    assert_eq!(
-        s3_status(&read),
-        403,
-        "moto resolved a policy variable: update the README"
-    );
 }

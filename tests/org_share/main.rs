@@ -2,21 +2,26 @@
 //! independent evaluator's decisions on the documents IAM holds.
 //!
 //! What moto 5.2.5 (with scripts/moto_server.py) judges here and what it
-//! cannot (`stand_in_judges`): it creates and returns the role, its trust,
-//! its inline policy and its boundary as IAM would, accepts AssumeRole with
-//! session tags, and enforces the forwarder's identity policy while it tags
-//! files; it judges no session tag, no policy variable, no
-//! `aws:PrincipalOrgID`, no `aws:PrincipalOrgPaths` and no trust policy
-//! across accounts. Those are the evaluator's (tests/iam-eval/README.md),
-//! asked about the documents read back from the stand-in.
+//! cannot (`session_tags`): it creates and returns the role, its trust,
+//! its inline policy and its boundary as IAM would, keeps a session's tags
+//! and judges what a tagged session reads (the policy variable
+//! `${aws:PrincipalTag/trailshare:account}` and the deny of excluded
+//! accounts: launcher fix 7), and enforces the forwarder's identity policy
+//! while it tags files; it judges no trust policy across accounts, so no
+//! `aws:RequestTag`, `aws:TagKeys`, `aws:PrincipalOrgID` or
+//! `aws:PrincipalOrgPaths`, and no boundary. Those are the evaluator's
+//! (tests/iam-eval/README.md), asked about the documents read back from
+//! the stand-in.
 //!
 //! By concept: `lifecycle` (the API: create, refuse, replace, revoke,
 //! delete, audit, seals, tag delivery), `evaluator` (who may assume, what a
-//! session reads), `scale` (6,000 member accounts, one role).
+//! session reads), `session_tags` (what the stand-in judges), `scale`
+//! (6,000 member accounts, one role).
 
 mod evaluator;
 mod lifecycle;
 mod scale;
+mod session_tags;
 
 use serde_json::{json, Value};
 use stand_in::world::World;

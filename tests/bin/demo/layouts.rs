@@ -7,7 +7,7 @@ use super::lambdas::{functions_key, queue_batch, runtime_env, Lambdas};
 use super::{analyst, backfill, object_tags, read_status, step, Report};
 
 /// The organization of the layouts below.
-const ORG: &str = "o-a1b2c3d4e5";
+pub(crate) const ORG: &str = "o-a1b2c3d4e5";
 
 /// Where a trail writes its files: `[<prefix>/]AWSLogs/[<org>/]<account>/…`.
 pub(crate) struct Layout {
@@ -39,9 +39,18 @@ pub(crate) const LAYOUTS: [Layout; 3] = [
     },
 ];
 
+/// The organization share's deployment: Control Tower's layout, a stack of
+/// its own (`organization.rs`).
+pub(crate) const CONTROL_TOWER_MEMBERS: Layout = Layout {
+    title: "Control Tower, an organization share",
+    short: "members",
+    prefix: Some(ORG),
+    org: Some(ORG),
+};
+
 impl Layout {
     /// A log file of `account` on 2024-05-`day` in this layout.
-    fn key(&self, account: &str, day: u32) -> String {
+    pub(crate) fn key(&self, account: &str, day: u32) -> String {
         let prefix = self.prefix.map(|p| format!("{p}/")).unwrap_or_default();
         let org = self.org.map(|o| format!("{o}/")).unwrap_or_default();
         format!("{prefix}AWSLogs/{org}{account}/CloudTrail/us-east-1/2024/05/{day:02}/{account}_CloudTrail_us-east-1_202405{day:02}T1205Z_AbCdEf12.json.gz")
@@ -77,6 +86,100 @@ impl Layout {
     }
 }
 
+/// A layout's deployment on the stand-in: its trail bucket, the share
+/// roles' boundary and secret, the forwarder's queue and where backfill
+/// runs keep their counts, and both real Lambda binaries under their own
+/// `cargo lambda watch` started with the layout's environment.
+pub(crate) struct Stack {
+    pub(crate) trail: String,
+    pub(crate) lambdas: Lambdas,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    queue_name: String,
+}
+
+impl Layout {
+    pub(crate) async fn deploy(&self, aws: &StandIn, c_bucket: &str) -> Stack {
+        let admin = aws.admin(A).await;
+        let trail = aws.bucket(A, &format!("trail-{}", self.short)).await;
+        let sqs = aws_sdk_sqs::Client::new(&admin);
+        let queue_name = unique(&format!("forwarder-{}", self.short));
+        let queue = sqs
+            .create_queue()
+            .queue_name(&queue_name)
+            .send()
+            .await
+            .ok()
+            .and_then(|q| q.queue_url)
+            .unwrap_or_default();
+        let mut vars = vec![("TRAIL_BUCKET", trail.clone())];
+        vars.extend(self.prefix.map(|p| ("TRAIL_PREFIX", p.to_string())));
+        vars.extend(self.org.map(|o| ("ORGANIZATION_ID", o.to_string())));
+        let config = trailshare::config::Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("layout config");
+        let boundary = aws_sdk_iam::Client::new(&admin)
+            .create_policy()
+            .policy_name(format!("trailshare-share-boundary-{}", self.short))
+            .policy_document(trailshare::policy::boundary_policy(&config).to_string())
+            .send()
+            .await
+            .ok()
+            .and_then(|p| p.policy?.arn)
+            .unwrap_or_default();
+        let secret = stand_in::create_share_secret(&admin).await;
+        // Where backfill runs keep their counts (the template's BackfillBucket).
+        let runs = aws.bucket(A, &format!("runs-{}", self.short)).await;
+        let policy = self.functions_policy(&trail, &runs, c_bucket, &queue_name);
+        let key = functions_key(aws, &policy).await;
+        let mut env = vars.clone();
+        env.extend([
+            ("SHARE_SECRET_ARN", secret),
+            ("SHARE_ROLE_PATH", format!("/trailshare-{}/", self.short)),
+            ("PERMISSIONS_BOUNDARY_ARN", boundary),
+            ("FORWARDER_QUEUE_URL", queue.clone()),
+            ("BACKFILL_BUCKET", runs),
+        ]);
+        env.extend(runtime_env(aws, &key));
+        let settings: Vec<String> = vars[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let lambdas = Lambdas::start(&format!("demo-lambdas-{}", self.short), &env);
+        println!(
+            "    both functions under their own cargo lambda watch (127.0.0.1:{}), {}",
+            lambdas.port,
+            settings.join(" ")
+        );
+        Stack {
+            trail,
+            lambdas,
+            sqs,
+            queue,
+            queue_name,
+        }
+    }
+
+    /// The template's grants for this layout (IAM as in the first step).
+    /// moto authorizes SendMessageBatch as its own action; AWS, as
+    /// sqs:SendMessage (the template's grant).
+    fn functions_policy(&self, trail: &str, runs: &str, c_bucket: &str, queue_name: &str) -> Value {
+        let root = self.logs_root();
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::{runs}/runs/*")},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{runs}")},
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
+                "iam:ListRoles"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/{root}*")},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{trail}")},
+            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"], "Resource": format!("arn:aws:sqs:us-east-1:{A}:{queue_name}")}
+        ]})
+    }
+}
+
 /// One trail layout end to end, with both real Lambda binaries run by their
 /// own `cargo lambda watch` started with this layout's environment: a share
 /// reads its own account's files there and not another's; new files are
@@ -88,9 +191,15 @@ pub(crate) async fn layout_step(
     c_bucket: &str,
 ) {
     step(&format!("Layout: {}", layout.title));
-    let admin = aws.admin(A).await;
-    let a_s3 = s3(&admin);
-    let trail = aws.bucket(A, &format!("trail-{}", layout.short)).await;
+    let Stack {
+        trail,
+        lambdas,
+        sqs,
+        queue,
+        queue_name,
+    } = layout.deploy(aws, c_bucket).await;
+    let a_s3 = s3(&aws.admin(A).await);
+    let root = layout.logs_root();
     // Files from before the shares: B's on May 1 and 2, C's on May 1.
     let old = [
         (B, layout.key(B, 1)),
@@ -101,70 +210,6 @@ pub(crate) async fn layout_step(
         put_log(&a_s3, &trail, key, trail_file(account)).await;
     }
     println!("    s3://{trail}/{}  (and 2 more)", old[0].1);
-    let sqs = aws_sdk_sqs::Client::new(&admin);
-    let queue_name = unique(&format!("forwarder-{}", layout.short));
-    let queue = sqs
-        .create_queue()
-        .queue_name(&queue_name)
-        .send()
-        .await
-        .ok()
-        .and_then(|q| q.queue_url)
-        .unwrap_or_default();
-    let mut vars = vec![("TRAIL_BUCKET", trail.clone())];
-    vars.extend(layout.prefix.map(|p| ("TRAIL_PREFIX", p.to_string())));
-    vars.extend(layout.org.map(|o| ("ORGANIZATION_ID", o.to_string())));
-    let config = trailshare::config::Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .expect("layout config");
-    let boundary = aws_sdk_iam::Client::new(&admin)
-        .create_policy()
-        .policy_name(format!("trailshare-share-boundary-{}", layout.short))
-        .policy_document(trailshare::policy::boundary_policy(&config).to_string())
-        .send()
-        .await
-        .ok()
-        .and_then(|p| p.policy?.arn)
-        .unwrap_or_default();
-    // The template's grants for this layout (IAM as in the first step).
-    // moto authorizes SendMessageBatch as its own action; AWS, as
-    // sqs:SendMessage (the template's grant).
-    let root = layout.logs_root();
-    let secret = stand_in::create_share_secret(&admin).await;
-    // Where backfill runs keep their counts (the template's BackfillBucket).
-    let runs = aws.bucket(A, &format!("runs-{}", layout.short)).await;
-    let policy = json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::{runs}/runs/*")},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{runs}")},
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
-        {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-            "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
-            "iam:ListRoles"], "Resource": "*"},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/{root}*")},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{trail}")},
-        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
-        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"], "Resource": format!("arn:aws:sqs:us-east-1:{A}:{queue_name}")}
-    ]});
-    let key = functions_key(aws, &policy).await;
-    let mut env = vars.clone();
-    env.extend([
-        ("SHARE_SECRET_ARN", secret),
-        ("SHARE_ROLE_PATH", format!("/trailshare-{}/", layout.short)),
-        ("PERMISSIONS_BOUNDARY_ARN", boundary),
-        ("FORWARDER_QUEUE_URL", queue.clone()),
-        ("BACKFILL_BUCKET", runs),
-    ]);
-    env.extend(runtime_env(aws, &key));
-    let settings: Vec<String> = vars[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let lambdas = Lambdas::start(&format!("demo-lambdas-{}", layout.short), &env);
-    println!(
-        "    both functions under their own cargo lambda watch (127.0.0.1:{}), {}",
-        lambdas.port,
-        settings.join(" ")
-    );
 
     let b_name = format!("{}-b", layout.short);
     let c_name = format!("{}-c", layout.short);

@@ -9,6 +9,7 @@ mod cli;
 mod forwarding;
 mod lambdas;
 mod layouts;
+mod organization;
 mod redrive;
 mod setup;
 mod shares;
@@ -133,6 +134,7 @@ async fn main() {
     for layout in LAYOUTS {
         layouts::layout_step(&mut report, aws, &layout, &demo.c_bucket).await;
     }
+    organization::organization_step(&mut report, aws, &demo.c_bucket).await;
     redrive::redrive_step(&mut report, aws).await;
     println!(
         "\n== Done in {:.0} s: {} passed, {} failed",
