@@ -247,21 +247,21 @@ pub async fn read_window<A: ActivityObjects>(
     organization: bool,
     limits: Limits,
 ) -> Result<Reading, AwsError> {
-    let days: Vec<Date> = window.days().collect();
-    let prefixes: Vec<(Date, String)> = days
-        .iter()
-        .rev()
-        .map(|day| (*day, day_prefix(share, &format_day(*day))))
-        .collect();
+    let mut days: Vec<Date> = window.days().collect();
+    days.reverse();
     // Listed a few days at a time, taken in order: the listing stops at
-    // the first day that does not fit (those in flight are dropped).
-    let mut listings = stream::iter(prefixes.iter())
-        .map(|(day, prefix)| async move {
-            list_day(objects, prefix, limits.max_objects)
+    // the first day that does not fit (those in flight are dropped). Each
+    // future owns its prefix: a future borrowing from the stream's items
+    // would not be `Send` for every lifetime, as the handler must be.
+    let mut listings = stream::iter(days.into_iter().map(|day| {
+        let prefix = day_prefix(share, &format_day(day));
+        async move {
+            list_day(objects, &prefix, limits.max_objects)
                 .await
-                .map(|listed| (*day, listed))
-        })
-        .buffered(limits.concurrency.max(1));
+                .map(|listed| (day, listed))
+        }
+    }))
+    .buffered(limits.concurrency.max(1));
     let (mut chosen, mut bytes, mut skipped) = (Vec::new(), 0u64, 0u64);
     let mut read_from = None;
     let mut complete = true;
@@ -288,7 +288,7 @@ pub async fn read_window<A: ActivityObjects>(
         read_from = Some(day);
     }
     drop(listings);
-    let (tally, read, gone) = fetch_all(objects, &chosen, limits).await?;
+    let (tally, read, gone) = fetch_all(objects, chosen, limits).await?;
     skipped += gone;
     let lines = tally.counted();
     let summary = tally.summarize(organization);
@@ -307,12 +307,14 @@ pub async fn read_window<A: ActivityObjects>(
 /// same bucket always gives the same tally) and adds its lines.
 async fn fetch_all<A: ActivityObjects>(
     objects: &A,
-    keys: &[String],
+    keys: Vec<String>,
     limits: Limits,
 ) -> Result<(Tally, u64, u64), AwsError> {
-    let mut fetches = stream::iter(keys.iter())
-        .map(|key| objects.fetch(key, limits.max_object_bytes))
-        .buffered(limits.concurrency.max(1));
+    let mut fetches = stream::iter(
+        keys.into_iter()
+            .map(|key| async move { objects.fetch(&key, limits.max_object_bytes).await }),
+    )
+    .buffered(limits.concurrency.max(1));
     let (mut tally, mut read, mut skipped) = (Tally::default(), 0u64, 0u64);
     while let Some(fetched) = fetches.try_next().await? {
         match fetched {
