@@ -112,6 +112,11 @@ impl ReadBy {
     }
 }
 
+/// A session: its name, and its member account for an organization share.
+/// Each maps to the successful assumes that opened it (time, entry),
+/// oldest first.
+type SessionKey = (String, Option<String>);
+
 /// Lines gathered for one summary, in any order.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -163,10 +168,7 @@ impl Tally {
         self.assumes.sort();
         self.reads.sort();
         let mut book = Book::default();
-        // (session, member account for an organization share) → the
-        // successful assumes that opened it, oldest first.
-        let mut sessions: HashMap<(String, Option<String>), Vec<(OffsetDateTime, usize)>> =
-            HashMap::new();
+        let mut sessions: HashMap<SessionKey, Vec<(OffsetDateTime, usize)>> = HashMap::new();
         for assume in &self.assumes {
             let entry = book.entry(&assume.account, &assume.principal);
             book.entries[entry].assume(assume);
