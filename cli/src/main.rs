@@ -1,6 +1,7 @@
 //! `trailshare`: admins manage shares through the provisioner API; grantees
 //! pull the CloudTrail log files a share lets them read, and verify them.
 
+mod activity;
 mod api;
 mod backfill;
 mod credentials;

@@ -109,6 +109,20 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArg,
     },
+    /// Who used a share: per grantee account and principal, its assumes
+    /// (allowed, denied), first and last use, source IPs, files and bytes read
+    Activity {
+        /// The share's name
+        name: String,
+        /// First day, YYYY-MM-DD [default: 6 days before --until]
+        #[arg(long, value_name = "DATE", value_parser = crate::activity::day)]
+        from: Option<String>,
+        /// Last day, inclusive, YYYY-MM-DD [default: today, UTC]
+        #[arg(long, value_name = "DATE", value_parser = crate::activity::day)]
+        until: Option<String>,
+        #[command(flatten)]
+        api: ApiArg,
+    },
 }
 
 const CREATE_EXAMPLES: &str = "\
@@ -259,7 +273,8 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
         | Command::RevokeSessions { api, .. }
         | Command::Backfill { api, .. }
         | Command::BackfillStatus { api, .. }
-        | Command::BackfillCancel { api, .. } => api.api.clone(),
+        | Command::BackfillCancel { api, .. }
+        | Command::Activity { api, .. } => api.api.clone(),
     };
     let api = Api::new(&api_arg, global.sdk_config().await)?;
     let item = |name: &str| format!("/shares/{}", encode(name));
@@ -305,6 +320,12 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> 
         }
         Command::BackfillCancel { name, id, .. } => {
             return crate::backfill::cancel(&api, &name, &id, global).await
+        }
+        Command::Activity {
+            name, from, until, ..
+        } => {
+            let (from, until) = (from.as_deref(), until.as_deref());
+            return crate::activity::show(&api, &name, from, until, global).await;
         }
     };
     if !response.ok() {
@@ -476,7 +497,7 @@ pub(crate) fn fields_table(object: &Value, skip: &[&str]) -> Table {
     table
 }
 
-fn new_table() -> Table {
+pub(crate) fn new_table() -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)

@@ -15,6 +15,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+// Reading it back: the window's lines summarized per grantee principal.
+pub mod read;
+pub mod summary;
+#[cfg(test)]
+mod summary_tests;
+
 /// One event that concerns a share role, as one JSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -66,6 +66,9 @@ pub struct Config {
     /// (one sealed object per run); `None`: runs are carried out, not
     /// counted, and `GET …/backfill/{id}` is a 503.
     pub backfill_bucket: Option<String>,
+    /// `ACTIVITY_BUCKET` (both): where the forwarder writes share activity
+    /// and the provisioner reads it back; `None`: `GET …/activity` is a 503.
+    pub activity_bucket: Option<String>,
     /// `DEAD_LETTER_QUEUE_URL` and `MAX_RECEIVES` (forwarder): on a
     /// message's last receive the forwarder dead-letters it itself, with
     /// attributes naming what failed; `None`: the queue's redrive alone.
@@ -248,6 +251,7 @@ impl Config {
             copy_writer_role_arns: None,
             notification_target_arns: None,
             backfill_bucket: None,
+            activity_bucket: None,
             dead_letter: None,
         })
     }
@@ -307,6 +311,11 @@ impl Config {
         // Where backfill runs keep their counts.
         self.backfill_bucket = env.checked(
             "BACKFILL_BUCKET",
+            is_bucket_name,
+            "is not a valid S3 bucket name",
+        )?;
+        self.activity_bucket = env.checked(
+            "ACTIVITY_BUCKET",
             is_bucket_name,
             "is not a valid S3 bucket name",
         )?;

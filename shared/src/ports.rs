@@ -309,6 +309,9 @@ pub struct Page {
 /// Where backfill runs are kept (`BACKFILL_BUCKET`).
 pub use crate::backfill::runs::RunStore;
 
+/// Where share activity is read back (`ACTIVITY_BUCKET`), by the provisioner.
+pub use crate::activity::read::{ActivityObjects, Fetched};
+
 /// Where grantees hear of delivered files: their SQS queues and SNS topics.
 pub trait Notifier: Send + Sync {
     /// Sends one message (an S3 event notification's JSON) to `target`.

@@ -17,6 +17,7 @@ const WRITER = 'arn:aws:iam::333333333333:role/trailshare-writer'
 const BOUNDARY = `arn:aws:iam::${A}:policy/trailshare/trailshare-SharePermissionsBoundary-1A2B3C`
 const SECRET = `arn:aws:secretsmanager:${REGION}:${A}:secret:trailshare-ShareSecret-AbC123`
 const RUNS = 'trailshare-backfillbucket-x1y2'
+const ACTIVITY = 'trailshare-activitybucket-a1b2'
 const template = loadTemplate(fileURLToPath(new URL('../../template.yaml', import.meta.url)))
 
 function deployed(params) {
@@ -34,6 +35,8 @@ function deployed(params) {
       ShareSecret: SECRET,
       BackfillBucket: RUNS,
       'BackfillBucket.Arn': `arn:aws:s3:::${RUNS}`,
+      ActivityBucket: ACTIVITY,
+      'ActivityBucket.Arn': `arn:aws:s3:::${ACTIVITY}`,
     },
   })
   const resources = template.Resources
@@ -177,6 +180,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       ForwarderQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`,
       ShareSecret: SECRET,
       BackfillBucket: RUNS,
+      ActivityBucket: ACTIVITY,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
@@ -201,6 +205,8 @@ test('the provisioner is told who may change shares and what the forwarder may r
   assert.equal(globals.FORWARDER_QUEUE_URL, `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-queue`)
   // Both keep backfill runs in the stack's own bucket.
   assert.equal(globals.BACKFILL_BUCKET, RUNS)
+  // Both know the activity bucket: the forwarder writes it, the provisioner reads it.
+  assert.equal(globals.ACTIVITY_BUCKET, ACTIVITY)
   assert.deepEqual(Object.keys(template.Rules.OrganizationKmsTrailNeedsTrailArn), ['RuleCondition', 'Assertions'])
 })
 
@@ -418,6 +424,8 @@ function queueWorld(params) {
       ShareSecret: SECRET,
       BackfillBucket: RUNS,
       'BackfillBucket.Arn': `arn:aws:s3:::${RUNS}`,
+      ActivityBucket: ACTIVITY,
+      'ActivityBucket.Arn': `arn:aws:s3:::${ACTIVITY}`,
     },
   })
   const resources = template.Resources
@@ -613,4 +621,28 @@ test('only the two functions write backfill runs, and only run objects', async (
     'ExplicitlyDenied',
     'a look-alike function role',
   )
+})
+
+// GET /shares/{name}/activity: the provisioner lists share folders of the
+// activity bucket and reads their objects, and can neither write, tag nor
+// delete there, nor list the bucket outside share folders. Failed before
+// ReadShareActivity and ListShareActivity: every read was ImplicitlyDenied.
+test('the provisioner reads share activity and cannot write it', async () => {
+  const p = withDefaults.provisioner
+  const object = `arn:aws:s3:::${ACTIVITY}/share=bu-b/date=2026-12-06/111111111111_CloudTrail_us-east-1_20261206T0005Z_abc.json.gz.jsonl`
+  const bucket = `arn:aws:s3:::${ACTIVITY}`
+  assert.equal(await decide(p, 's3:GetObject', object), 'Allowed', 'reads an activity object')
+  assert.equal(
+    await decide(p, 's3:ListBucket', bucket, { 's3:prefix': 'share=bu-b/date=2026-12-06/' }),
+    'Allowed',
+    'lists a share day',
+  )
+  assert.equal(await decide(p, 's3:ListBucket', bucket, { 's3:prefix': '' }), 'ImplicitlyDenied', 'lists the bucket')
+  assert.equal(await decide(p, 's3:GetObject', `${bucket}/elsewhere.json`), 'ImplicitlyDenied', 'outside share=')
+  for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:PutBucketPolicy', 's3:PutLifecycleConfiguration']) {
+    const resource = action.startsWith('s3:PutBucket') || action === 's3:PutLifecycleConfiguration' ? bucket : object
+    assert.equal(await decide(p, action, resource), 'ImplicitlyDenied', action)
+  }
+  // Only the activity bucket: share= objects elsewhere stay closed.
+  assert.equal(await decide(p, 's3:GetObject', `arn:aws:s3:::${RUNS}/share=bu-b/x.jsonl`), 'ImplicitlyDenied', 'another bucket')
 })

@@ -122,6 +122,15 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                     Some(used) => json!({"at": used.at, "region": used.region}),
                     None => Value::Null,
                 };
+                // One role serves every member, so IAM's date says only that
+                // some member used it: each member's is in the share's
+                // activity (`accounts[].last_used`), read by days asked for,
+                // which a GET of one share (or a list page) does not pay for.
+                if record.spec.organization.is_some() {
+                    // A share name's characters are all a path segment's.
+                    share["last_used_per_member"] =
+                        json!(format!("/shares/{}/activity", record.spec.name));
+                }
                 share
             }
             Found::Damaged {

@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/shares/{name}/backfill"),
     ("GET", "/shares/{name}/backfill/{id}"),
     ("DELETE", "/shares/{name}/backfill/{id}"),
+    ("GET", "/shares/{name}/activity"),
 ];
 
 /// What a request is about; routes match exactly, so a share may be named
@@ -59,6 +60,8 @@ pub enum Route {
     Backfill(String),
     /// `/shares/{name}/backfill/{id}`: one run
     BackfillRun(String, String),
+    /// `/shares/{name}/activity`: who used the share
+    Activity(String),
 }
 
 impl ApiRequest {
@@ -168,6 +171,9 @@ impl ApiRequest {
             }
             ["", "shares", item, "backfill"] if !item.is_empty() => {
                 Some(Route::Backfill(name(item)))
+            }
+            ["", "shares", item, "activity"] if !item.is_empty() => {
+                Some(Route::Activity(name(item)))
             }
             ["", "shares", item, "backfill", id] if !item.is_empty() && !id.is_empty() => {
                 Some(Route::BackfillRun(name(item), percent_decode(id)))

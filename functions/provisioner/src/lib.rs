@@ -6,6 +6,7 @@
 //! `replace` (replace, repair, heal, drift), `list` (pages), `sweep`
 //! (expired shares), `error` (the API's errors) and `http` (events).
 
+mod activity;
 mod backfill;
 mod create;
 mod error;
@@ -60,6 +61,8 @@ pub struct Provisioner<S, Q = NoQueue, P = NoRolePaths> {
     known_paths: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Where backfill runs are kept (`BACKFILL_BUCKET`); `None`: not kept.
     runs: Option<trailshare::backfill::AnyRuns>,
+    /// Where share activity is read (`ACTIVITY_BUCKET`); `None`: 503.
+    activity: Option<trailshare::activity::read::AnyActivity>,
 }
 
 impl<S: RoleStore> Provisioner<S, NoQueue> {
@@ -73,6 +76,7 @@ impl<S: RoleStore> Provisioner<S, NoQueue> {
             role_paths: NoRolePaths,
             known_paths: Default::default(),
             runs: None,
+            activity: None,
         }
     }
 }
@@ -89,6 +93,7 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
             role_paths: self.role_paths,
             known_paths: self.known_paths,
             runs: self.runs,
+            activity: self.activity,
         }
     }
 
@@ -104,6 +109,7 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
             role_paths,
             known_paths: Default::default(),
             runs: self.runs,
+            activity: self.activity,
         }
     }
 
@@ -113,6 +119,15 @@ impl<S: RoleStore, Q, P> Provisioner<S, Q, P> {
         store: R,
     ) -> Provisioner<S, Q, P> {
         self.runs = Some(trailshare::backfill::AnyRuns::new(store));
+        self
+    }
+
+    /// The same API reading share activity from `objects` (`ACTIVITY_BUCKET`).
+    pub fn with_activity<A: trailshare::ports::ActivityObjects + 'static>(
+        mut self,
+        objects: A,
+    ) -> Provisioner<S, Q, P> {
+        self.activity = Some(trailshare::activity::read::AnyActivity::new(objects));
         self
     }
 }
@@ -164,13 +179,15 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
             | (Route::Item(_), "GET" | "PUT" | "DELETE")
             | (Route::RevokeSessions(_), "POST")
             | (Route::Backfill(_), "POST")
-            | (Route::BackfillRun(..), "GET" | "DELETE") => {}
+            | (Route::BackfillRun(..), "GET" | "DELETE")
+            | (Route::Activity(_), "GET") => {}
             (Route::Collection, _) => return Err(method_not_allowed("GET, POST")),
             (Route::Item(_), _) => return Err(method_not_allowed("GET, PUT, DELETE")),
             (Route::RevokeSessions(_) | Route::Backfill(_), _) => {
                 return Err(method_not_allowed("POST"))
             }
             (Route::BackfillRun(..), _) => return Err(method_not_allowed("GET, DELETE")),
+            (Route::Activity(_), _) => return Err(method_not_allowed("GET")),
         }
         // Every change needs an administrator: calling the API must never
         // be a way around IAM. Reads are open to whoever the API lets in.
@@ -213,6 +230,10 @@ impl<S: RoleStore, Q: WorkQueue, P: RolePaths> Provisioner<S, Q, P> {
                 validate_existing_name(&name)?;
                 let cancel_by = (method == "DELETE").then_some(request.caller.as_str());
                 self.backfill_run(&name, &id, cancel_by).await
+            }
+            (Route::Activity(name), _) => {
+                validate_existing_name(&name)?;
+                self.activity(&name, &request.query).await
             }
         }
     }

@@ -6,7 +6,9 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use provisioner::Provisioner;
 use serde_json::Value;
-use trailshare::aws::{load_sdk_config, IamRoles, S3Runs, SecretsManagerSecret, SqsQueue};
+use trailshare::aws::{
+    load_sdk_config, IamRoles, S3Activity, S3Runs, SecretsManagerSecret, SqsQueue,
+};
 use trailshare::config::Config;
 use trailshare::telemetry::{self, refuse_to_start};
 
@@ -32,6 +34,11 @@ async fn main() -> Result<(), Error> {
         .backfill_bucket
         .as_ref()
         .map(|bucket| S3Runs::new(&sdk, bucket));
+    // Where share activity is read back (unset: GET …/activity 503).
+    let activity = config
+        .activity_bucket
+        .as_ref()
+        .map(|bucket| S3Activity::new(&sdk, bucket));
     let iam = IamRoles::from_sdk(&sdk);
     // The same IAM client looks up an administrator's role path.
     let mut provisioner = Provisioner::new(iam.clone(), config, key)
@@ -39,6 +46,9 @@ async fn main() -> Result<(), Error> {
         .with_role_paths(iam);
     if let Some(runs) = runs {
         provisioner = provisioner.with_runs(runs);
+    }
+    if let Some(activity) = activity {
+        provisioner = provisioner.with_activity(activity);
     }
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

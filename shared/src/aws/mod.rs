@@ -1,6 +1,7 @@
 //! The thin AWS adapters: each port of `ports` implemented with the SDK.
 //! Nothing here decides anything; it translates calls and classifies errors.
 
+mod activity;
 mod iam;
 mod notify;
 mod runs;
@@ -8,6 +9,7 @@ mod s3;
 mod secret;
 mod sqs;
 
+pub use activity::S3Activity;
 pub use iam::IamRoles;
 pub use notify::AwsNotifier;
 pub use runs::S3Runs;

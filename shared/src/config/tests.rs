@@ -145,6 +145,7 @@ fn every_bad_variable_is_named() {
             )],
             "KMS_KEY_ARN",
         ),
+        (&[("ACTIVITY_BUCKET", "Not_A_Bucket")], "ACTIVITY_BUCKET"),
         (&[("SHARE_ROLE_PATH", "trailshare")], "SHARE_ROLE_PATH"),
         (&[("SHARE_ROLE_PATH", "/")], "SHARE_ROLE_PATH"),
         (

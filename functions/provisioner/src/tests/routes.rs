@@ -127,7 +127,7 @@ async fn the_router_serves_exactly_the_route_table() {
         }
     }
     for path in [
-        "/shares/bu-b/activity",
+        "/shares/bu-b/activity/2026-12-06",
         "/shares/bu-b/backfill/run-1/items",
         "/",
     ] {
