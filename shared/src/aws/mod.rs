@@ -1,6 +1,7 @@
 //! The thin AWS adapters: each port of `ports` implemented with the SDK.
 //! Nothing here decides anything; it translates calls and classifies errors.
 
+mod activity;
 mod iam;
 mod notify;
 mod runs;

@@ -24,6 +24,8 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         share_secret_arn: None,
         backfill_bucket: None,
         dead_letter: None,
+        activity_bucket: None,
+        owner_account: None,
     }
 }
 
