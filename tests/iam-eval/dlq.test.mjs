@@ -41,6 +41,8 @@ const resolve = resolver(
       ShareSecret: `arn:aws:secretsmanager:${REGION}:${A}:secret:trailshare-ShareSecret-AbC123`,
       BackfillBucket: 'trailshare-backfillbucket-x1y2',
       'BackfillBucket.Arn': 'arn:aws:s3:::trailshare-backfillbucket-x1y2',
+      ActivityBucket: 'trailshare-activitybucket-a1b2',
+      'ActivityBucket.Arn': 'arn:aws:s3:::trailshare-activitybucket-a1b2',
     },
   },
 )
