@@ -182,6 +182,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       ShareSecret: SECRET,
       BackfillBucket: RUNS,
       ActivityBucket: ACTIVITY,
+      ForwarderDeadLetterQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-dlq`,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
