@@ -47,6 +47,18 @@ impl Activity {
 }
 
 impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q, N> {
+    /// The activity target's result, when `activity` is due for `object`.
+    pub(crate) async fn activity_of(
+        &self,
+        activity: Option<&Activity>,
+        object: &CreatedObject,
+    ) -> Option<Result<String, AwsError>> {
+        match activity {
+            Some(activity) => Some(self.record_activity(activity, object).await),
+            None => None,
+        }
+    }
+
     /// Reads the file, logs its denied assumptions, writes its objects.
     /// `NotFound`: the file is gone (skipped like any other target's).
     pub(crate) async fn record_activity(
@@ -84,6 +96,18 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             found.records,
             found.objects.len()
         ))
+    }
+}
+
+/// Logs and gathers the activity target's result like any target's.
+pub(crate) fn gather(
+    object: &CreatedObject,
+    gathered: &mut crate::Gathered,
+    result: Option<Result<String, AwsError>>,
+) {
+    if let Some(result) = result {
+        crate::log::log_target(object, TARGET, &result);
+        gathered.add(TARGET, result);
     }
 }
 

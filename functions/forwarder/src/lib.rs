@@ -322,17 +322,9 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             &mut gathered,
             count,
         );
-        let extraction = async {
-            match activity {
-                Some(activity) => Some(self.record_activity(activity, object).await),
-                None => None,
-            }
-        };
+        let extraction = self.activity_of(activity, object);
         let (done, extracted) = futures_util::future::join(deliveries, extraction).await;
-        if let Some(result) = extracted {
-            log_target(object, activity::TARGET, &result);
-            gathered.add(activity::TARGET, result);
-        }
+        activity::gather(object, &mut gathered, extracted);
         // Each announcement once its share's delivery is done; a delivery
         // that failed fails the object, so its notice comes on the retry.
         let due: Vec<&Notice> = notices

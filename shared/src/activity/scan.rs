@@ -32,7 +32,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 512 * 1024 * 1024,
-            max_lines: 50_000,
+            max_lines: 20_000,
             max_objects: 256,
         }
     }
