@@ -17,13 +17,16 @@
 #     release forwarder under the fake Lambda runtime (60 s deadlines), then
 #     the same window again: files/s, requests and CPU per file, peak RSS,
 #     and the extrapolation to an account-year and 2,000 accounts
-#     (bench-backfill).
+#     (bench-backfill);
+#  8. share activity: the forwarder's extra requests, time and peak RSS per
+#     log file of A (typical and large), with ACTIVITY_BUCKET and without,
+#     and that a file of B costs nothing extra (bench-activity).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/venv.sh .venv-bench requirements/bench.txt
 cargo bench --quiet -p trailshare --bench domain
-cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale --bin bench-verify --bin bench-backfill
+cargo build --quiet --release --bin provisioner --bin forwarder --bin trailshare --bin bench-copy --bin bench-scale --bin bench-verify --bin bench-backfill --bin bench-activity
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Requests answered without AWS: an unknown route, an S3 test event.
@@ -44,3 +47,4 @@ target/release/bench-copy | grep -v '^{'
 target/release/bench-scale | grep -v '^{'
 target/release/bench-verify target/release/trailshare 100000
 target/release/bench-backfill target/release/forwarder | grep -v '^{'
+target/release/bench-activity | grep -v '^{'

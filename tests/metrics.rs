@@ -416,3 +416,68 @@ async fn a_damaged_shares_files_fail_under_mode_damaged() {
     assert_eq!(damaged[0]["level"], "ERROR");
     assert_eq!(damaged[0]["claims"], json!([B]));
 }
+
+/// A denied AssumeRole of a share role in A's log file (AWS's documented
+/// record, tests/fixtures/activity) is an alert line whose fields the
+/// template's metric filter (`{ $.event = "denied_assume" }`, value
+/// `$.count`) reads at the top level; the allowed one is not.
+#[tokio::test]
+async fn a_denied_assumption_of_a_share_role_is_an_alert_line() {
+    let w = world().await;
+    let activity = w.aws.bucket(A, "activity").await;
+    let mut config = w.config.clone();
+    config.activity_bucket = Some(activity);
+    config.owner_account = Some(A.into());
+    let records: Vec<Value> = ["assume-role-cross-account", "assume-role-denied"]
+        .iter()
+        .map(|name| {
+            let path = stand_in::repo_root().join(format!("tests/fixtures/activity/{name}.json"));
+            let text = std::fs::read_to_string(path).unwrap();
+            let text = text
+                .replace("{{A}}", A)
+                .replace("{{PATH}}", &config.share_role_path)
+                .replace("{{SHARE}}", "bu-b");
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, json!({"Records": records}).to_string().as_bytes()).unwrap();
+    let key = log_key(None, A, "1400");
+    put_log(&s3(&w.admin), &w.bucket, &key, gz.finish().unwrap()).await;
+    let forwarder = Forwarder::new(
+        IamRoles::from_sdk(&w.admin),
+        S3Objects::new(&w.admin),
+        config,
+        stand_in::share_key(),
+    );
+    let object = trailshare::events::CreatedObject {
+        bucket: w.bucket.clone(),
+        key: key.clone(),
+        etag: None,
+        size: None,
+    };
+    let capture = Capture::default();
+    let outcome = capture.around(forwarder.process(&object)).await;
+    assert!(
+        matches!(outcome, forwarder::Outcome::Processed { .. }),
+        "{outcome:?}"
+    );
+    let lines = capture.lines();
+    let alerts = events(&lines, "denied_assume");
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["share"], "bu-b");
+    assert_eq!(alert["count"], 1);
+    assert_eq!(alert["level"], "WARN");
+    assert_eq!(
+        (&alert["account"], &alert["principal"], &alert["error_code"]),
+        (
+            &json!("777788889999"),
+            &json!("AIDAQRSTUVWXYZEXAMPLE"),
+            &json!("AccessDenied")
+        )
+    );
+    assert_eq!(alert["session_name"], "JohnDoe-EC2-dev");
+    assert_eq!(alert["source_ip"], "192.0.2.101");
+    assert_eq!(alert["key"], key);
+}

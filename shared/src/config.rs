@@ -66,13 +66,17 @@ pub struct Config {
     /// (one sealed object per run); `None`: runs are carried out, not
     /// counted, and `GET …/backfill/{id}` is a 503.
     pub backfill_bucket: Option<String>,
-    /// `ACTIVITY_BUCKET` (both): where the forwarder writes share activity
-    /// and the provisioner reads it back; `None`: `GET …/activity` is a 503.
-    pub activity_bucket: Option<String>,
     /// `DEAD_LETTER_QUEUE_URL` and `MAX_RECEIVES` (forwarder): on a
     /// message's last receive the forwarder dead-letters it itself, with
     /// attributes naming what failed; `None`: the queue's redrive alone.
     pub dead_letter: Option<DeadLetter>,
+    /// `ACTIVITY_BUCKET` (both): where the forwarder writes share activity
+    /// (DESIGN.md "Activity") and the provisioner reads it back; `None`:
+    /// activity is not extracted and `GET …/activity` is a 503.
+    pub activity_bucket: Option<String>,
+    /// `OWNER_ACCOUNT` (forwarder): account A, whose own log files carry
+    /// the activity; `None`: the stack's own account ([`Config::activity_owner`]).
+    pub owner_account: Option<String>,
 }
 
 /// A missing or malformed variable.
@@ -251,8 +255,9 @@ impl Config {
             copy_writer_role_arns: None,
             notification_target_arns: None,
             backfill_bucket: None,
-            activity_bucket: None,
             dead_letter: None,
+            activity_bucket: None,
+            owner_account: None,
         })
     }
 
@@ -318,6 +323,11 @@ impl Config {
             "ACTIVITY_BUCKET",
             is_bucket_name,
             "is not a valid S3 bucket name",
+        )?;
+        self.owner_account = env.checked(
+            "OWNER_ACCOUNT",
+            is_account_id,
+            "must be a 12-digit AWS account id",
         )?;
         Ok(())
     }
@@ -405,6 +415,35 @@ impl Config {
             .as_deref()
             .or(self.share_secret_arn.as_deref())
             .and_then(arn_account)
+    }
+
+    /// Account A, whose own log files carry share activity: `OWNER_ACCOUNT`,
+    /// else the stack's own account (the share roles' account).
+    pub fn activity_owner(&self) -> Option<&str> {
+        self.owner_account
+            .as_deref()
+            .or_else(|| self.stack_account())
+    }
+
+    /// What the forwarder needs to extract activity: `None` when
+    /// `ACTIVITY_BUCKET` is unset; an error naming `OWNER_ACCOUNT` when it
+    /// is set but account A cannot be known.
+    pub fn activity(&self) -> Result<Option<(String, crate::activity::ShareRoles)>, ConfigError> {
+        let Some(bucket) = &self.activity_bucket else {
+            return Ok(None);
+        };
+        let account = self.activity_owner().ok_or_else(|| {
+            fail(
+                "OWNER_ACCOUNT",
+                "is required with ACTIVITY_BUCKET when the stack's account is not known from SHARE_SECRET_ARN or PERMISSIONS_BOUNDARY_ARN",
+            )
+        })?;
+        let roles = crate::activity::ShareRoles {
+            account: account.to_string(),
+            path: self.share_role_path.clone(),
+            trail_bucket: self.trail_bucket.clone(),
+        };
+        Ok(Some((bucket.clone(), roles)))
     }
 
     /// The Region of the trail's key, which is the bucket's (SSE-KMS keys

@@ -488,7 +488,44 @@ pub trait LogObjects: Send + Sync {
         if_match: Option<&str>,
         destination: &Destination,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// Reads the log file `bucket`/`key` as a stream (gunzipped when its
+    /// name ends in `.gz`) and keeps what concerns share roles (see
+    /// [`crate::activity::scan`]); `None` if the object does not exist.
+    /// Memory stays bounded whatever the file's size.
+    fn scan_activity(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _roles: &ActivityRoles,
+        _limits: ActivityLimits,
+    ) -> impl Future<Output = Result<Option<Extracted>, AwsError>> + Send {
+        async {
+            Err(AwsError::NotConfigured {
+                call: "s3:GetObject",
+                missing: "no reader of log files for activity",
+            })
+        }
+    }
+
+    /// Writes one activity object (JSON lines) to `bucket`/`key`,
+    /// replacing any object there: the same source gives the same bytes.
+    fn put_activity(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _body: String,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async {
+            Err(AwsError::NotConfigured {
+                call: "s3:PutObject",
+                missing: "no writer of activity objects",
+            })
+        }
+    }
 }
+
+use crate::activity::{Extracted, Limits as ActivityLimits, ShareRoles as ActivityRoles};
 
 /// `iam:GetRole` for the caller's own role: its path (`/…/`), `None` if no
 /// role has that name in this account. An assumed-role session's ARN

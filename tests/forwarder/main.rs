@@ -1,6 +1,7 @@
 //! The forwarder's handler, in-process, against the stand-in with IAM
 //! enforcement on, fed events shaped like the real ones (tests/fixtures).
 
+mod activity;
 mod backfill;
 mod delivery;
 mod failures;

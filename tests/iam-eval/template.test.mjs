@@ -45,6 +45,7 @@ function deployed(params) {
     provisioner: inline('ProvisionerRole'),
     forwarder: inline('ForwarderRole'),
     runsPolicy: resolve(resources.BackfillBucketPolicy.Properties.PolicyDocument),
+    activityPolicy: resolve(resources.ActivityBucketPolicy.Properties.PolicyDocument),
     boundary: resolve(resources.SharePermissionsBoundary.Properties.PolicyDocument),
     secretPolicy: resolve(resources.ShareSecretPolicy.Properties.ResourcePolicy),
   }
@@ -181,6 +182,7 @@ test('the provisioner is told who may change shares and what the forwarder may r
       ShareSecret: SECRET,
       BackfillBucket: RUNS,
       ActivityBucket: ACTIVITY,
+      ForwarderDeadLetterQueue: `https://sqs.${REGION}.amazonaws.com/${A}/trailshare-dlq`,
     },
   })
   const env = resolve(template.Resources.ProvisionerFunction.Properties.Environment.Variables)
@@ -197,6 +199,11 @@ test('the provisioner is told who may change shares and what the forwarder may r
   const globals = resolve(template.Globals.Function.Environment.Variables)
   assert.equal(globals.TRAIL_ARN, '')
   assert.equal(globals.SHARE_SECRET_ARN, SECRET)
+  // Both functions know the activity bucket (the forwarder writes it, the
+  // provisioner reads it); the forwarder knows account A.
+  assert.equal(globals.ACTIVITY_BUCKET, ACTIVITY)
+  const forwarderEnv = resolve(template.Resources.ForwarderFunction.Properties.Environment.Variables)
+  assert.equal(forwarderEnv.OWNER_ACCOUNT, A)
   // Both functions hold the forwarder's lists: the provisioner refuses what
   // lies outside them, the forwarder acts on no route outside them.
   assert.equal(globals.COPY_DESTINATION_BUCKETS, DEST)
@@ -645,4 +652,59 @@ test('the provisioner reads share activity and cannot write it', async () => {
   }
   // Only the activity bucket: share= objects elsewhere stay closed.
   assert.equal(await decide(p, 's3:GetObject', `arn:aws:s3:::${RUNS}/share=bu-b/x.jsonl`), 'ImplicitlyDenied', 'another bucket')
+})
+
+// Share activity (who assumed and read each share) is what the API shows:
+// the forwarder writes its objects (share=<name>/...) and may write nowhere
+// new beside them; nobody else of A writes there, whatever their identity
+// policy allows; only TLS. Failed before WriteShareActivity (the forwarder
+// was ImplicitlyDenied) and before the bucket policy (the PowerUser was
+// Allowed).
+test('only the forwarder writes share activity, only activity objects, and nowhere new', async () => {
+  const object = `arn:aws:s3:::${ACTIVITY}/share=bu-b/date=2026-12-06/111111111111_CloudTrail_us-east-1_20261206T0005Z_a.json.gz.jsonl`
+  const put = (principal, policies, resource = object, tls = 'true') =>
+    evaluate({
+      name: `${principal} s3:PutObject ${resource}`,
+      identityPolicies: policies,
+      resourcePolicy: withDefaults.activityPolicy,
+      request: {
+        principal,
+        action: 's3:PutObject',
+        resource,
+        resourceAccount: A,
+        context: {
+          'aws:SecureTransport': tls,
+          'aws:PrincipalArn': principal.replace(':sts::', ':iam::').replace(':assumed-role/', ':role/').replace(/\/[^/]*$/, ''),
+        },
+      },
+    })
+  const forwarder = `arn:aws:sts::${A}:assumed-role/trailshare-ForwarderRole-X/session`
+  const f = withDefaults.forwarder
+  assert.equal(await put(forwarder, f), 'Allowed', 'the forwarder writes an activity object')
+  assert.equal(await put(forwarder, f, object, 'false'), 'ExplicitlyDenied', 'not without TLS')
+  assert.equal(await put(forwarder, f, `arn:aws:s3:::${ACTIVITY}/other/x`), 'ImplicitlyDenied', 'outside share=')
+  for (const action of ['s3:GetObject', 's3:DeleteObject', 's3:PutObjectAcl']) {
+    assert.equal(await decide(f, action, object), 'ImplicitlyDenied', `the forwarder ${action}`)
+  }
+  // Where the forwarder may write at all: the listed destination, activity,
+  // run objects; never the trail bucket, never anything else.
+  const writes = {
+    [`arn:aws:s3:::${DEST}/from-central/AWSLogs/x`]: 'Allowed',
+    [object]: 'Allowed',
+    [`arn:aws:s3:::${RUNS}/runs/bu-b/x.json`]: 'Allowed',
+    [`arn:aws:s3:::${TRAIL}/AWSLogs/222222222222/CloudTrail/x.json.gz`]: 'ExplicitlyDenied',
+    [`arn:aws:s3:::${TRAIL}/share=bu-b/x`]: 'ExplicitlyDenied',
+    ['arn:aws:s3:::some-other-bucket/share=bu-b/x']: 'ImplicitlyDenied',
+    [`arn:aws:s3:::${ACTIVITY}-other/share=bu-b/x`]: 'ImplicitlyDenied',
+  }
+  for (const [resource, expected] of Object.entries(writes)) {
+    assert.equal(await decide(f, 's3:PutObject', resource), expected, resource)
+  }
+  const everyS3 = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }]
+  assert.equal(await put(`arn:aws:sts::${A}:assumed-role/PowerUser/mallory`, everyS3), 'ExplicitlyDenied')
+  assert.equal(
+    await put(`arn:aws:sts::${A}:assumed-role/trailshare-ProvisionerRole-X/session`, withDefaults.provisioner),
+    'ExplicitlyDenied',
+    'the provisioner reads activity, it never writes it',
+  )
 })

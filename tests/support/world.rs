@@ -48,6 +48,9 @@ pub struct Grants<'a> {
     /// Queues and topics it may announce to (as the template's
     /// NotificationTargetArns grants).
     pub targets: &'a [&'a str],
+    /// The activity bucket it writes share activity to (as the template's
+    /// WriteShareActivity grants: `share=*` objects only).
+    pub activity: Option<&'a str>,
 }
 
 impl World {
@@ -242,6 +245,10 @@ impl World {
             statements.push(
                 json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": grants.writers}),
             );
+        }
+        if let Some(bucket) = grants.activity {
+            statements.push(json!({"Effect": "Allow", "Action": "s3:PutObject",
+                                   "Resource": format!("arn:aws:s3:::{bucket}/share=*")}));
         }
         if !grants.targets.is_empty() {
             statements.push(json!({"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": grants.targets}));

@@ -169,6 +169,9 @@ fn explain_object(
             }
         }
     }
+    if let Some(error) = segment(error, crate::activity::TARGET) {
+        failure.add(None, crate::activity::TARGET, error);
+    }
     if failure.targets.len() == before {
         // Not a target's failure (the share table could not be read), or
         // one no longer in the table: the error as it is.

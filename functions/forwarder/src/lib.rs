@@ -2,6 +2,7 @@
 //! and the shares that deliver its logs, then tag the file in place or copy
 //! it to the share's bucket. Idempotent, because S3 delivers at least once.
 
+mod activity;
 mod backfill;
 mod batch;
 mod batch_tail;
@@ -80,6 +81,9 @@ pub struct Forwarder<S, O, Q = NoQueue, N = NoNotifier> {
     runs: Option<crate::runs::RunBook>,
     /// Seals the runs' objects (the share secret's key).
     key: ShareKey,
+    /// Where activity goes and what a share role is (`ACTIVITY_BUCKET`;
+    /// `None`: activity is not extracted).
+    activity: Option<activity::Activity>,
 }
 
 impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
@@ -90,6 +94,7 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
         config: Config,
         key: ShareKey,
     ) -> Forwarder<S, O, NoQueue, NoNotifier> {
+        let activity = activity::Activity::of(&config);
         Forwarder {
             shares: ShareCache::new(roles, &config, key.clone()),
             objects,
@@ -99,6 +104,7 @@ impl<S: RoleReader, O: LogObjects> Forwarder<S, O, NoQueue, NoNotifier> {
             config,
             namespace: metrics::DEFAULT_NAMESPACE.to_string(),
             runs: None,
+            activity,
             key,
         }
     }
@@ -117,6 +123,7 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             namespace: self.namespace,
             runs: self.runs,
             key: self.key,
+            activity: self.activity,
         }
     }
 
@@ -137,6 +144,7 @@ impl<S, O, Q, N> Forwarder<S, O, Q, N> {
             namespace: self.namespace,
             runs: self.runs,
             key: self.key,
+            activity: self.activity,
         }
     }
 
@@ -287,7 +295,12 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         };
         let (targets, notices, asked) = wanted(&shares.routes, only, &key.account, &object.key);
         let damaged = damaged_claims(&shares.damaged, object, &key.account, only, tally);
-        if targets.is_empty() && notices.is_empty() && damaged.is_empty() {
+        // A backfill (`only`) redoes one share's deliveries, not activity.
+        let activity = self
+            .activity
+            .as_ref()
+            .filter(|a| only.is_none() && a.reads(&key));
+        if targets.is_empty() && notices.is_empty() && damaged.is_empty() && activity.is_none() {
             return skipped(format!(
                 "no share delivers account {}'s log files",
                 key.account
@@ -301,16 +314,17 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         let count = |i, t: &Target, r: &Result<String, AwsError>| {
             tally.target(&asked, i, t, Counted::of(r, source.known_size(object)))
         };
-        let done = self
-            .reach_all(
-                object,
-                &key.account,
-                &targets,
-                &source,
-                &mut gathered,
-                count,
-            )
-            .await;
+        let deliveries = self.reach_all(
+            object,
+            &key.account,
+            &targets,
+            &source,
+            &mut gathered,
+            count,
+        );
+        let extraction = self.activity_of(activity, object);
+        let (done, extracted) = futures_util::future::join(deliveries, extraction).await;
+        activity::gather(object, &mut gathered, extracted);
         // Each announcement once its share's delivery is done; a delivery
         // that failed fails the object, so its notice comes on the retry.
         let due: Vec<&Notice> = notices

@@ -18,6 +18,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env().unwrap_or_else(refuse_to_start);
     let secret_arn = config.share_secret_arn().unwrap_or_else(refuse_to_start);
+    // ACTIVITY_BUCKET without a known account A would extract nothing.
+    config.activity().unwrap_or_else(refuse_to_start);
     let namespace =
         forwarder::metrics::namespace(std::env::var("METRICS_NAMESPACE").ok().as_deref())
             .unwrap_or_else(refuse_to_start);

@@ -377,4 +377,18 @@ impl LogObjects for S3Objects {
             })?;
         Ok(etag)
     }
+
+    async fn scan_activity(
+        &self,
+        bucket: &str,
+        key: &str,
+        roles: &crate::activity::ShareRoles,
+        limits: crate::activity::Limits,
+    ) -> Result<Option<crate::activity::Extracted>, AwsError> {
+        super::activity::scan_log(&self.own, bucket, key, roles, limits).await
+    }
+
+    async fn put_activity(&self, bucket: &str, key: &str, body: String) -> Result<(), AwsError> {
+        super::activity::put(&self.own, bucket, key, body).await
+    }
 }

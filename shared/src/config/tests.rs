@@ -213,3 +213,47 @@ fn every_bad_variable_is_named() {
         assert!(err.to_string().contains(variable));
     }
 }
+
+#[test]
+fn activity_is_off_unless_its_bucket_is_set_and_a_knows_its_account() {
+    let base = [("TRAIL_BUCKET", "trail-bucket")];
+    assert_eq!(config(&base).unwrap().activity().unwrap(), None);
+    let secret = "arn:aws:secretsmanager:us-east-1:111111111111:secret:trailshare-AbCdEf";
+    let c = config(&[
+        ("TRAIL_BUCKET", "trail-bucket"),
+        ("ACTIVITY_BUCKET", "activity-bucket"),
+        ("SHARE_SECRET_ARN", secret),
+    ])
+    .unwrap();
+    let (bucket, roles) = c.activity().unwrap().unwrap();
+    assert_eq!(bucket, "activity-bucket");
+    assert_eq!(
+        roles.account, "111111111111",
+        "default: the stack's own account"
+    );
+    assert_eq!(
+        (roles.path.as_str(), roles.trail_bucket.as_str()),
+        ("/trailshare/", "trail-bucket")
+    );
+    let c = config(&[
+        ("TRAIL_BUCKET", "trail-bucket"),
+        ("ACTIVITY_BUCKET", "activity-bucket"),
+        ("SHARE_SECRET_ARN", secret),
+        ("OWNER_ACCOUNT", "333333333333"),
+    ])
+    .unwrap();
+    assert_eq!(c.activity().unwrap().unwrap().1.account, "333333333333");
+    let unknown = config(&[
+        ("TRAIL_BUCKET", "trail-bucket"),
+        ("ACTIVITY_BUCKET", "activity-bucket"),
+    ])
+    .unwrap();
+    assert_eq!(unknown.activity().unwrap_err().variable, "OWNER_ACCOUNT");
+    for (name, value) in [
+        ("ACTIVITY_BUCKET", "Not_A_Bucket"),
+        ("OWNER_ACCOUNT", "12345"),
+    ] {
+        let error = config(&[("TRAIL_BUCKET", "trail-bucket"), (name, value)]).unwrap_err();
+        assert_eq!(error.variable, name);
+    }
+}

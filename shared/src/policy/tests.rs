@@ -25,6 +25,8 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         backfill_bucket: None,
         activity_bucket: None,
         dead_letter: None,
+        activity_bucket: None,
+        owner_account: None,
     }
 }
 

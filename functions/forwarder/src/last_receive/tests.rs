@@ -328,6 +328,39 @@ async fn a_body_that_can_never_be_read_is_dead_lettered_as_the_message_itself() 
     );
 }
 
+/// Share activity is a target like the others: when it fails on the last
+/// receive, the dead-letter queue says `activity` and why. (B plays account
+/// A here: the fixture's file is B's. The fake reads no log file.)
+#[tokio::test]
+async fn a_failed_activity_target_is_dead_lettered_as_activity() {
+    let dead_letters = DeadLetters::default();
+    let config = Config::from_lookup(|name| match name {
+        "TRAIL_BUCKET" => Some("trail-bucket".into()),
+        "ACTIVITY_BUCKET" => Some("activity-bucket".into()),
+        "OWNER_ACCOUNT" => Some(B.into()),
+        "DEAD_LETTER_QUEUE_URL" => {
+            Some("https://sqs.us-east-1.amazonaws.com/111111111111/trailshare-dlq".into())
+        }
+        "MAX_RECEIVES" => Some("5".into()),
+        _ => None,
+    })
+    .unwrap();
+    let objects = Objects { missing: "none" };
+    let forwarder =
+        Forwarder::new(Roles::with(&[]), objects, config, share_key()).with_queue(&dead_letters);
+    let reply = forwarder.handle_event(batch()).await.unwrap();
+    assert_eq!(failed_ids(&reply), [FOURTH]);
+    let sent = dead_letters.sent.lock().unwrap();
+    let attributes = sent[0].1.iter().map(|(k, v)| (k.to_string(), v.clone()));
+    let explanation = read_back(&attributes.collect());
+    assert_eq!(explanation.targets, ["activity"]);
+    assert!(explanation.shares.is_empty());
+    assert_eq!(
+        explanation.error,
+        "s3:GetObject cannot run: no reader of log files for activity"
+    );
+}
+
 #[test]
 fn each_targets_error_is_read_from_where_its_name_starts() {
     let error = "tag: s3:PutObjectTagging was denied: AccessDenied; copy to s3://b/k: s3:CopyObject failed: 500; notify arn:x: sqs:SendMessage was throttled: slow";

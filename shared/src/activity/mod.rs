@@ -11,6 +11,12 @@
 //! chose it. Lines are only counted and displayed, never used to steer a
 //! grant or a delivery.
 
+mod extract;
+mod scan;
+
+pub use extract::{day_of, extract, is_share_name, Found, ShareRoles, MAX_FIELD_CHARS};
+pub use scan::{scan, Extracted, Limits, ScanError};
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +93,13 @@ pub struct Read {
     pub error_code: Option<String>,
 }
 
+impl ActivityLine {
+    /// A denied assumption: also an alert line (`denied_assume`).
+    pub fn is_denied_assume(&self) -> bool {
+        matches!(self, ActivityLine::Assume(a) if a.error_code.is_some())
+    }
+}
+
 /// The folder holding one share's activity of one day (`day` is `YYYY-MM-DD`).
 pub fn day_prefix(share: &str, day: &str) -> String {
     format!("share={share}/date={day}/")
@@ -125,6 +138,9 @@ pub fn from_jsonl(body: &str) -> (Vec<ActivityLine>, usize) {
     }
     (lines, skipped)
 }
+
+#[cfg(test)]
+mod fixture_tests;
 
 #[cfg(test)]
 mod tests {
