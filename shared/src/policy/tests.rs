@@ -23,7 +23,6 @@ fn config(prefix: Option<&str>, org: Option<&str>, kms: bool) -> Config {
         trail_bucket_region: None,
         share_secret_arn: None,
         backfill_bucket: None,
-        activity_bucket: None,
         dead_letter: None,
         activity_bucket: None,
         owner_account: None,
