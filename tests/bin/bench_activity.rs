@@ -6,14 +6,12 @@
 //! documented records of tests/fixtures/activity) and on a file of B. The
 //! figures are printed, never asserted.
 
-use std::io::Write;
 use std::process::Command;
 
-use aws_credential_types::provider::ProvideCredentials;
 use provisioner::Provisioner;
 use serde_json::{json, Value};
 use stand_in::fault_proxy::FaultProxy;
-use stand_in::{log_key, repo_root, s3, stand_in, unique, A, B};
+use stand_in::{activity_record, log_key, records_file, s3, stand_in, unique, ActivityPlace, A, B};
 use trailshare::aws::IamRoles;
 use trailshare::config::Config;
 
@@ -53,21 +51,9 @@ async fn main() {
     assert_eq!(response["statusCode"], 201, "{response}");
 
     let proxy = FaultProxy::start(&aws.url);
-    let keys = admin
-        .credentials_provider()
-        .unwrap()
-        .provide_credentials()
-        .await
-        .unwrap();
     let mut env: Vec<(&str, String)> = vars.to_vec();
-    env.extend([
-        ("AWS_ENDPOINT_URL", proxy.url.clone()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", keys.access_key_id().into()),
-        ("AWS_SECRET_ACCESS_KEY", keys.secret_access_key().into()),
-        ("OWNER_ACCOUNT", A.into()),
-        ("RUST_LOG", "warn".into()),
-    ]);
+    env.extend(stand_in::binary_env(&admin, &proxy.url).await);
+    env.extend([("OWNER_ACCOUNT", A.into()), ("RUST_LOG", "warn".into())]);
     let dir = std::env::temp_dir().join(unique("bench-activity"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cases = Vec::new();
@@ -149,19 +135,14 @@ fn run(env: &[(&str, String)], event_file: &std::path::Path) -> Value {
 /// share `share` (the documented records, in turn), the rest other
 /// traffic (the S3 User Guide's ListBuckets record); and its raw size.
 fn log_file(path: &str, trail: &str, share: &str, records: usize) -> (Vec<u8>, usize) {
-    let fixture = |name: &str| -> Value {
-        let text = std::fs::read_to_string(
-            repo_root().join(format!("tests/fixtures/activity/{name}.json")),
-        )
-        .unwrap();
-        let text = text
-            .replace("{{A}}", A)
-            .replace("{{PATH}}", path)
-            .replace("{{SHARE}}", share)
-            .replace("{{BUCKET}}", trail)
-            .replace("{{KEY}}", &log_key(None, B, "0000"));
-        serde_json::from_str(&text).unwrap()
+    let read = log_key(None, B, "0000");
+    let place = ActivityPlace {
+        path,
+        share,
+        bucket: trail,
+        key: &read,
     };
+    let fixture = |name: &str| activity_record(name, &place);
     let about = [
         "assume-role-cross-account",
         "assume-role-denied",
@@ -178,10 +159,8 @@ fn log_file(path: &str, trail: &str, share: &str, records: usize) -> (Vec<u8>, u
             }
         })
         .collect();
-    let raw = json!({"Records": all}).to_string();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(raw.as_bytes()).unwrap();
-    (gz.finish().unwrap(), raw.len())
+    let raw = json!({"Records": all}).to_string().len();
+    (records_file(json!(all)), raw)
 }
 
 async fn put(admin: &aws_config::SdkConfig, bucket: &str, key: &str, body: Vec<u8>) {

@@ -10,7 +10,9 @@ use forwarder::Outcome;
 use serde_json::{json, Value};
 use stand_in::fault_proxy::FaultProxy;
 use stand_in::world::{Grants, World};
-use stand_in::{log_file, log_key, put_log, repo_root, stand_in, A, B};
+use stand_in::{
+    activity_record, log_file, log_key, put_log, records_file, stand_in, ActivityPlace, A, B,
+};
 use trailshare::activity::{from_jsonl, object_key, ActivityLine};
 
 /// The documented records, in file order, as the test's world names them.
@@ -22,29 +24,16 @@ const RECORDS: [&str; 5] = [
     "assume-role-with-tags",
 ];
 
-/// A fixture record with its placeholders filled in (see the fixtures' README).
-fn record(w: &World, name: &str, share: &str, read_key: &str) -> Value {
-    let path = repo_root().join(format!("tests/fixtures/activity/{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text
-        .replace("{{A}}", A)
-        .replace("{{PATH}}", &w.config.share_role_path)
-        .replace("{{SHARE}}", share)
-        .replace("{{BUCKET}}", &w.bucket)
-        .replace("{{KEY}}", read_key);
-    serde_json::from_str(&text).unwrap()
-}
-
 /// A's log file of the documented records, gzip'd as CloudTrail writes it.
 fn a_log_file(w: &World, share: &str, read_key: &str) -> Vec<u8> {
-    let records: Vec<Value> = RECORDS
-        .iter()
-        .map(|n| record(w, n, share, read_key))
-        .collect();
-    let body = json!({"Records": records}).to_string();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, body.as_bytes()).unwrap();
-    gz.finish().unwrap()
+    let place = ActivityPlace {
+        path: &w.config.share_role_path,
+        share,
+        bucket: &w.bucket,
+        key: read_key,
+    };
+    let records: Vec<Value> = RECORDS.iter().map(|n| activity_record(n, &place)).collect();
+    records_file(json!(records))
 }
 
 /// A world whose forwarder writes activity to a new bucket of A.

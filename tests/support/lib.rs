@@ -463,7 +463,37 @@ pub fn digest_file(account: &str, bucket: &str, log_keys: &[String]) -> Vec<u8> 
     gzip(digest.to_string().as_bytes())
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+/// Where a documented activity record's placeholders point (see
+/// tests/fixtures/activity/README.md): the share role's path and share, the
+/// trail bucket and the key read. `{{A}}` is always account A.
+pub struct ActivityPlace<'a> {
+    pub path: &'a str,
+    pub share: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+/// A documented CloudTrail record of tests/fixtures/activity with its
+/// placeholders filled in.
+pub fn activity_record(name: &str, place: &ActivityPlace<'_>) -> Value {
+    let path = repo_root().join(format!("tests/fixtures/activity/{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("{{A}}", A)
+        .replace("{{PATH}}", place.path)
+        .replace("{{SHARE}}", place.share)
+        .replace("{{BUCKET}}", place.bucket)
+        .replace("{{KEY}}", place.key);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A CloudTrail log file of `records` (a JSON array), gzip'd as CloudTrail
+/// writes it.
+pub fn records_file(records: Value) -> Vec<u8> {
+    gzip(json!({"Records": records}).to_string().as_bytes())
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).expect("gzip");
     gz.finish().expect("gzip")
