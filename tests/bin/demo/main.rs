@@ -4,6 +4,7 @@
 //! Prints what succeeded and what was denied; exits non-zero if anything
 //! did not behave as expected.
 
+mod activity;
 mod backfill;
 mod cli;
 mod forwarding;
@@ -116,10 +117,19 @@ async fn main() {
     shares::who_may_grant(&mut report, &lambdas);
     shares::replace(&mut report, &demo, &lambdas).await;
     forwarding::new_files(&mut report, &demo, &lambdas, &deployment).await;
+    let gateway = cli::admin_gateway(lambdas.port);
+    activity::activity_step(
+        &mut report,
+        &demo,
+        &lambdas,
+        &gateway,
+        &deployment,
+        &b_share,
+    )
+    .await;
     tamper::tamper_step(&mut report, aws, &lambdas, &demo.trail, &demo.c_bucket).await;
     shares::expiry(&mut report, &lambdas).await;
     shares::revocation(&mut report, &demo, &lambdas, &b_share).await;
-    let gateway = cli::admin_gateway(lambdas.port);
     cli::cli_step(
         &mut report,
         aws,

@@ -187,7 +187,7 @@ fn issued(trust: &Value, share: &Value, reader: &str, tag: &str) -> bool {
 }
 
 /// The share role's trust as IAM holds it (URL-encoded by the API).
-async fn trust(aws: &StandIn, role: &str) -> Value {
+pub(crate) async fn trust(aws: &StandIn, role: &str) -> Value {
     let name = role.rsplit('/').next().unwrap_or_default();
     let iam = aws_sdk_iam::Client::new(&aws.admin(A).await);
     let text = iam.get_role().role_name(name).send().await.ok();

@@ -13,7 +13,9 @@ use super::{step, Demo, Lambdas};
 
 /// What the deployment made, for the functions and for B.
 pub(crate) struct Deployment {
-    share_path: String,
+    pub(crate) share_path: String,
+    /// Where the forwarder writes share activity (DESIGN.md "Activity").
+    pub(crate) activity: String,
     boundary: String,
     secret: String,
     /// The functions' access key.
@@ -74,6 +76,8 @@ pub(crate) async fn deploy(demo: &Demo) -> Deployment {
     } = demo;
     step("Deploy: the share roles' permissions boundary, and the functions' identity in A");
     let share_path = "/trailshare/".to_string();
+    let activity = aws.bucket(A, "activity").await;
+    println!("    activity bucket {activity} (who used each share)");
     let config =
         trailshare::config::Config::from_lookup(|n| (n == "TRAIL_BUCKET").then(|| trail.clone()))
             .unwrap();
@@ -115,6 +119,9 @@ pub(crate) async fn deploy(demo: &Demo) -> Deployment {
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"], "Resource": format!("arn:aws:s3:::{trail}/AWSLogs/*")},
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{c_bucket}/*")},
         {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": b_queue},
+        // Share activity: the forwarder writes it, the provisioner reads it.
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": format!("arn:aws:s3:::{activity}/share=*")},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{activity}")},
         // moto authorizes Secrets Manager calls against resource "*" only (as
         // IAM's): the template's grant of this one secret is judged by the
         // evaluator (template.test.mjs).
@@ -124,6 +131,7 @@ pub(crate) async fn deploy(demo: &Demo) -> Deployment {
     let key = functions_key(aws, &functions_policy).await;
     Deployment {
         share_path,
+        activity,
         boundary,
         secret,
         key,
@@ -150,6 +158,8 @@ pub(crate) fn run_functions(demo: &Demo, deployment: &Deployment) -> Lambdas {
         ("SHARE_SECRET_ARN", secret.clone()),
         ("SHARE_ROLE_PATH", share_path.clone()),
         ("PERMISSIONS_BOUNDARY_ARN", boundary.clone()),
+        ("ACTIVITY_BUCKET", deployment.activity.clone()),
+        ("OWNER_ACCOUNT", A.to_string()),
     ];
     env.extend(runtime_env(aws, key));
     let lambdas = Lambdas::start("demo-lambdas", &env);
