@@ -110,6 +110,7 @@ fn read(time: String, session: &str, account: Option<&str>, bytes: u64) -> Activ
         account: account.map(str::to_string),
         source_ip: "203.0.113.9".into(),
         error_code: None,
+        access_key_id: None,
     })
 }
 

@@ -133,6 +133,10 @@ fn assumption(record: &Value, roles: &ShareRoles) -> Option<Found> {
         source_ip: text(record, "/sourceIPAddress"),
         user_agent: text(record, "/userAgent"),
         error_code: record.get("errorCode").and_then(Value::as_str).map(clip),
+        access_key_id: record
+            .pointer("/responseElements/credentials/accessKeyId")
+            .and_then(Value::as_str)
+            .map(clip),
         time,
     };
     Some((share, day, ActivityLine::Assume(line)))
@@ -208,10 +212,15 @@ fn read(record: &Value, roles: &ShareRoles) -> Option<Found> {
             .and_then(Value::as_u64),
         session_name,
         // CloudTrail's data events do not carry session tags; the
-        // session's assumption (its `session_tags`) names the member.
+        // session's assumption (its `session_tags`), found by the access
+        // key both carry, names the member.
         account: None,
         source_ip: text(record, "/sourceIPAddress"),
         error_code: record.get("errorCode").and_then(Value::as_str).map(clip),
+        access_key_id: record
+            .pointer("/userIdentity/accessKeyId")
+            .and_then(Value::as_str)
+            .map(clip),
         time,
     };
     Some((share, day, ActivityLine::Read(line)))

@@ -60,6 +60,7 @@ fn a_cross_account_assumption_is_the_callers_account_and_principal() {
     assert!(a.user_agent.starts_with("aws-cli/1.11.10"));
     assert_eq!(a.error_code, None);
     assert_eq!(a.time, "2014-07-18T15:07:39Z");
+    assert_eq!(a.access_key_id.as_deref(), Some("AKIAQRSTUVWXYZEXAMPLE"));
 }
 
 #[test]
@@ -105,6 +106,7 @@ fn a_read_of_the_trail_bucket_by_a_share_session_is_kept() {
     assert_eq!(r.bytes, Some(339117));
     assert_eq!(r.session_name, "JohnDoe-EC2-dev");
     assert_eq!(r.source_ip, "192.0.2.101");
+    assert_eq!(r.access_key_id.as_deref(), Some("ASIAQRSTUVWXYZEXAMPLE"));
 }
 
 #[test]

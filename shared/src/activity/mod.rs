@@ -64,6 +64,11 @@ pub struct Assumption {
     /// the role was assumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The session's access key id (`responseElements.credentials.accessKeyId`):
+    /// every data event of the session carries it, so it ties a read to
+    /// this assumption even when members share a session name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
 }
 
 /// A read of the trail bucket with a share role's session.
@@ -91,6 +96,9 @@ pub struct Read {
     /// `errorCode` of a denied read, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// `userIdentity.accessKeyId`: the session's key (see [`Assumption`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
 }
 
 impl ActivityLine {

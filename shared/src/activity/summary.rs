@@ -2,10 +2,12 @@
 //! counted per grantee account and principal (DESIGN.md "Activity").
 //!
 //! A read counts under the principal whose `AssumeRole` issued its session:
-//! the same session name, the latest successful assume at or before the
-//! read, and for an organization share also the same member account (the
-//! read's `account`, the session's `trailshare:account` tag). A read no
-//! assume of the window explains counts under `"principal": "unknown"`.
+//! the assume whose session access key the read carries (CloudTrail logs
+//! the key in both); without one, the same session name, the latest
+//! successful assume at or before the read, and for an organization share
+//! also the same member account (the read's `account`, the session's
+//! `trailshare:account` tag). A read no assume of the window explains
+//! counts under `"principal": "unknown"`.
 //!
 //! Every line is someone's say-so (whoever could write to the bucket chose
 //! it), so what is kept of it is bounded and only counted and shown: text
@@ -68,6 +70,7 @@ struct Assumed {
     arn: Option<String>,
     ip: String,
     denied: bool,
+    key: Option<String>,
 }
 
 /// A read as counted.
@@ -81,6 +84,7 @@ struct ReadBy {
     /// A `GetObject` that succeeded: one file read.
     file: bool,
     denied: bool,
+    key: Option<String>,
 }
 
 impl Assumed {
@@ -93,6 +97,7 @@ impl Assumed {
             arn: line.arn.as_deref().map(|arn| clean(arn, MAX_TEXT)),
             ip: clean(&line.source_ip, MAX_TEXT),
             denied: line.error_code.is_some(),
+            key: line.access_key_id.as_deref().map(|k| clean(k, MAX_TEXT)),
         })
     }
 }
@@ -108,6 +113,7 @@ impl ReadBy {
             bytes: if denied { 0 } else { line.bytes.unwrap_or(0) },
             file: !denied && line.action == "GetObject",
             denied,
+            key: line.access_key_id.as_deref().map(|k| clean(k, MAX_TEXT)),
         })
     }
 }
@@ -169,9 +175,14 @@ impl Tally {
         self.reads.sort();
         let mut book = Book::default();
         let mut sessions: HashMap<SessionKey, Vec<(OffsetDateTime, usize)>> = HashMap::new();
+        // A session's access key: the one link a reader cannot choose.
+        let mut keys: HashMap<String, usize> = HashMap::new();
         for assume in &self.assumes {
             let entry = book.entry(&assume.account, &assume.principal);
             book.entries[entry].assume(assume);
+            if let (false, Some(key)) = (assume.denied, &assume.key) {
+                keys.insert(key.clone(), entry);
+            }
             if !assume.denied {
                 let member = organization.then(|| assume.account.clone());
                 sessions
@@ -189,7 +200,9 @@ impl Tally {
                 }
                 (false, _) => sessions.get(&(read.session.clone(), None)),
             };
-            let by = issued.and_then(|opened| {
+            let by_key = read.key.as_ref().and_then(|key| keys.get(key)).copied();
+            let by = by_key.or_else(|| {
+                let opened = issued?;
                 let before = opened.partition_point(|(at, _)| *at <= read.time);
                 before.checked_sub(1).map(|i| opened[i].1)
             });

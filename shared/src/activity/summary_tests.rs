@@ -50,7 +50,22 @@ fn read(minute: u32, session: &str, account: Option<&str>, bytes: u64) -> Activi
         account: account.map(str::to_string),
         source_ip: "203.0.113.9".into(),
         error_code: None,
+        access_key_id: None,
     })
+}
+
+/// A line with the session's access key set (an assume's or a read's).
+fn keyed(line: ActivityLine, key: &str) -> ActivityLine {
+    match line {
+        ActivityLine::Assume(mut a) => {
+            a.access_key_id = Some(key.into());
+            ActivityLine::Assume(a)
+        }
+        ActivityLine::Read(mut r) => {
+            r.access_key_id = Some(key.into());
+            ActivityLine::Read(r)
+        }
+    }
 }
 
 fn summarize(lines: &[ActivityLine], organization: bool) -> serde_json::Value {
@@ -148,6 +163,35 @@ fn an_organization_share_attributes_reads_per_member_account() {
     // The same lines for a share of one grantee: the latest assume wins.
     let counts = counts_of(&lines, false);
     assert_eq!(counts[&key(C, "AROAC:reader")], [1, 0, 3, 23]);
+}
+
+/// CloudTrail's data events carry no session tags, and members may share a
+/// session name (`trailshare credentials` names every session alike): the
+/// session's access key, logged in the assume's response and in every read,
+/// says whose read it is.
+#[test]
+fn the_session_access_key_ties_a_read_to_its_member() {
+    let lines = [
+        keyed(assume(0, B, "AROAB:reader", "trailshare"), "ASIAB1"),
+        keyed(assume(1, C, "AROAC:reader", "trailshare"), "ASIAC1"),
+        keyed(read(2, "trailshare", None, 5), "ASIAB1"),
+        keyed(read(3, "trailshare", None, 7), "ASIAC1"),
+        keyed(read(4, "trailshare", None, 11), "ASIAZZ"),
+    ];
+    let summary = summarize(&lines, true);
+    let counts = counts(&summary);
+    assert_eq!(counts[&key(B, "AROAB:reader")], [1, 0, 1, 5]);
+    assert_eq!(counts[&key(C, "AROAC:reader")], [1, 0, 1, 7]);
+    assert_eq!(
+        counts[&key(UNKNOWN, UNKNOWN)],
+        [0, 0, 1, 11],
+        "an unknown key: no guess"
+    );
+    // A denied assume issues no key: a read claiming it stays unknown.
+    let mut denied_line = denied(0, B, "AROAB:reader");
+    denied_line = keyed(denied_line, "ASIAD1");
+    let counts = counts_of(&[denied_line, keyed(read(1, "s", None, 3), "ASIAD1")], true);
+    assert_eq!(counts[&key(UNKNOWN, UNKNOWN)], [0, 0, 1, 3]);
 }
 
 fn counts_of(lines: &[ActivityLine], organization: bool) -> BTreeMap<(String, String), [u64; 4]> {

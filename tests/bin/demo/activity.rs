@@ -25,9 +25,11 @@ use super::{analyst, step, Demo, Lambdas, Report};
 
 /// Who did what, as the demo saw it: what A's CloudTrail would record.
 struct Seen {
-    /// B's analyst: `principalId` (the user's id) and the session's name.
+    /// B's analyst: `principalId` (the user's id), the session's name and
+    /// its access key id.
     b_principal: String,
     b_session: String,
+    b_key: String,
     /// B's two files read, with their sizes.
     b_reads: Vec<(String, i64)>,
     /// Z's auditor: `principalId` and ARN.
@@ -46,7 +48,7 @@ async fn b_reads(
     report: &mut Report,
     demo: &Demo,
     b_share: &Value,
-) -> Result<(String, String, Vec<(String, i64)>), String> {
+) -> Result<(String, String, String, Vec<(String, i64)>), String> {
     let analyst = analyst(demo.aws, B, b_share).await;
     let sts = aws_sdk_sts::Client::new(&analyst);
     let me = sts.get_caller_identity().send().await;
@@ -83,7 +85,8 @@ async fn b_reads(
         );
         reads.push((key.clone(), size.ok_or(format!("GetObject {key}"))?));
     }
-    Ok((me.user_id.unwrap_or_default(), session_name, reads))
+    let key = c.access_key_id.clone();
+    Ok((me.user_id.unwrap_or_default(), session_name, key, reads))
 }
 
 /// Z's auditor asks for Z's share role with a wrong external id: the
@@ -132,12 +135,14 @@ fn a_log_file(seen: &Seen, path: &str, b_share: &str, trail: &str) -> Vec<u8> {
         json!({"type": "AWSAccount", "principalId": seen.b_principal, "accountId": B});
     assume["requestParameters"]["roleSessionName"] = json!(seen.b_session);
     assume["sourceIPAddress"] = json!("127.0.0.1");
+    assume["responseElements"]["credentials"]["accessKeyId"] = json!(seen.b_key);
     records.push(assume);
     for (key, size) in &seen.b_reads {
         let mut read = activity_record("s3-getobject-by-share-session", &place(b_share, key));
         read["eventTime"] = json!(event_time());
         read["additionalEventData"]["bytesTransferredOut"] = json!(size);
         read["sourceIPAddress"] = json!("127.0.0.1");
+        read["userIdentity"]["accessKeyId"] = json!(seen.b_key);
         let arn = format!(
             "arn:aws:sts::{A}:assumed-role/trailshare-{b_share}/{}",
             seen.b_session
@@ -177,7 +182,7 @@ pub(crate) async fn activity_step(
     );
     let b = b_reads(report, demo, b_share).await;
     let z = z_guesses(report, demo, &z_role).await;
-    let (b_principal, b_session, b_reads) = match b {
+    let (b_principal, b_session, b_key, b_reads) = match b {
         Ok(b) => b,
         Err(error) => {
             report.check(false, &format!("B's analyst reads two files: {error}"));
@@ -191,6 +196,7 @@ pub(crate) async fn activity_step(
     let seen = Seen {
         b_principal,
         b_session,
+        b_key,
         b_reads,
         z_principal,
         z_arn,
