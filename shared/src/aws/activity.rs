@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use tokio::sync::mpsc;
 
-use super::{classify, s3_client};
+use super::{classify, get_if_present, put_error, s3_client};
 use crate::activity::read::{ActivityObjects, Fetched};
 use crate::activity::{scan, Extracted, Limits, ScanError, ShareRoles};
 use crate::ports::{AwsError, ListedObject, Page};
@@ -60,21 +60,8 @@ impl ActivityObjects for S3Activity {
     }
 
     async fn fetch(&self, key: &str, max_bytes: u64) -> Result<Fetched, AwsError> {
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(error) => {
-                return match classify("s3:GetObject", error) {
-                    AwsError::NotFound { .. } => Ok(Fetched::Gone),
-                    other => Err(other),
-                }
-            }
+        let Some(out) = get_if_present(&self.s3, &self.bucket, key).await? else {
+            return Ok(Fetched::Gone);
         };
         // Bounded before a byte is read: whoever wrote the object, it
         // cannot make the function hold more than the caller allows.
@@ -112,14 +99,8 @@ pub(super) async fn scan_log(
     roles: &ShareRoles,
     limits: Limits,
 ) -> Result<Option<Extracted>, AwsError> {
-    let object = match client.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => object,
-        Err(error) => {
-            return match classify("s3:GetObject", error) {
-                AwsError::NotFound { .. } => Ok(None),
-                other => Err(other),
-            }
-        }
+    let Some(object) = get_if_present(client, bucket, key).await? else {
+        return Ok(None);
     };
     let mut body = object.body;
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -176,14 +157,7 @@ pub(super) async fn put(
         .body(body.into_bytes().into())
         .send()
         .await
-        .map_err(|e| match classify("s3:PutObject", e) {
-            // A 404 on a write is the bucket, never a source that is gone.
-            AwsError::NotFound { call } => AwsError::Rejected {
-                call,
-                message: "NoSuchBucket".into(),
-            },
-            other => other,
-        })?;
+        .map_err(put_error)?;
     Ok(())
 }
 

@@ -20,7 +20,47 @@ pub use sqs::SqsQueue;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::ports::AwsError;
+use crate::ports::{AwsError, ListedObject};
+
+/// `GetObject`, with a missing object (or bucket) as `None` rather than an
+/// error: the callers treat "gone" as an answer of its own.
+pub(crate) async fn get_if_present(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, AwsError> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(error) => match classify("s3:GetObject", error) {
+            AwsError::NotFound { .. } => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// A `PutObject` failure: a 404 on a write is the destination bucket,
+/// never a source that is gone, so it is a rejection naming `NoSuchBucket`.
+pub(crate) fn put_error<E>(error: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match classify("s3:PutObject", error) {
+        AwsError::NotFound { call } => AwsError::Rejected {
+            call,
+            message: "NoSuchBucket".into(),
+        },
+        other => other,
+    }
+}
+
+/// One object of a listing, as the ports see it.
+pub(crate) fn listed(object: aws_sdk_s3::types::Object) -> Option<ListedObject> {
+    Some(ListedObject {
+        key: object.key?,
+        etag: s3::unquote(object.e_tag),
+        size: object.size.map(|s| s.max(0) as u64),
+    })
+}
 
 /// Loads the shared SDK configuration once per process (region, credentials
 /// and `AWS_ENDPOINT_URL` from the standard environment).

@@ -6,7 +6,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 
-use super::{classify, s3_client};
+use super::{classify, get_if_present, s3_client};
 use crate::backfill::{RunStore, StoredRun, MAX_RUN_BYTES};
 use crate::ports::AwsError;
 
@@ -28,21 +28,8 @@ impl S3Runs {
 
 impl RunStore for S3Runs {
     async fn read(&self, key: &str) -> Result<Option<StoredRun>, AwsError> {
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(error) => {
-                return match classify("s3:GetObject", error) {
-                    AwsError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                }
-            }
+        let Some(out) = get_if_present(&self.s3, &self.bucket, key).await? else {
+            return Ok(None);
         };
         // Bounded before a byte is read: whoever wrote the object, it
         // cannot make the function hold more than a run's worth.

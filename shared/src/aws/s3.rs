@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::types::{MetadataDirective, ObjectCannedAcl, Tag, Tagging, TaggingDirective};
 use aws_sdk_s3::Client;
 
-use super::{classify, s3_client};
+use super::{classify, listed, put_error, s3_client};
 use crate::ports::{
     AwsError, CopyState, Destination, ListedObject, Listing, LogObjects, ObjectMetadata, Page,
     SourceHead, Writer, SOURCE_ETAG_METADATA,
@@ -92,7 +92,7 @@ fn or_missing<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
-fn unquote(etag: Option<String>) -> Option<String> {
+pub(super) fn unquote(etag: Option<String>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
 }
 
@@ -269,13 +269,7 @@ impl LogObjects for S3Objects {
                 page.contents
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|o| {
-                        Some(ListedObject {
-                            key: o.key?,
-                            etag: unquote(o.e_tag),
-                            size: o.size.map(|s| s.max(0) as u64),
-                        })
-                    }),
+                    .filter_map(listed),
             );
             listing.folders.extend(
                 page.common_prefixes
@@ -314,13 +308,7 @@ impl LogObjects for S3Objects {
             .contents
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|o| {
-                Some(ListedObject {
-                    key: o.key?,
-                    etag: unquote(o.e_tag),
-                    size: o.size.map(|s| s.max(0) as u64),
-                })
-            })
+            .filter_map(listed)
             .collect();
         // S3 never returns more than MaxKeys; a stand-in that did would not
         // make one item more than a page.
@@ -367,14 +355,7 @@ impl LogObjects for S3Objects {
             .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .send()
             .await
-            .map_err(|e| match classify("s3:PutObject", e) {
-                // A 404 on a write is the destination, never the source.
-                AwsError::NotFound { call } => AwsError::Rejected {
-                    call,
-                    message: "NoSuchBucket".into(),
-                },
-                other => other,
-            })?;
+            .map_err(put_error)?;
         Ok(etag)
     }
 
