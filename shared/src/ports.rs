@@ -510,11 +510,15 @@ pub trait LogObjects: Send + Sync {
 
     /// Writes one activity object (JSON lines) to `bucket`/`key`,
     /// replacing any object there: the same source gives the same bytes.
+    /// `owner`: the account the bucket must belong to (S3 refuses the
+    /// write otherwise: a deleted bucket's name taken by someone else
+    /// receives nothing).
     fn put_activity(
         &self,
         _bucket: &str,
         _key: &str,
         _body: String,
+        _owner: Option<&str>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
         async {
             Err(AwsError::NotConfigured {

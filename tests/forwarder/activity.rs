@@ -174,3 +174,40 @@ async fn a_failed_activity_write_fails_the_file_naming_the_activity_target() {
     let skipped = forwarder.process(&w.created(&digest)).await;
     assert!(matches!(skipped, Outcome::Skipped { .. }), "{skipped:?}");
 }
+
+/// Someone else's bucket under the activity bucket's name (deleted, then
+/// taken): S3 refuses the write for `ExpectedBucketOwner` (judged by the
+/// fault proxy: moto ignores the header), the file fails, nothing is written.
+#[tokio::test]
+async fn activity_is_never_written_to_a_bucket_another_account_owns() {
+    let (w, activity) = activity_world().await;
+    let a_key = log_key(None, A, "1320");
+    let read_key = log_key(None, B, "1200");
+    put_log(
+        &w.s3(),
+        &w.bucket,
+        &a_key,
+        a_log_file(&w, "bu-y", &read_key),
+    )
+    .await;
+    let user = w
+        .forwarder_user(Grants {
+            activity: Some(&activity),
+            ..Grants::default()
+        })
+        .await;
+    let proxy = FaultProxy::start(&w.aws.url);
+    proxy.set_bucket_owner(&activity, B);
+    let forwarder = w.forwarder_as(&proxy.config(&user));
+    let outcome = forwarder.process(&w.created(&a_key)).await;
+    let Outcome::Failed { error } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(error.starts_with("activity: s3:PutObject"), "{error}");
+    assert!(activity_objects(&w, &activity).await.is_empty());
+    // The stack's own account as owner: the same file is written.
+    proxy.set_bucket_owner(&activity, A);
+    let written = forwarder.process(&w.created(&a_key)).await;
+    assert!(matches!(written, Outcome::Processed { .. }), "{written:?}");
+    assert_eq!(activity_objects(&w, &activity).await.len(), 3);
+}

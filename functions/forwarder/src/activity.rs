@@ -23,6 +23,8 @@ const MAX_DENIED_LINES: usize = 100;
 /// Where activity goes and what it is about.
 pub(crate) struct Activity {
     bucket: String,
+    /// The stack's account (else account A), which owns the activity bucket.
+    owner: Option<String>,
     roles: ShareRoles,
     limits: Limits,
 }
@@ -34,6 +36,10 @@ impl Activity {
         let (bucket, roles) = config.activity().ok().flatten()?;
         Some(Activity {
             bucket,
+            owner: config
+                .stack_account()
+                .or(config.activity_owner())
+                .map(str::to_string),
             roles,
             limits: Limits::default(),
         })
@@ -82,7 +88,12 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         for ((share, day), lines) in &found.objects {
             let key = object_key(share, day, &object.key);
             self.objects
-                .put_activity(&activity.bucket, &key, to_jsonl(lines))
+                .put_activity(
+                    &activity.bucket,
+                    &key,
+                    to_jsonl(lines),
+                    activity.owner.as_deref(),
+                )
                 .await?;
         }
         if found.dropped > 0 {

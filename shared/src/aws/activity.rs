@@ -148,10 +148,12 @@ pub(super) async fn put(
     bucket: &str,
     key: &str,
     body: String,
+    owner: Option<&str>,
 ) -> Result<(), AwsError> {
     client
         .put_object()
         .bucket(bucket)
+        .set_expected_bucket_owner(owner.map(str::to_string))
         .key(key)
         .content_type("application/x-ndjson")
         .body(body.into_bytes().into())

@@ -369,7 +369,13 @@ impl LogObjects for S3Objects {
         super::activity::scan_log(&self.own, bucket, key, roles, limits).await
     }
 
-    async fn put_activity(&self, bucket: &str, key: &str, body: String) -> Result<(), AwsError> {
-        super::activity::put(&self.own, bucket, key, body).await
+    async fn put_activity(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: String,
+        owner: Option<&str>,
+    ) -> Result<(), AwsError> {
+        super::activity::put(&self.own, bucket, key, body, owner).await
     }
 }
