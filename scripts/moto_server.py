@@ -217,6 +217,11 @@ sns_responses.SNSResponse._determine_resource = _sns_resource
 # aws:RequestTag, aws:TagKeys or aws:PrincipalOrgID): who may get a session
 # with which tag is the evaluator's (tests/iam-eval). Proven, and shown to
 # fail without this fix, by tests/org_share/session_tags.rs.
+# What an "allowed" here does NOT prove: conditions other than StringEquals
+# and the date operators are still skipped, and a key the request lacks
+# counts as met, so `s3:prefix` (ListBucket only under a member's folders)
+# and `kms:ViaService` are not judged here; their denials are the
+# evaluator's (tests/org_share/evaluator.rs, tests/iam-eval).
 from moto.sts import responses as sts_responses
 from moto.sts.models import sts_backends
 

@@ -707,4 +707,21 @@ test('only the forwarder writes share activity, only activity objects, and nowhe
     'ExplicitlyDenied',
     'the provisioner reads activity, it never writes it',
   )
+  // Deleting or replicating over a line rewrites it too: denied as a write.
+  const mallory = `arn:aws:sts::${A}:assumed-role/PowerUser/mallory`
+  for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:ReplicateObject', 's3:ReplicateDelete']) {
+    const decision = await evaluate({
+      name: `PowerUser ${action} on activity`,
+      identityPolicies: everyS3,
+      resourcePolicy: withDefaults.activityPolicy,
+      request: {
+        principal: mallory,
+        action,
+        resource: object,
+        resourceAccount: A,
+        context: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': `arn:aws:iam::${A}:role/PowerUser` },
+      },
+    })
+    assert.equal(decision, 'ExplicitlyDenied', action)
+  }
 })

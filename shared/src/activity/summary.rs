@@ -177,41 +177,55 @@ impl Tally {
         let mut sessions: HashMap<SessionKey, Vec<(OffsetDateTime, usize)>> = HashMap::new();
         // A session's access key: the one link a reader cannot choose.
         let mut keys: HashMap<String, usize> = HashMap::new();
-        for assume in &self.assumes {
+        for assume in self.assumes.iter().filter(|a| !a.denied) {
             let entry = book.entry(&assume.account, &assume.principal);
             book.entries[entry].assume(assume);
-            if let (false, Some(key)) = (assume.denied, &assume.key) {
+            if let Some(key) = &assume.key {
                 keys.insert(key.clone(), entry);
             }
-            if !assume.denied {
-                let member = organization.then(|| assume.account.clone());
-                sessions
-                    .entry((assume.session.clone(), member))
-                    .or_default()
-                    .push((assume.time, entry));
-            }
+            let member = organization.then(|| assume.account.clone());
+            sessions
+                .entry((assume.session.clone(), member))
+                .or_default()
+                .push((assume.time, entry));
         }
         for read in &self.reads {
-            let issued = match (organization, &read.account) {
-                // Which member's session it was is unknown: no guess.
-                (true, None) => None,
-                (true, Some(account)) => {
-                    sessions.get(&(read.session.clone(), Some(account.clone())))
-                }
-                (false, _) => sessions.get(&(read.session.clone(), None)),
+            let by = match &read.key {
+                // A key no assume of the window issued: no guess by name
+                // (a caller chooses its session name, not its key).
+                Some(key) => keys.get(key).copied(),
+                None => by_session_name(&sessions, read, organization),
             };
-            let by_key = read.key.as_ref().and_then(|key| keys.get(key)).copied();
-            let by = by_key.or_else(|| {
-                let opened = issued?;
-                let before = opened.partition_point(|(at, _)| *at <= read.time);
-                before.checked_sub(1).map(|i| opened[i].1)
-            });
             let entry = by
                 .unwrap_or_else(|| book.entry(read.account.as_deref().unwrap_or(UNKNOWN), UNKNOWN));
             book.entries[entry].read(read);
         }
+        // Denied attempts last: anyone may make them, so they take only
+        // the room the share's users left (past it, they count under `*`).
+        for assume in self.assumes.iter().filter(|a| a.denied) {
+            let entry = book.entry(&assume.account, &assume.principal);
+            book.entries[entry].assume(assume);
+        }
         book.summary(self.skipped, self.dropped, self.counted())
     }
+}
+
+/// The session a read without a key was made in: the latest successful
+/// assume with its session name at or before it (for an organization
+/// share, also of the read's member account; none named, no guess).
+fn by_session_name(
+    sessions: &HashMap<SessionKey, Vec<(OffsetDateTime, usize)>>,
+    read: &ReadBy,
+    organization: bool,
+) -> Option<usize> {
+    let member = match (organization, &read.account) {
+        (true, None) => return None,
+        (true, Some(account)) => Some(account.clone()),
+        (false, _) => None,
+    };
+    let opened = sessions.get(&(read.session.clone(), member))?;
+    let before = opened.partition_point(|(at, _)| *at <= read.time);
+    before.checked_sub(1).map(|i| opened[i].1)
 }
 
 /// The entries being counted, bounded.

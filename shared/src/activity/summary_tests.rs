@@ -194,6 +194,38 @@ fn the_session_access_key_ties_a_read_to_its_member() {
     assert_eq!(counts[&key(UNKNOWN, UNKNOWN)], [0, 0, 1, 3]);
 }
 
+/// A read carrying a key that no assume of the window issued is not pinned
+/// on whoever last used its session name (a caller picks the name, not the
+/// key); a read without a key (older lines) still goes by the name.
+#[test]
+fn a_read_with_an_unknown_key_is_not_guessed_by_session_name() {
+    let lines = [
+        keyed(assume(0, B, "AROAB:y", "usual"), "ASIAY1"),
+        keyed(read(1, "usual", None, 5), "ASIAX9"),
+        read(2, "usual", None, 7),
+    ];
+    let counts = counts_of(&lines, false);
+    assert_eq!(counts[&key(B, "AROAB:y")], [1, 0, 1, 7]);
+    assert_eq!(counts[&key(UNKNOWN, UNKNOWN)], [0, 0, 1, 5]);
+}
+
+/// Denied attempts (anyone may make them) take only the room the share's
+/// users leave: a flood of them early in the window pushes no member into
+/// the `*` entry.
+#[test]
+fn denied_floods_do_not_crowd_out_the_share_s_users() {
+    let mut lines: Vec<ActivityLine> = (0..MAX_PRINCIPALS + 10)
+        .map(|n| denied(0, C, &format!("AIDAFLOOD{n:05}")))
+        .collect();
+    lines.push(assume(5, B, "AROAB:reader", "s"));
+    lines.push(read(6, "s", None, 9));
+    let summary = summarize(&lines, false);
+    let counts = counts(&summary);
+    assert_eq!(counts[&key(B, "AROAB:reader")], [1, 0, 1, 9]);
+    assert_eq!(counts[&key(OTHERS, OTHERS)][1], 11, "the flood's tail");
+    assert_eq!(summary["accounts"][0]["account"], B);
+}
+
 fn counts_of(lines: &[ActivityLine], organization: bool) -> BTreeMap<(String, String), [u64; 4]> {
     counts(&summarize(lines, organization))
 }
