@@ -184,6 +184,7 @@ fn limits_bound_what_a_file_may_cost() {
         max_bytes: 1 << 20,
         max_lines: 4,
         max_objects: 3,
+        ..Limits::default()
     };
     let found = scan(&gzip(&records)[..], true, &roles(), limits).unwrap();
     assert_eq!(
@@ -204,6 +205,17 @@ fn limits_bound_what_a_file_may_cost() {
         panic!()
     };
     assert_eq!(a.user_agent.len(), MAX_FIELD_CHARS);
+    // Lines whose callers chose large values: bounded by bytes kept, not
+    // only by their count.
+    let fat: Vec<Value> = (0..10).map(|_| long.clone()).collect();
+    let limits = Limits {
+        max_kept_bytes: 4_000,
+        ..Limits::default()
+    };
+    let found = scan(&gzip(&fat)[..], true, &roles(), limits).unwrap();
+    assert!(found.kept_bytes <= 4_000, "{}", found.kept_bytes);
+    assert_eq!(found.lines() + found.dropped, 10);
+    assert!(found.lines() >= 1 && found.dropped >= 1, "{found:?}");
 }
 
 #[test]

@@ -26,6 +26,10 @@ pub struct Limits {
     /// (share, day) objects written for one file at most; lines for more
     /// are counted as dropped (a hostile file naming many share roles).
     pub max_objects: usize,
+    /// Bytes of lines (as written) kept of one file in all: callers choose
+    /// much of a line (session tags, user agent), so a count of lines
+    /// alone would not bound memory. Further lines are counted as dropped.
+    pub max_kept_bytes: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             max_bytes: 512 * 1024 * 1024,
             max_lines: 20_000,
             max_objects: 256,
+            max_kept_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -48,6 +53,8 @@ pub struct Extracted {
     pub records: usize,
     /// Lines not kept because a limit was reached.
     pub dropped: usize,
+    /// Bytes of the lines kept, as written (one JSON line each).
+    pub kept_bytes: usize,
 }
 
 impl Extracted {
@@ -59,11 +66,15 @@ impl Extracted {
     fn keep(&mut self, share: String, day: String, line: ActivityLine, limits: &Limits) {
         let group = (share, day);
         let known = self.objects.contains_key(&group);
-        if self.lines() >= limits.max_lines || (!known && self.objects.len() >= limits.max_objects)
+        let size = serde_json::to_vec(&line).map_or(usize::MAX, |l| l.len() + 1);
+        if self.lines() >= limits.max_lines
+            || (!known && self.objects.len() >= limits.max_objects)
+            || self.kept_bytes.saturating_add(size) > limits.max_kept_bytes
         {
             self.dropped += 1;
             return;
         }
+        self.kept_bytes += size;
         self.objects.entry(group).or_default().push(line);
     }
 }
