@@ -428,22 +428,25 @@ async fn a_denied_assumption_of_a_share_role_is_an_alert_line() {
     let mut config = w.config.clone();
     config.activity_bucket = Some(activity);
     config.owner_account = Some(A.into());
+    let share = w.share(json!({"grantee_account": B})).await;
+    let place = stand_in::ActivityPlace {
+        path: &config.share_role_path,
+        share: &share,
+        bucket: &w.bucket,
+        key: "",
+    };
     let records: Vec<Value> = ["assume-role-cross-account", "assume-role-denied"]
         .iter()
-        .map(|name| {
-            let path = stand_in::repo_root().join(format!("tests/fixtures/activity/{name}.json"));
-            let text = std::fs::read_to_string(path).unwrap();
-            let text = text
-                .replace("{{A}}", A)
-                .replace("{{PATH}}", &config.share_role_path)
-                .replace("{{SHARE}}", "bu-b");
-            serde_json::from_str(&text).unwrap()
-        })
+        .map(|name| stand_in::activity_record(name, &place))
         .collect();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, json!({"Records": records}).to_string().as_bytes()).unwrap();
     let key = log_key(None, A, "1400");
-    put_log(&s3(&w.admin), &w.bucket, &key, gz.finish().unwrap()).await;
+    put_log(
+        &s3(&w.admin),
+        &w.bucket,
+        &key,
+        stand_in::records_file(json!(records)),
+    )
+    .await;
     let forwarder = Forwarder::new(
         IamRoles::from_sdk(&w.admin),
         S3Objects::new(&w.admin),
@@ -466,7 +469,7 @@ async fn a_denied_assumption_of_a_share_role_is_an_alert_line() {
     let alerts = events(&lines, "denied_assume");
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
-    assert_eq!(alert["share"], "bu-b");
+    assert_eq!(alert["share"], share.as_str());
     assert_eq!(alert["count"], 1);
     assert_eq!(alert["level"], "WARN");
     assert_eq!(

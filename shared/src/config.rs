@@ -442,6 +442,7 @@ impl Config {
             account: account.to_string(),
             path: self.share_role_path.clone(),
             trail_bucket: self.trail_bucket.clone(),
+            known: None,
         };
         Ok(Some((bucket.clone(), roles)))
     }

@@ -126,6 +126,18 @@ async fn a_log_file_of_a_becomes_its_shares_activity_once_and_b_files_cost_nothi
     // (Its denied_assume alert line: tests/metrics.rs, where every test
     // captures the log, so no other thread races the log's callsites.)
 
+    // A file about a share that does not exist (any caller can name one
+    // in a denied AssumeRole): read, nothing kept, nothing written.
+    let ghost_key = log_key(None, A, "1302");
+    let ghost_file = a_log_file(&w, "no-such-share", &read_key);
+    put_log(&w.s3(), &w.bucket, &ghost_key, ghost_file).await;
+    let ghost = forwarder.process(&w.created(&ghost_key)).await;
+    let Outcome::Processed { actions, .. } = &ghost else {
+        panic!("{ghost:?}")
+    };
+    assert_eq!(actions, &["activity: 0 lines of 5 records in 0 objects"]);
+    assert_eq!(activity_objects(&w, &activity).await, objects);
+
     // The same file again: the same objects, byte for byte.
     assert_eq!(forwarder.process(&w.created(&a_key)).await, outcome);
     assert_eq!(activity_objects(&w, &activity).await, objects);
@@ -149,12 +161,14 @@ async fn a_log_file_of_a_becomes_its_shares_activity_once_and_b_files_cost_nothi
 #[tokio::test]
 async fn a_failed_activity_write_fails_the_file_naming_the_activity_target() {
     let (w, activity) = activity_world().await;
+    let share = w.share(json!({"grantee_account": B})).await;
+    let name = share["name"].as_str().unwrap();
     let a_key = log_key(None, A, "1310");
     put_log(
         &w.s3(),
         &w.bucket,
         &a_key,
-        a_log_file(&w, "bu-x", &log_key(None, B, "1200")),
+        a_log_file(&w, name, &log_key(None, B, "1200")),
     )
     .await;
     // Not granted the activity bucket: the write is denied.
@@ -181,15 +195,11 @@ async fn a_failed_activity_write_fails_the_file_naming_the_activity_target() {
 #[tokio::test]
 async fn activity_is_never_written_to_a_bucket_another_account_owns() {
     let (w, activity) = activity_world().await;
+    let share = w.share(json!({"grantee_account": B})).await;
+    let name = share["name"].as_str().unwrap();
     let a_key = log_key(None, A, "1320");
     let read_key = log_key(None, B, "1200");
-    put_log(
-        &w.s3(),
-        &w.bucket,
-        &a_key,
-        a_log_file(&w, "bu-y", &read_key),
-    )
-    .await;
+    put_log(&w.s3(), &w.bucket, &a_key, a_log_file(&w, name, &read_key)).await;
     let user = w
         .forwarder_user(Grants {
             activity: Some(&activity),

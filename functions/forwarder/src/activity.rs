@@ -12,6 +12,7 @@ use trailshare::key::{LogKey, LogKind};
 use trailshare::ports::{AwsError, LogObjects, Notifier, RoleReader, WorkQueue};
 use trailshare::telemetry;
 
+use crate::shares::ShareTable;
 use crate::Forwarder;
 
 /// The target's name in log lines, errors and dead-letter attributes.
@@ -58,11 +59,18 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
         &self,
         activity: Option<&Activity>,
         object: &CreatedObject,
+        shares: &ShareTable,
     ) -> Option<Result<String, AwsError>> {
-        match activity {
-            Some(activity) => Some(self.record_activity(activity, object).await),
-            None => None,
-        }
+        let activity = activity?;
+        // Only shares that exist get lines: a name anyone can put in a
+        // denied AssumeRole must not take the room of real shares'.
+        let known = shares.routes.iter().map(|r| r.name.clone());
+        let known = known.chain(shares.damaged.iter().map(|d| d.name.clone()));
+        let roles = ShareRoles {
+            known: Some(known.collect()),
+            ..activity.roles.clone()
+        };
+        Some(self.record_activity(activity, &roles, object).await)
     }
 
     /// Reads the file, logs its denied assumptions, writes its objects.
@@ -70,16 +78,12 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
     pub(crate) async fn record_activity(
         &self,
         activity: &Activity,
+        roles: &ShareRoles,
         object: &CreatedObject,
     ) -> Result<String, AwsError> {
         let found = self
             .objects
-            .scan_activity(
-                &object.bucket,
-                &object.key,
-                &activity.roles,
-                activity.limits,
-            )
+            .scan_activity(&object.bucket, &object.key, roles, activity.limits)
             .await?
             .ok_or(AwsError::NotFound {
                 call: "s3:GetObject",

@@ -322,7 +322,7 @@ impl<S: RoleReader, O: LogObjects, Q: WorkQueue, N: Notifier> Forwarder<S, O, Q,
             &mut gathered,
             count,
         );
-        let extraction = self.activity_of(activity, object);
+        let extraction = self.activity_of(activity, object, &shares);
         let (done, extracted) = futures_util::future::join(deliveries, extraction).await;
         activity::gather(object, &mut gathered, extracted);
         // Each announcement once its share's delivery is done; a delivery

@@ -30,6 +30,10 @@ pub struct ShareRoles {
     pub path: String,
     /// `TRAIL_BUCKET`: only reads of it are activity.
     pub trail_bucket: String,
+    /// The shares that exist (the forwarder's share table), if known: a
+    /// role name anyone can put in a denied `AssumeRole` must not take the
+    /// room of real shares' lines. `None`: every valid share name.
+    pub known: Option<std::collections::BTreeSet<String>>,
 }
 
 /// One kept record: the share it concerns, its day (`YYYY-MM-DD`), its line.
@@ -43,7 +47,11 @@ impl ShareRoles {
             .strip_prefix("role")?
             .strip_prefix(self.path.as_str())?
             .strip_prefix(ROLE_NAME_PREFIX)?;
-        (account == self.account && is_share_name(name)).then(|| name.to_string())
+        (account == self.account && self.is_share(name)).then(|| name.to_string())
+    }
+
+    fn is_share(&self, name: &str) -> bool {
+        is_share_name(name) && self.known.as_ref().is_none_or(|k| k.contains(name))
     }
 
     /// The share and session name of a session of a share role
@@ -57,7 +65,7 @@ impl ShareRoles {
         let rest = resource.strip_prefix("assumed-role/")?;
         let (role, session) = rest.split_once('/')?;
         let name = role.strip_prefix(ROLE_NAME_PREFIX)?;
-        if account != self.account || !is_share_name(name) || session.is_empty() {
+        if account != self.account || !self.is_share(name) || session.is_empty() {
             return None;
         }
         let issuer = identity

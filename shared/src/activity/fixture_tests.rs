@@ -18,6 +18,7 @@ fn roles() -> ShareRoles {
         account: A.into(),
         path: PATH.into(),
         trail_bucket: BUCKET.into(),
+        known: None,
     }
 }
 
