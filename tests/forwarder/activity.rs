@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use forwarder::Outcome;
 use serde_json::{json, Value};
 use stand_in::fault_proxy::FaultProxy;
-use stand_in::world::{Grants, World};
+use stand_in::world::{Grants, TestForwarder, World};
 use stand_in::{
     activity_record, log_file, log_key, put_log, records_file, stand_in, ActivityPlace, A, B,
 };
@@ -63,22 +63,36 @@ async fn activity_objects(w: &World, bucket: &str) -> BTreeMap<String, String> {
     objects
 }
 
-#[tokio::test]
-async fn a_log_file_of_a_becomes_its_shares_activity_once_and_b_files_cost_nothing() {
-    let (w, activity) = activity_world().await;
+/// A share of B and a log file of A (stamped `stamp`) about it, in the
+/// trail bucket: (the share's name, the file's key, the key it says was read).
+async fn a_file_about_a_share(w: &World, stamp: &str) -> (String, String, String) {
     let share = w.share(json!({"grantee_account": B})).await;
-    let name = share["name"].as_str().unwrap();
+    let name = share["name"].as_str().unwrap().to_string();
+    let a_key = log_key(None, A, stamp);
     let read_key = log_key(None, B, "1200");
-    let a_key = log_key(None, A, "1300");
-    put_log(&w.s3(), &w.bucket, &a_key, a_log_file(&w, name, &read_key)).await;
+    put_log(&w.s3(), &w.bucket, &a_key, a_log_file(w, &name, &read_key)).await;
+    (name, a_key, read_key)
+}
+
+/// The forwarder as deployed with the activity bucket, through a proxy
+/// that counts its requests (and judges `ExpectedBucketOwner`).
+async fn activity_forwarder(w: &World, activity: &str) -> (TestForwarder, FaultProxy) {
     let user = w
         .forwarder_user(Grants {
-            activity: Some(&activity),
+            activity: Some(activity),
             ..Grants::default()
         })
         .await;
     let proxy = FaultProxy::start(&w.aws.url);
-    let forwarder = w.forwarder_as(&proxy.config(&user));
+    (w.forwarder_as(&proxy.config(&user)), proxy)
+}
+
+#[tokio::test]
+async fn a_log_file_of_a_becomes_its_shares_activity_once_and_b_files_cost_nothing() {
+    let (w, activity) = activity_world().await;
+    let (name, a_key, read_key) = a_file_about_a_share(&w, "1300").await;
+    let name = name.as_str();
+    let (forwarder, proxy) = activity_forwarder(&w, &activity).await;
 
     let outcome = forwarder.process(&w.created(&a_key)).await;
     let Outcome::Processed { account, actions } = &outcome else {
@@ -161,16 +175,7 @@ async fn a_log_file_of_a_becomes_its_shares_activity_once_and_b_files_cost_nothi
 #[tokio::test]
 async fn a_failed_activity_write_fails_the_file_naming_the_activity_target() {
     let (w, activity) = activity_world().await;
-    let share = w.share(json!({"grantee_account": B})).await;
-    let name = share["name"].as_str().unwrap();
-    let a_key = log_key(None, A, "1310");
-    put_log(
-        &w.s3(),
-        &w.bucket,
-        &a_key,
-        a_log_file(&w, name, &log_key(None, B, "1200")),
-    )
-    .await;
+    let (_, a_key, _) = a_file_about_a_share(&w, "1310").await;
     // Not granted the activity bucket: the write is denied.
     let forwarder = w.forwarder(&[], &[]).await;
     let outcome = forwarder.process(&w.created(&a_key)).await;
@@ -195,20 +200,9 @@ async fn a_failed_activity_write_fails_the_file_naming_the_activity_target() {
 #[tokio::test]
 async fn activity_is_never_written_to_a_bucket_another_account_owns() {
     let (w, activity) = activity_world().await;
-    let share = w.share(json!({"grantee_account": B})).await;
-    let name = share["name"].as_str().unwrap();
-    let a_key = log_key(None, A, "1320");
-    let read_key = log_key(None, B, "1200");
-    put_log(&w.s3(), &w.bucket, &a_key, a_log_file(&w, name, &read_key)).await;
-    let user = w
-        .forwarder_user(Grants {
-            activity: Some(&activity),
-            ..Grants::default()
-        })
-        .await;
-    let proxy = FaultProxy::start(&w.aws.url);
+    let (_, a_key, _) = a_file_about_a_share(&w, "1320").await;
+    let (forwarder, proxy) = activity_forwarder(&w, &activity).await;
     proxy.set_bucket_owner(&activity, B);
-    let forwarder = w.forwarder_as(&proxy.config(&user));
     let outcome = forwarder.process(&w.created(&a_key)).await;
     let Outcome::Failed { error } = &outcome else {
         panic!("{outcome:?}")
