@@ -140,11 +140,8 @@ fn assumption(record: &Value, roles: &ShareRoles) -> Option<Found> {
         session_tags: session_tags(record.get("requestParameters")),
         source_ip: text(record, "/sourceIPAddress"),
         user_agent: text(record, "/userAgent"),
-        error_code: record.get("errorCode").and_then(Value::as_str).map(clip),
-        access_key_id: record
-            .pointer("/responseElements/credentials/accessKeyId")
-            .and_then(Value::as_str)
-            .map(clip),
+        error_code: optional(record, "/errorCode"),
+        access_key_id: optional(record, "/responseElements/credentials/accessKeyId"),
         time,
     };
     Some((share, day, ActivityLine::Assume(line)))
@@ -224,11 +221,8 @@ fn read(record: &Value, roles: &ShareRoles) -> Option<Found> {
         // key both carry, names the member.
         account: None,
         source_ip: text(record, "/sourceIPAddress"),
-        error_code: record.get("errorCode").and_then(Value::as_str).map(clip),
-        access_key_id: record
-            .pointer("/userIdentity/accessKeyId")
-            .and_then(Value::as_str)
-            .map(clip),
+        error_code: optional(record, "/errorCode"),
+        access_key_id: optional(record, "/userIdentity/accessKeyId"),
         time,
     };
     Some((share, day, ActivityLine::Read(line)))
@@ -236,11 +230,12 @@ fn read(record: &Value, roles: &ShareRoles) -> Option<Found> {
 
 /// The string at `pointer`, clipped; empty when absent or not a string.
 fn text(record: &Value, pointer: &str) -> String {
-    record
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .map(clip)
-        .unwrap_or_default()
+    optional(record, pointer).unwrap_or_default()
+}
+
+/// The string at `pointer`, clipped, if there is one.
+fn optional(record: &Value, pointer: &str) -> Option<String> {
+    record.pointer(pointer).and_then(Value::as_str).map(clip)
 }
 
 /// At most [`MAX_FIELD_CHARS`] characters of `s`.
