@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use tokio::sync::mpsc;
 
-use super::{classify, get_if_present, put_error, s3_client};
+use super::{classify, get_if_present, put_error, read_body, s3_client};
 use crate::activity::read::{ActivityObjects, Fetched};
 use crate::activity::{scan, Extracted, Limits, ScanError, ShareRoles};
 use crate::ports::{AwsError, ListedObject, Page};
@@ -69,16 +69,7 @@ impl ActivityObjects for S3Activity {
         if u64::try_from(length).map_or(true, |length| length > max_bytes) {
             return Ok(Fetched::TooLarge);
         }
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::Failed {
-                call: "s3:GetObject",
-                message: e.to_string(),
-            })?
-            .into_bytes()
-            .to_vec();
+        let bytes = read_body(out.body).await?;
         Ok(Fetched::Body(bytes))
     }
 }

@@ -38,6 +38,17 @@ pub(crate) async fn get_if_present(
     }
 }
 
+/// A `GetObject` body, whole (callers bound its length first).
+pub(crate) async fn read_body(
+    body: aws_sdk_s3::primitives::ByteStream,
+) -> Result<Vec<u8>, AwsError> {
+    let bytes = body.collect().await.map_err(|e| AwsError::Failed {
+        call: "s3:GetObject",
+        message: e.to_string(),
+    })?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
 /// A `PutObject` failure: a 404 on a write is the destination bucket,
 /// never a source that is gone, so it is a rejection naming `NoSuchBucket`.
 pub(crate) fn put_error<E>(error: SdkError<E, HttpResponse>) -> AwsError

@@ -6,7 +6,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 
-use super::{classify, get_if_present, s3_client};
+use super::{classify, get_if_present, read_body, s3_client};
 use crate::backfill::{RunStore, StoredRun, MAX_RUN_BYTES};
 use crate::ports::AwsError;
 
@@ -40,16 +40,7 @@ impl RunStore for S3Runs {
             });
         }
         let version = out.e_tag.clone().unwrap_or_default();
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::Failed {
-                call: "s3:GetObject",
-                message: e.to_string(),
-            })?
-            .into_bytes()
-            .to_vec();
+        let bytes = read_body(out.body).await?;
         Ok(Some(StoredRun { bytes, version }))
     }
 
